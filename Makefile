@@ -1,0 +1,116 @@
+# xlb build. `make` builds everything into build/; `make test` runs every
+# test layer; `make deps` installs the Debian packages; V=1 shows commands.
+
+BUILD    ?= build
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= cc
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q :=
+msg =
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# clang -target bpf does not search the host's multiarch include dirs, so
+# <asm/types.h> is missing unless we pass them on (libbpf-bootstrap's trick).
+CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+	-Wall -Wextra -Wno-unused-parameter -Werror -Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	-Werror -Iinclude -Iuser/lib -I$(BUILD) -Itests/lib -D_GNU_SOURCE
+LDLIBS   := -lbpf -lelf -lz -lm
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS   := $(wildcard bpf/*.h) include/xlb/xlb.h
+
+LIB_SRCS   := $(wildcard user/lib/*.c)
+LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+LIB        := $(BUILD)/libxlb.a
+TLIB_SRCS  := $(wildcard tests/lib/*.c)
+TLIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TLIB_SRCS))
+TLIB       := $(BUILD)/libxlbtest.a
+USER_HDRS  := $(wildcard user/lib/*.h user/xlbd/*.h user/xlbctl/*.h tests/lib/*.h) include/xlb/xlb.h
+
+XLBD_SRCS  := $(wildcard user/xlbd/*.c)
+XLBCTL_SRCS:= $(wildcard user/xlbctl/*.c)
+BINS       := $(if $(XLBD_SRCS),$(BUILD)/xlbd) $(if $(XLBCTL_SRCS),$(BUILD)/xlbctl)
+TOOL_BINS  := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
+PROG_BINS  := $(patsubst tests/prog/%.c,$(BUILD)/tests/prog/%,$(wildcard tests/prog/*.c))
+
+.PHONY: all test test-unit test-prog test-e2e deps demo bench clean
+.DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
+
+all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(TOOL_BINS) $(UNIT_BINS) $(PROG_BINS)
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# Every user object may include a skeleton: build them first.
+$(BUILD)/%.o: %.c $(USER_HDRS) $(BPF_SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)mkdir -p $(@D) && rm -f $@ && ar rcs $@ $^
+
+$(TLIB): $(TLIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)mkdir -p $(@D) && rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/xlbd: $(patsubst %.c,$(BUILD)/%.o,$(XLBD_SRCS)) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/xlbctl: $(patsubst %.c,$(BUILD)/%.o,$(XLBCTL_SRCS)) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TLIB) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/prog/%: $(BUILD)/tests/prog/%.o $(TLIB) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+deps:
+	$(Q)./tools/deps.sh
+
+# The README's test command. tests/run.sh prints "N passed, N failed".
+test: all
+	$(Q)./tests/run.sh all
+
+test-unit: all
+	$(Q)./tests/run.sh unit
+
+test-prog: all
+	$(Q)./tests/run.sh prog
+
+test-e2e: all
+	$(Q)./tests/run.sh e2e
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The one header shared by the XDP datapath (bpf/) and user space (user/,
+ * tests/, tools/). Every struct that crosses the kernel/user boundary lives
+ * here exactly once; sizes are pinned with _Static_assert so a change that
+ * alters a map layout cannot slip in unnoticed (bump XLB_LAYOUT_VERSION).
+ *
+ * Wire-order fields are __be16/__be32 and stay in network order everywhere.
+ */
+#ifndef XLB_XLB_H
+#define XLB_XLB_H
+
+#include <linux/types.h>
+
+/* Bumped whenever a pinned map's key, value or size changes; xlbd refuses
+ * to adopt pins of another version instead of failing inside libbpf. */
+#define XLB_LAYOUT_VERSION 1
+#define XLB_LAYOUT_MAGIC 0x786c6201u /* "xlb\1" */
+
+#define XLB_MAX_VIPS 1024
+#define XLB_MAX_BACKENDS 16384
+/* Two table slots per VIP: the new table is written into the idle slot and
+ * the VIP is pointed at it in one map update, so a packet sees the whole old
+ * table or the whole new one. The old slot is only reused on the next change. */
+#define XLB_MAX_TABLE_SLOTS (2 * XLB_MAX_VIPS)
+#define XLB_RING_DEFAULT 65537
+#define XLB_RING_MIN 7
+#define XLB_RING_MAX 1048573 /* largest prime below 2^20 */
+#define XLB_WRR_SEQ_MAX 65536 /* longest rr/wrr turn sequence */
+#define XLB_MAX_WEIGHT 65535
+#define XLB_FLOWS_DEFAULT (1u << 20)
+#define XLB_UDP_IDLE_DEFAULT_NS (30ull * 1000000000ull)
+#define XLB_IPV6_EXT_MAX 4 /* extension headers walked before giving up */
+/* Bits of the VIP address filter (see xlb_vip_filter map). */
+#define XLB_VIP_FILTER_WORDS 1024
+#define XLB_VIP_FILTER_BITS (XLB_VIP_FILTER_WORDS * 64)
+
+/* Address family as stored in maps (not AF_*: keeps the header libc-free). */
+enum xlb_family {
+	XLB_FAMILY_NONE = 0,
+	XLB_FAMILY_V4 = 4,
+	XLB_FAMILY_V6 = 6,
+};
+
+enum xlb_sched {
+	XLB_SCHED_MAGLEV = 0,
+	XLB_SCHED_RR = 1,
+	XLB_SCHED_WRR = 2,
+	XLB_SCHED_SRCHASH = 3,
+	XLB_SCHED_MAX,
+};
+
+enum xlb_mode {
+	XLB_MODE_NAT = 0,
+	XLB_MODE_DSR = 1,
+	XLB_MODE_TUNNEL = 2,
+	XLB_MODE_MAX,
+};
+
+/* An IPv4 address occupies v4 (first word), the rest stays zero. */
+struct xlb_addr {
+	union {
+		__be32 v4;
+		__be32 v6[4];
+		__u8 bytes[16];
+	};
+};
+
+/* VIP hash key. Zero the whole key before filling it: lookups compare bytes. */
+struct xlb_vip_key {
+	struct xlb_addr addr;
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family; /* enum xlb_family */
+};
+
+struct xlb_vip {
+	__u32 id; /* index into the per-VIP arrays */
+	__u32 table_slot; /* index into xlb_tables holding the live table */
+	__u32 table_size; /* entries in that table (0: no usable backend) */
+	__u32 ring_size; /* configured Maglev size (control plane only) */
+	__u8 sched; /* enum xlb_sched */
+	__u8 mode; /* enum xlb_mode */
+	__u16 flags; /* reserved, zero */
+};
+
+/* Backend flags. A flow stays on its backend while the backend is IN_USE
+ * and not DOWN; DRAIN only keeps the backend out of the table for new flows. */
+#define XLB_BACKEND_F_IN_USE (1u << 0)
+#define XLB_BACKEND_F_DRAIN (1u << 1)
+#define XLB_BACKEND_F_DOWN (1u << 2)
+
+struct xlb_backend {
+	struct xlb_addr addr;
+	__be16 port; /* wire order; NAT rewrites to it */
+	__u8 family;
+	__u8 flags; /* XLB_BACKEND_F_* */
+	__u32 vip_id;
+	__u32 gen; /* bumped on every reuse of the slot; flows carry it */
+	__u32 weight; /* for the control plane (tables are built from it) */
+};
+
+/* The 5-tuple as it appears in a packet: src/dst exactly as on the wire.
+ * A forward entry is keyed client->VIP; a NAT reverse entry backend->client,
+ * which is precisely the tuple of the reply, so replies cost one lookup. */
+struct xlb_flow_key {
+	struct xlb_addr src;
+	struct xlb_addr dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+enum xlb_flow_kind {
+	XLB_FLOW_FORWARD = 1, /* client -> VIP, rewrite to backend */
+	XLB_FLOW_NAT_REPLY = 2, /* backend -> client, rewrite source to VIP */
+};
+
+struct xlb_flow {
+	__u32 backend_id;
+	__u32 backend_gen;
+	__u64 last_seen_ns; /* UDP idle expiry; refreshed at most once a second */
+	struct xlb_addr vip; /* NAT_REPLY: the address to restore */
+	__be16 vip_port; /* NAT_REPLY: the port to restore */
+	__u8 kind; /* enum xlb_flow_kind */
+	__u8 mode; /* enum xlb_mode, copied from the VIP at schedule time */
+	__u32 vip_id;
+};
+
+struct xlb_counters {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Per-VIP state that must be shared across CPUs (not per-CPU). */
+struct xlb_vip_state {
+	__u64 rr_next; /* next turn for rr/wrr, advanced atomically */
+};
+
+/* Written by xlbd at first load; checked when pins are adopted. */
+struct xlb_meta {
+	__u32 magic;
+	__u32 layout_version;
+	__u32 flow_entries;
+	__u32 reserved;
+};
+
+/*
+ * Why a packet was passed, dropped or sent. One per-CPU counter each.
+ * The rule for every odd packet lives here, next to its counter.
+ */
+enum xlb_reason {
+	XLB_R_TX = 0, /* rewritten, XDP_TX */
+	XLB_R_REDIRECT, /* rewritten, redirected to another interface */
+	XLB_R_PASS_NOT_IP, /* ARP, LLDP, other ethertypes, double VLAN tags */
+	XLB_R_PASS_NOT_VIP, /* IP traffic with no VIP and no NAT entry */
+	XLB_R_PASS_MALFORMED, /* headers truncated or inconsistent: the kernel validates and drops */
+	XLB_R_PASS_FRAGMENT, /* fragment not addressed to a VIP address */
+	XLB_R_PASS_IP_OPTIONS_UNSUPPORTED, /* reserved */
+	XLB_R_PASS_IPV6_EXT, /* IPv6 ext header chain longer than XLB_IPV6_EXT_MAX or unknown */
+	XLB_R_PASS_NO_NEIGH, /* next hop has no neighbour entry yet: kernel resolves it */
+	XLB_R_PASS_TTL, /* TTL/hop limit would expire: kernel sends the ICMP error */
+	XLB_R_PASS_FIB_OTHER, /* FIB says local/blackhole/unreachable: kernel decides */
+	XLB_R_PASS_ICMP, /* ICMP/ICMPv6 (not yet tied to VIP flows) */
+	XLB_R_DROP_NO_BACKEND, /* VIP has no usable backend */
+	XLB_R_DROP_MALFORMED, /* addressed to a VIP address but L4 truncated/invalid */
+	XLB_R_DROP_FRAGMENT, /* fragment addressed to a VIP address */
+	XLB_R_DROP_UDP6_ZERO_CSUM, /* IPv6 UDP with checksum 0 is invalid (RFC 8200) */
+	XLB_R_DROP_FAMILY, /* backend family cannot carry this VIP's packets */
+	XLB_R_DROP_ENCAP_FAILED, /* reserved for tunnel mode */
+	XLB_R_NEW_FLOW, /* informational: flows scheduled */
+	XLB_R_RESCHEDULED, /* informational: flows whose backend went away */
+	XLB_R_NAT_REPLY, /* informational: replies rewritten back to the VIP */
+	XLB_R_FLOW_INSERT_FAILED, /* informational: flow table insert failed */
+	XLB_R_MAX,
+};
+
+/* Names as shown by xlbctl stats; indexed by enum xlb_reason. */
+#define XLB_REASON_NAMES                                                       \
+	{                                                                      \
+		"tx", "redirect", "pass_not_ip", "pass_not_vip",               \
+			"pass_malformed", "pass_fragment",                     \
+			"pass_ip_options_unsupported", "pass_ipv6_ext",        \
+			"pass_no_neigh", "pass_ttl", "pass_fib_other",         \
+			"pass_icmp", "drop_no_backend", "drop_malformed",      \
+			"drop_fragment", "drop_udp6_zero_csum", "drop_family", \
+			"drop_encap_failed", "new_flow", "rescheduled",        \
+			"nat_reply", "flow_insert_failed"                      \
+	}
+
+/* Map names as pinned under the pin root (bpffs). */
+#define XLB_MAP_VIPS "xlb_vips"
+#define XLB_MAP_BACKENDS "xlb_backends"
+#define XLB_MAP_FLOWS "xlb_flows"
+#define XLB_MAP_TABLES "xlb_tables"
+#define XLB_MAP_VIP_STATE "xlb_vip_state"
+#define XLB_MAP_VIP_STATS "xlb_vip_stats"
+#define XLB_MAP_BACKEND_STATS "xlb_be_stats"
+#define XLB_MAP_REASONS "xlb_reasons"
+#define XLB_MAP_VIP_ADDRS "xlb_vip_addrs"
+#define XLB_MAP_META "xlb_meta"
+
+/*
+ * Flow hash for the schedulers. Shared so user space can predict a packet's
+ * backend (tests, `xlbctl` explain) and every node computes the same value:
+ * Maglev is only consistent across nodes if the hash is.
+ * A murmur3-style finaliser over the tuple words: cheap, branch-free, and
+ * well mixed in the low bits that the table modulo uses.
+ */
+#define XLB_HASH_SEED 0x9e3779b9u
+
+static inline __u32 xlb_hash_mix(__u32 h, __u32 k)
+{
+	k *= 0xcc9e2d51u;
+	k = (k << 15) | (k >> 17);
+	k *= 0x1b873593u;
+	h ^= k;
+	h = (h << 13) | (h >> 19);
+	return h * 5 + 0xe6546b64u;
+}
+
+static inline __u32 xlb_hash_final(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+static inline __u32 xlb_hash_addr(__u32 h, const struct xlb_addr *a)
+{
+	h = xlb_hash_mix(h, a->v6[0]);
+	h = xlb_hash_mix(h, a->v6[1]);
+	h = xlb_hash_mix(h, a->v6[2]);
+	return xlb_hash_mix(h, a->v6[3]);
+}
+
+/* maglev: the whole 5-tuple. Ports enter as one wire-order word. */
+static inline __u32 xlb_hash_flow(const struct xlb_flow_key *k)
+{
+	__u32 h = XLB_HASH_SEED;
+
+	h = xlb_hash_addr(h, &k->src);
+	h = xlb_hash_addr(h, &k->dst);
+	h = xlb_hash_mix(h, ((__u32)k->sport << 16) | k->dport);
+	h = xlb_hash_mix(h, k->proto);
+	return xlb_hash_final(h);
+}
+
+/* srchash: the client address only, so a client keeps its backend. */
+static inline __u32 xlb_hash_src(const struct xlb_flow_key *k)
+{
+	return xlb_hash_final(xlb_hash_addr(XLB_HASH_SEED, &k->src));
+}
+
+_Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr layout");
+_Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
+_Static_assert(sizeof(struct xlb_vip) == 20, "xlb_vip layout");
+_Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
+_Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
+_Static_assert(sizeof(struct xlb_flow) == 40, "xlb_flow layout");
+_Static_assert(sizeof(struct xlb_counters) == 16, "xlb_counters layout");
+_Static_assert(sizeof(struct xlb_meta) == 16, "xlb_meta layout");
+
+#endif /* XLB_XLB_H */

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * libxlb: the user-space side of the datapath. Loads and attaches the XDP
+ * program, pins its maps, and programs VIPs and backends through typed calls.
+ *
+ * Every call returns 0 or -errno; on failure xlb_errmsg() names what failed
+ * and, where there is one, the fix. Nothing is half-applied: a call either
+ * changes the datapath completely or leaves it as it was.
+ */
+#ifndef XLB_LIBXLB_H
+#define XLB_LIBXLB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xlb/xlb.h>
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* The message of the last failed call on this thread ("" if none). */
+const char *xlb_errmsg(void);
+/* Set the message (printf-style) and return -err (err is a positive errno). */
+int xlb_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- addresses and endpoints ----------------------------------------- */
+
+/* An address with its family and a port (wire order). */
+struct xlb_endpoint {
+	struct xlb_addr addr;
+	__be16 port;
+	__u8 family; /* enum xlb_family */
+	__u8 pad;
+};
+
+/* "198.18.0.1" or "fd00::1" (no brackets). Returns 0 or -EINVAL. */
+int xlb_addr_parse(const char *s, struct xlb_addr *addr, __u8 *family);
+/* Writes "198.18.0.1" / "fd00::1" into buf (>= 46 bytes). Returns buf. */
+const char *xlb_addr_str(const struct xlb_addr *addr, __u8 family, char *buf, size_t len);
+/* "tcp/198.18.1.10:80", "udp/[fd00::10]:53" into buf (>= 64 bytes). */
+const char *xlb_vip_key_str(const struct xlb_vip_key *key, char *buf, size_t len);
+/* "198.18.2.11:80", "[fd00::11]:80" into buf (>= 64 bytes). */
+const char *xlb_endpoint_str(const struct xlb_endpoint *ep, char *buf, size_t len);
+/* Fill a zeroed VIP key. port in host order. */
+void xlb_vip_key_make(struct xlb_vip_key *key, __u8 proto, __u8 family,
+		      const struct xlb_addr *addr, uint16_t port);
+
+const char *xlb_sched_name(enum xlb_sched s);
+const char *xlb_mode_name(enum xlb_mode m);
+/* Returns the enum value or -EINVAL. */
+int xlb_sched_parse(const char *s);
+int xlb_mode_parse(const char *s);
+bool xlb_is_prime(uint32_t n);
+
+/* ---- Maglev and turn tables (pure C, no libbpf) ---------------------- */
+
+/* One entry of the input to a table build. */
+struct xlb_table_member {
+	uint32_t id; /* written into the table */
+	uint32_t weight; /* > 0; members of weight 0 are left out by the caller */
+	/* Identity for the Maglev permutation: stable across machines and
+	 * restarts, so the same configuration gives the same table everywhere. */
+	struct xlb_endpoint ep;
+};
+
+/*
+ * Fill table[0..size) with member ids, Maglev-style: each member owns a share
+ * of entries exactly proportional to its weight (largest remainder), and a
+ * member's entries move only when its own share changes. size must be prime.
+ * n == 0 fills nothing and returns 0. Returns 0 or -errno.
+ */
+int xlb_maglev_build(const struct xlb_table_member *members, size_t n,
+		     uint32_t *table, uint32_t size);
+
+/*
+ * Turn sequence for rr/wrr: ids interleaved so each member appears in
+ * proportion to its weight (smooth weighted round robin; rr passes weight 1
+ * for all). Writes at most max entries; returns the sequence length or -errno.
+ */
+int xlb_turns_build(const struct xlb_table_member *members, size_t n,
+		    uint32_t *seq, uint32_t max);
+
+/* ---- the loaded datapath --------------------------------------------- */
+
+struct xlb;
+
+enum xlb_xdp_mode {
+	XLB_XDP_NATIVE = 0,
+	XLB_XDP_GENERIC = 1,
+};
+
+struct xlb_open_opts {
+	const char *pin_root; /* bpffs directory; default "/sys/fs/bpf/xlb"; NULL = default */
+	bool no_pin; /* tests: load without pinning anything */
+	uint32_t flow_entries; /* flow table size; 0 = XLB_FLOWS_DEFAULT */
+	uint64_t udp_idle_ns; /* 0 = XLB_UDP_IDLE_DEFAULT_NS */
+};
+
+/*
+ * Load the datapath. If pins exist under pin_root they are adopted (maps
+ * reused, VIPs and backends read back), so established flows survive a
+ * restart; a pin layout of another version is refused with a clear error.
+ */
+int xlb_open(struct xlb **out, const struct xlb_open_opts *opts);
+/* Release the handle. Pinned maps and links stay: the datapath keeps running. */
+void xlb_close(struct xlb *x);
+/* Detach from every interface attached under the pin root and remove all pins. */
+int xlb_destroy_pins(const char *pin_root);
+
+/* The program fd (for tests: bpf_prog_test_run_opts). */
+int xlb_prog_fd(const struct xlb *x);
+int xlb_map_fd(const struct xlb *x, const char *name);
+
+/* Attach to an interface with a bpf_link pinned under pin_root/links/IFNAME,
+ * or update an existing pinned link to this program. */
+int xlb_attach(struct xlb *x, const char *ifname, enum xlb_xdp_mode mode);
+int xlb_detach(struct xlb *x, const char *ifname);
+
+/* ---- VIPs and backends ----------------------------------------------- */
+
+struct xlb_vip_spec {
+	struct xlb_vip_key key;
+	enum xlb_sched sched;
+	enum xlb_mode mode;
+	uint32_t ring_size; /* maglev/srchash table size, prime; 0 = XLB_RING_DEFAULT */
+};
+
+struct xlb_backend_info {
+	struct xlb_endpoint ep; /* port 0 in a spec means "same as the VIP" */
+	uint32_t weight;
+	bool drain;
+	bool down; /* health: out of the table and its flows rescheduled */
+	uint32_t id; /* slot in xlb_backends (read-only) */
+};
+
+struct xlb_vip_info {
+	struct xlb_vip_spec spec;
+	uint32_t id; /* read-only */
+	size_t n_backends;
+	const struct xlb_backend_info *backends;
+};
+
+int xlb_vip_add(struct xlb *x, const struct xlb_vip_spec *spec);
+/* Change scheduler and/or ring size; mode cannot change (remove and re-add). */
+int xlb_vip_set(struct xlb *x, const struct xlb_vip_spec *spec);
+int xlb_vip_del(struct xlb *x, const struct xlb_vip_key *key);
+
+/* weight 0 is allowed (same as drain: no new flows, existing ones continue). */
+int xlb_backend_add(struct xlb *x, const struct xlb_vip_key *vip,
+		    const struct xlb_endpoint *ep, uint32_t weight);
+int xlb_backend_del(struct xlb *x, const struct xlb_vip_key *vip,
+		    const struct xlb_endpoint *ep);
+int xlb_backend_set_weight(struct xlb *x, const struct xlb_vip_key *vip,
+			   const struct xlb_endpoint *ep, uint32_t weight);
+int xlb_backend_set_drain(struct xlb *x, const struct xlb_vip_key *vip,
+			  const struct xlb_endpoint *ep, bool drain);
+/* Health state from the prober. */
+int xlb_backend_set_down(struct xlb *x, const struct xlb_vip_key *vip,
+			 const struct xlb_endpoint *ep, bool down);
+
+/* A snapshot of the configuration, valid until the next change. */
+size_t xlb_vip_count(const struct xlb *x);
+const struct xlb_vip_info *xlb_vip_at(const struct xlb *x, size_t i);
+const struct xlb_vip_info *xlb_vip_find(const struct xlb *x, const struct xlb_vip_key *key);
+
+/* ---- counters -------------------------------------------------------- */
+
+/* Summed over all CPUs. */
+int xlb_vip_counters(const struct xlb *x, uint32_t vip_id, struct xlb_counters *out);
+int xlb_backend_counters(const struct xlb *x, uint32_t backend_id, struct xlb_counters *out);
+int xlb_reason_counters(const struct xlb *x, uint64_t out[XLB_R_MAX]);
+const char *xlb_reason_name(enum xlb_reason r);
+/* Live flow entries per backend id (walks the flow table: slow, for show). */
+int xlb_flow_counts(const struct xlb *x, uint32_t *per_backend, size_t n);
+
+#endif /* XLB_LIBXLB_H */
