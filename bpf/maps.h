@@ -4,6 +4,7 @@
 #ifndef XLB_BPF_MAPS_H
 #define XLB_BPF_MAPS_H
 
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <xlb/xlb.h>

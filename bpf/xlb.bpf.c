@@ -1,13 +1,163 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * xlb's XDP entry point. One lookup decides an established packet: the flow
+ * table holds both directions (client->VIP forward entries and backend->client
+ * NAT reply entries), so the VIP is consulted only when a flow is new.
+ * docs/datapath.md is the rule book for every packet this program touches.
+ */
+#include "fwd.h"
 #include "maps.h"
+#include "parse.h"
+#include "sched.h"
+#include "stats.h"
 
-/* Set by libxlb at load time. */
+#define NSEC_PER_SEC 1000000000ull
+
+/* Set by libxlb before load (frozen afterwards, so the verifier folds it). */
 const volatile __u64 udp_idle_ns = XLB_UDP_IDLE_DEFAULT_NS;
+
+static __always_inline bool reason_is_drop(int r)
+{
+	return r >= XLB_R_DROP_NO_BACKEND && r <= XLB_R_DROP_ENCAP_FAILED;
+}
+
+static __always_inline int forward(struct xdp_md *ctx, const struct xlb_pkt *p,
+				   const struct xlb_backend *b, __u32 backend_id,
+				   __u32 vip_id, __u8 mode)
+{
+	count_traffic(&xlb_vip_stats, vip_id, p->frame_len);
+	count_traffic(&xlb_be_stats, backend_id, p->frame_len);
+	if (mode == XLB_MODE_DSR)
+		return dsr_forward(ctx, p, b);
+	return nat_forward(ctx, p, b);
+}
+
+/* The reply of a NAT flow is exactly the forward tuple with the backend in
+ * place of the VIP, reversed. */
+static __always_inline void remember_nat_reply(const struct xlb_pkt *p, const struct xlb_flow *fwd,
+					       const struct xlb_backend *b)
+{
+	struct xlb_flow_key rkey = {};
+	struct xlb_flow rev = {};
+
+	rkey.src = b->addr;
+	rkey.dst = p->key.src;
+	rkey.sport = b->port;
+	rkey.dport = p->key.sport;
+	rkey.proto = p->key.proto;
+	rkey.family = p->key.family;
+	rev = *fwd;
+	rev.kind = XLB_FLOW_NAT_REPLY;
+	rev.vip = p->key.dst;
+	rev.vip_port = p->key.dport;
+	if (bpf_map_update_elem(&xlb_flows, &rkey, &rev, BPF_ANY))
+		count_reason(XLB_R_FLOW_INSERT_FAILED);
+}
+
+static __always_inline void remember_flow(const struct xlb_pkt *p, const struct xlb_vip *vip,
+					  const struct xlb_backend *b, __u32 backend_id)
+{
+	struct xlb_flow f = {};
+
+	f.backend_id = backend_id;
+	f.backend_gen = b->gen;
+	f.kind = XLB_FLOW_FORWARD;
+	f.mode = vip->mode;
+	f.vip_id = vip->id;
+	if (p->key.proto == IPPROTO_UDP)
+		f.last_seen_ns = bpf_ktime_get_coarse_ns();
+	if (bpf_map_update_elem(&xlb_flows, &p->key, &f, BPF_ANY))
+		count_reason(XLB_R_FLOW_INSERT_FAILED);
+	if (vip->mode == XLB_MODE_NAT)
+		remember_nat_reply(p, &f, b);
+}
+
+static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p, bool rescheduled)
+{
+	struct xlb_vip_key vkey = {};
+	struct xlb_backend *b;
+	struct xlb_vip *vip;
+	__u32 backend_id;
+	__s64 id;
+
+	vkey.addr = p->key.dst;
+	vkey.port = p->key.dport;
+	vkey.proto = p->key.proto;
+	vkey.family = p->key.family;
+	vip = bpf_map_lookup_elem(&xlb_vips, &vkey);
+	if (!vip)
+		return pass(XLB_R_PASS_NOT_VIP);
+
+	id = schedule(vip, &p->key);
+	if (id < 0)
+		return drop(XLB_R_DROP_NO_BACKEND);
+	backend_id = id;
+	b = bpf_map_lookup_elem(&xlb_backends, &backend_id);
+	if (!b || !backend_keeps_flows(b))
+		return drop(XLB_R_DROP_NO_BACKEND);
+	if (b->family != p->key.family)
+		return drop(XLB_R_DROP_FAMILY);
+
+	count_reason(rescheduled ? XLB_R_RESCHEDULED : XLB_R_NEW_FLOW);
+	/* An RST closes whatever it belongs to; remembering it would only
+	 * let stray resets fill the table. */
+	if (!p->tcp_rst)
+		remember_flow(p, vip, b, backend_id);
+	return forward(ctx, p, b, backend_id, vip->id, vip->mode);
+}
+
+/* UDP has no end of connection: an entry idle past the timeout is a new
+ * flow. last_seen is refreshed at most once a second to keep the entry's
+ * cache line mostly read-only. */
+static __always_inline bool udp_flow_expired(const struct xlb_pkt *p, struct xlb_flow *f)
+{
+	__u64 now, idle;
+
+	if (p->key.proto != IPPROTO_UDP)
+		return false;
+	now = bpf_ktime_get_coarse_ns();
+	idle = now - f->last_seen_ns;
+	if (idle > udp_idle_ns)
+		return true;
+	if (idle > NSEC_PER_SEC)
+		f->last_seen_ns = now;
+	return false;
+}
+
+/* Returns an XDP action, or -1 if the flow must be scheduled again. */
+static __always_inline int forward_established(struct xdp_md *ctx, const struct xlb_pkt *p,
+					       struct xlb_flow *f)
+{
+	__u32 backend_id = f->backend_id;
+	struct xlb_backend *b = bpf_map_lookup_elem(&xlb_backends, &backend_id);
+
+	if (!b || b->gen != f->backend_gen || !backend_keeps_flows(b))
+		return -1;
+	if (udp_flow_expired(p, f))
+		return -1;
+	return forward(ctx, p, b, backend_id, f->vip_id, f->mode);
+}
 
 SEC("xdp")
 int xlb_lb(struct xdp_md *ctx)
 {
-	return XDP_PASS;
+	struct xlb_pkt p = {};
+	struct xlb_flow *f;
+	int r;
+
+	r = parse_packet(ctx, &p);
+	if (r)
+		return reason_is_drop(r) ? drop(r) : pass(r);
+
+	f = bpf_map_lookup_elem(&xlb_flows, &p.key);
+	if (!f)
+		return new_flow(ctx, &p, false);
+	if (f->kind == XLB_FLOW_NAT_REPLY)
+		return nat_reply(ctx, &p, f);
+	r = forward_established(ctx, &p, f);
+	if (r >= 0)
+		return r;
+	return new_flow(ctx, &p, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Rewriting a packet for its backend (nat, dsr) or back to the VIP (nat
+ * replies) and sending it to the next hop the kernel's FIB names. */
+#ifndef XLB_BPF_FWD_H
+#define XLB_BPF_FWD_H
+
+#include "csum.h"
+#include "parse.h"
+#include "stats.h"
+
+#define XLB_AF_INET 2
+#define XLB_AF_INET6 10
+
+enum rewrite_side {
+	REWRITE_SRC = 0,
+	REWRITE_DST = 1,
+};
+
+static __always_inline bool pkt_is_v4(const struct xlb_pkt *p)
+{
+	return p->key.family == XLB_FAMILY_V4;
+}
+
+static __always_inline int fib_lookup(struct xdp_md *ctx, const struct xlb_pkt *p,
+				      const struct xlb_addr *src, const struct xlb_addr *dst,
+				      struct bpf_fib_lookup *fib)
+{
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->ifindex = ctx->ingress_ifindex;
+	fib->l4_protocol = p->key.proto;
+	fib->sport = p->key.sport;
+	fib->dport = p->key.dport;
+	fib->tot_len = p->l3_len;
+	if (pkt_is_v4(p)) {
+		fib->family = XLB_AF_INET;
+		fib->tos = p->tos;
+		fib->ipv4_src = src->v4;
+		fib->ipv4_dst = dst->v4;
+	} else {
+		fib->family = XLB_AF_INET6;
+		__builtin_memcpy(fib->ipv6_src, src->bytes, 16);
+		__builtin_memcpy(fib->ipv6_dst, dst->bytes, 16);
+	}
+	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+}
+
+/* Set the MACs the FIB found and send: XDP_TX back out of the ingress
+ * interface, or redirect to another one. */
+static __always_inline int send_to_next_hop(struct xdp_md *ctx, const struct bpf_fib_lookup *fib)
+{
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = (void *)(long)ctx->data;
+
+	if ((void *)(eth + 1) > end)
+		return drop(XLB_R_DROP_MALFORMED);
+	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	if (fib->ifindex == ctx->ingress_ifindex)
+		return verdict(XLB_R_TX, XDP_TX);
+	count_reason(XLB_R_REDIRECT);
+	return bpf_redirect(fib->ifindex, 0);
+}
+
+static __always_inline __u8 pkt_ttl(const struct xlb_pkt *p, void *end)
+{
+	if (pkt_is_v4(p)) {
+		struct iphdr *ip = p->l3;
+
+		return (void *)(ip + 1) > end ? 0 : ip->ttl;
+	} else {
+		struct ipv6hdr *ip6 = p->l3;
+
+		return (void *)(ip6 + 1) > end ? 0 : ip6->hop_limit;
+	}
+}
+
+static __always_inline void dec_ttl(const struct xlb_pkt *p, void *end)
+{
+	if (pkt_is_v4(p)) {
+		struct iphdr *ip = p->l3;
+		__u16 *ttl_proto;
+		__u32 sum;
+
+		if ((void *)(ip + 1) > end)
+			return;
+		/* TTL shares a 16-bit checksum unit with the protocol byte. */
+		ttl_proto = (__u16 *)&ip->ttl;
+		sum = csum_sub16(csum_unfold(ip->check), *ttl_proto);
+		ip->ttl--;
+		ip->check = csum_fold(csum_add16(sum, *ttl_proto));
+	} else {
+		struct ipv6hdr *ip6 = p->l3;
+
+		if ((void *)(ip6 + 1) > end)
+			return;
+		ip6->hop_limit--;
+	}
+}
+
+/* Where the TCP or UDP checksum sits; NULL if the header is not in bounds. */
+static __always_inline __sum16 *l4_csum_field(const struct xlb_pkt *p, void *end)
+{
+	if (p->key.proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		return (void *)(th + 1) > end ? NULL : &th->check;
+	} else {
+		struct udphdr *uh = p->l4;
+
+		return (void *)(uh + 1) > end ? NULL : &uh->check;
+	}
+}
+
+/* IPv6 UDP must carry a checksum (RFC 8200); we cannot patch a missing one. */
+static __always_inline bool udp6_without_csum(const struct xlb_pkt *p, void *end)
+{
+	__sum16 *sum;
+
+	if (pkt_is_v4(p) || p->key.proto != IPPROTO_UDP)
+		return false;
+	sum = l4_csum_field(p, end);
+	return sum && *sum == 0;
+}
+
+static __always_inline __u32 rewrite_addr4(const struct xlb_pkt *p, void *end, enum rewrite_side side,
+					   const struct xlb_addr *addr, __u32 l4sum)
+{
+	struct iphdr *ip = p->l3;
+	__be32 *field;
+	__u32 l3sum;
+
+	if ((void *)(ip + 1) > end)
+		return l4sum;
+	field = side == REWRITE_DST ? &ip->daddr : &ip->saddr;
+	l3sum = csum_replace_addr(csum_unfold(ip->check), field, &addr->v4, 1);
+	l4sum = csum_replace_addr(l4sum, field, &addr->v4, 1);
+	ip->check = csum_fold(l3sum);
+	*field = addr->v4;
+	return l4sum;
+}
+
+static __always_inline __u32 rewrite_addr6(const struct xlb_pkt *p, void *end, enum rewrite_side side,
+					   const struct xlb_addr *addr, __u32 l4sum)
+{
+	struct ipv6hdr *ip6 = p->l3;
+	__be32 *field;
+
+	if ((void *)(ip6 + 1) > end)
+		return l4sum;
+	field = side == REWRITE_DST ? ip6->daddr.in6_u.u6_addr32 : ip6->saddr.in6_u.u6_addr32;
+	l4sum = csum_replace_addr(l4sum, field, addr->v6, 4);
+	__builtin_memcpy(field, addr->bytes, 16);
+	return l4sum;
+}
+
+/* Replace one side's address and port and patch the IPv4 header checksum and
+ * the TCP/UDP checksum (whose pseudo-header covers the addresses). */
+static __always_inline void nat_rewrite(struct xdp_md *ctx, const struct xlb_pkt *p,
+					enum rewrite_side side, const struct xlb_addr *addr, __be16 port)
+{
+	void *end = (void *)(long)ctx->data_end;
+	__sum16 *csum = l4_csum_field(p, end);
+	__be16 *ports = p->l4; /* TCP and UDP both start with source, dest */
+	__be16 *portp;
+	bool has_csum;
+	__u32 sum;
+	__u16 folded;
+
+	if (!csum || (void *)(ports + 2) > end)
+		return;
+	/* An IPv4 UDP checksum of 0 means "none" and must stay 0. */
+	has_csum = !(p->key.proto == IPPROTO_UDP && *csum == 0);
+	sum = csum_unfold(*csum);
+	if (pkt_is_v4(p))
+		sum = rewrite_addr4(p, end, side, addr, sum);
+	else
+		sum = rewrite_addr6(p, end, side, addr, sum);
+	portp = side == REWRITE_DST ? &ports[1] : &ports[0];
+	sum = csum_add16(csum_sub16(sum, *portp), port);
+	*portp = port;
+	if (!has_csum)
+		return;
+	folded = csum_fold(sum);
+	if (p->key.proto == IPPROTO_UDP && folded == 0)
+		folded = 0xffff; /* 0 would read as "no checksum" */
+	*csum = folded;
+}
+
+/* nat and nat replies: a routed hop, so TTL counts down and an expiring
+ * packet goes to the kernel, which answers with the ICMP error. */
+static __always_inline int nat_send(struct xdp_md *ctx, const struct xlb_pkt *p, enum rewrite_side side,
+				    const struct xlb_addr *fib_src, const struct xlb_addr *fib_dst,
+				    const struct xlb_addr *addr, __be16 port)
+{
+	void *end = (void *)(long)ctx->data_end;
+	struct bpf_fib_lookup fib;
+	int rc;
+
+	if (pkt_ttl(p, end) <= 1)
+		return pass(XLB_R_PASS_TTL);
+	if (udp6_without_csum(p, end))
+		return drop(XLB_R_DROP_UDP6_ZERO_CSUM);
+	rc = fib_lookup(ctx, p, fib_src, fib_dst, &fib);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		/* The kernel forwards the rewritten packet (and decrements the
+		 * TTL itself) while it resolves the neighbour. */
+		nat_rewrite(ctx, p, side, addr, port);
+		return pass(XLB_R_PASS_NO_NEIGH);
+	}
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return pass(XLB_R_PASS_FIB_OTHER);
+	nat_rewrite(ctx, p, side, addr, port);
+	dec_ttl(p, end);
+	return send_to_next_hop(ctx, &fib);
+}
+
+static __always_inline int nat_forward(struct xdp_md *ctx, const struct xlb_pkt *p,
+				       const struct xlb_backend *b)
+{
+	return nat_send(ctx, p, REWRITE_DST, &p->key.src, &b->addr, &b->addr, b->port);
+}
+
+static __always_inline int nat_reply(struct xdp_md *ctx, const struct xlb_pkt *p,
+				     const struct xlb_flow *f)
+{
+	count_reason(XLB_R_NAT_REPLY);
+	return nat_send(ctx, p, REWRITE_SRC, &f->vip, &p->key.dst, &f->vip, f->vip_port);
+}
+
+/* L2 DSR: the frame goes to the backend's MAC untouched above L2. Without a
+ * neighbour entry there is nothing useful to rewrite; health probes from the
+ * gateway keep backend neighbours resolved. */
+static __always_inline int dsr_forward(struct xdp_md *ctx, const struct xlb_pkt *p,
+				       const struct xlb_backend *b)
+{
+	struct bpf_fib_lookup fib;
+	int rc = fib_lookup(ctx, p, &p->key.src, &b->addr, &fib);
+
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return pass(XLB_R_PASS_NO_NEIGH);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return pass(XLB_R_PASS_FIB_OTHER);
+	return send_to_next_hop(ctx, &fib);
+}
+
+#endif

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Header parsing, one function per layer. Each advances the cursor only after
+ * its bounds check, and returns 0 to go on or the xlb_reason that decides the
+ * packet (docs/datapath.md, section 1, is the rule book).
+ */
+#ifndef XLB_BPF_PARSE_H
+#define XLB_BPF_PARSE_H
+
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include "maps.h"
+
+#ifndef ETH_P_8021Q
+#define ETH_P_8021Q 0x8100
+#endif
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 encapsulated_proto;
+};
+
+/* What the rest of the program needs to know about a parsed packet. */
+struct xlb_pkt {
+	struct xlb_flow_key key;
+	void *l3; /* struct iphdr or struct ipv6hdr */
+	void *l4; /* struct tcphdr or struct udphdr */
+	__u32 frame_len; /* bytes from the Ethernet header on, for counters */
+	__u16 l3_len; /* IPv4 total length, IPv6 40 + payload: FIB MTU check */
+	__u8 tcp_rst;
+	__u8 tos;
+};
+
+static __always_inline bool is_vip_address(const struct xlb_addr *addr)
+{
+	return bpf_map_lookup_elem(&xlb_vip_addrs, addr) != NULL;
+}
+
+/* A fragment carries no (or only the first) L4 ports, so it cannot be
+ * matched to a flow: drop it if it is meant for a VIP, pass it otherwise. */
+static __always_inline int fragment_rule(const struct xlb_pkt *p)
+{
+	return is_vip_address(&p->key.dst) ? XLB_R_DROP_FRAGMENT : XLB_R_PASS_FRAGMENT;
+}
+
+/* A VIP-bound packet we cannot read is ours to drop; anything else goes to
+ * the kernel, which validates and accounts for it. */
+static __always_inline int l4_malformed_rule(const struct xlb_pkt *p)
+{
+	return is_vip_address(&p->key.dst) ? XLB_R_DROP_MALFORMED : XLB_R_PASS_MALFORMED;
+}
+
+static __always_inline int parse_eth(void **pos, void *end, __be16 *proto)
+{
+	struct ethhdr *eth = *pos;
+	struct vlan_hdr *vlan;
+
+	if ((void *)(eth + 1) > end)
+		return XLB_R_PASS_MALFORMED;
+	*proto = eth->h_proto;
+	*pos = eth + 1;
+	if (*proto != bpf_htons(ETH_P_8021Q))
+		return 0;
+	/* One 802.1Q tag; a second tag leaves a non-IP ethertype behind. */
+	vlan = *pos;
+	if ((void *)(vlan + 1) > end)
+		return XLB_R_PASS_MALFORMED;
+	*proto = vlan->encapsulated_proto;
+	*pos = vlan + 1;
+	return 0;
+}
+
+static __always_inline int parse_ipv4(void **pos, void *end, struct xlb_pkt *p,
+				      __u8 *l4proto)
+{
+	struct iphdr *ip = *pos;
+	__u32 hdr_len, tot_len;
+
+	if ((void *)(ip + 1) > end)
+		return XLB_R_PASS_MALFORMED;
+	if (ip->version != 4 || ip->ihl < 5)
+		return XLB_R_PASS_MALFORMED;
+	hdr_len = ip->ihl * 4;
+	tot_len = bpf_ntohs(ip->tot_len);
+	if (tot_len < hdr_len || (void *)ip + tot_len > end)
+		return XLB_R_PASS_MALFORMED;
+	if (*pos + hdr_len > end)
+		return XLB_R_PASS_MALFORMED;
+
+	p->key.family = XLB_FAMILY_V4;
+	p->key.src.v4 = ip->saddr;
+	p->key.dst.v4 = ip->daddr;
+	p->l3 = ip;
+	p->l3_len = tot_len;
+	p->tos = ip->tos;
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return fragment_rule(p);
+	*l4proto = ip->protocol;
+	*pos += hdr_len;
+	return 0;
+}
+
+static __always_inline bool ipv6_is_walked_ext(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	       nexthdr == IPPROTO_DSTOPTS;
+}
+
+/* Headers we recognise as extensions but do not look past. */
+static __always_inline bool ipv6_is_opaque_ext(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_AH || nexthdr == IPPROTO_ESP || nexthdr == 59 /* no next header */;
+}
+
+/* Bounded walk: at most XLB_IPV6_EXT_MAX hop-by-hop/routing/dest-options. */
+static __always_inline int skip_ipv6_ext(void **pos, void *end, __u8 *nexthdr)
+{
+#pragma unroll
+	for (int i = 0; i < XLB_IPV6_EXT_MAX; i++) {
+		struct ipv6_opt_hdr *opt = *pos;
+
+		if (!ipv6_is_walked_ext(*nexthdr))
+			return 0;
+		if ((void *)(opt + 1) > end)
+			return XLB_R_PASS_MALFORMED;
+		if (*pos + (opt->hdrlen + 1) * 8 > end)
+			return XLB_R_PASS_MALFORMED;
+		*nexthdr = opt->nexthdr;
+		*pos += (opt->hdrlen + 1) * 8;
+	}
+	return ipv6_is_walked_ext(*nexthdr) ? XLB_R_PASS_IPV6_EXT : 0;
+}
+
+static __always_inline void copy_addr6(struct xlb_addr *dst, const struct in6_addr *src)
+{
+	__builtin_memcpy(dst->bytes, src, 16);
+}
+
+static __always_inline int parse_ipv6(void **pos, void *end, struct xlb_pkt *p,
+				      __u8 *l4proto)
+{
+	struct ipv6hdr *ip6 = *pos;
+	__u8 nexthdr;
+	int r;
+
+	if ((void *)(ip6 + 1) > end)
+		return XLB_R_PASS_MALFORMED;
+	if (ip6->version != 6)
+		return XLB_R_PASS_MALFORMED;
+	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > end)
+		return XLB_R_PASS_MALFORMED;
+
+	p->key.family = XLB_FAMILY_V6;
+	copy_addr6(&p->key.src, &ip6->saddr);
+	copy_addr6(&p->key.dst, &ip6->daddr);
+	p->l3 = ip6;
+	p->l3_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	*pos = ip6 + 1;
+
+	nexthdr = ip6->nexthdr;
+	r = skip_ipv6_ext(pos, end, &nexthdr);
+	if (r)
+		return r;
+	if (nexthdr == IPPROTO_FRAGMENT)
+		return fragment_rule(p);
+	if (ipv6_is_opaque_ext(nexthdr))
+		return XLB_R_PASS_IPV6_EXT;
+	*l4proto = nexthdr;
+	return 0;
+}
+
+/* The L4 header must also lie inside the IP packet, not in frame padding. */
+static __always_inline bool beyond_l3(const struct xlb_pkt *p, void *hdr_end)
+{
+	return hdr_end > p->l3 + p->l3_len;
+}
+
+static __always_inline int parse_l4(void *pos, void *end, struct xlb_pkt *p, __u8 proto)
+{
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr *th = pos;
+
+		if ((void *)(th + 1) > end || beyond_l3(p, th + 1) || th->doff < 5)
+			return l4_malformed_rule(p);
+		p->key.sport = th->source;
+		p->key.dport = th->dest;
+		p->tcp_rst = th->rst;
+	} else if (proto == IPPROTO_UDP) {
+		struct udphdr *uh = pos;
+
+		if ((void *)(uh + 1) > end || beyond_l3(p, uh + 1))
+			return l4_malformed_rule(p);
+		p->key.sport = uh->source;
+		p->key.dport = uh->dest;
+	} else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
+		return XLB_R_PASS_ICMP;
+	} else {
+		return XLB_R_PASS_NOT_VIP;
+	}
+	p->key.proto = proto;
+	p->l4 = pos;
+	return 0;
+}
+
+/* Fill p from the frame; 0 when it is a TCP/UDP packet worth looking up. */
+static __always_inline int parse_packet(struct xdp_md *ctx, struct xlb_pkt *p)
+{
+	void *end = (void *)(long)ctx->data_end;
+	void *pos = (void *)(long)ctx->data;
+	__be16 eth_proto;
+	__u8 l4proto = 0;
+	int r;
+
+	p->frame_len = end - pos;
+	r = parse_eth(&pos, end, &eth_proto);
+	if (r)
+		return r;
+	if (eth_proto == bpf_htons(ETH_P_IP))
+		r = parse_ipv4(&pos, end, p, &l4proto);
+	else if (eth_proto == bpf_htons(ETH_P_IPV6))
+		r = parse_ipv6(&pos, end, p, &l4proto);
+	else
+		return XLB_R_PASS_NOT_IP;
+	if (r)
+		return r;
+	return parse_l4(pos, end, p, l4proto);
+}
+
+#endif

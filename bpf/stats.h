@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Per-CPU counters: no atomics and no shared cache lines on the fast path. */
+#ifndef XLB_BPF_STATS_H
+#define XLB_BPF_STATS_H
+
+#include "maps.h"
+
+static __always_inline void count_reason(enum xlb_reason r)
+{
+	__u32 key = r;
+	__u64 *v = bpf_map_lookup_elem(&xlb_reasons, &key);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void count_traffic(void *map, __u32 id, __u64 bytes)
+{
+	struct xlb_counters *c = bpf_map_lookup_elem(map, &id);
+
+	if (c) {
+		c->packets += 1;
+		c->bytes += bytes;
+	}
+}
+
+/* Count the reason and return the XDP action that goes with it. */
+static __always_inline int verdict(enum xlb_reason r, int action)
+{
+	count_reason(r);
+	return action;
+}
+
+static __always_inline int pass(enum xlb_reason r)
+{
+	return verdict(r, XDP_PASS);
+}
+
+static __always_inline int drop(enum xlb_reason r)
+{
+	return verdict(r, XDP_DROP);
+}
+
+#endif
