@@ -44,21 +44,43 @@ static __always_inline int fib_lookup(struct xdp_md *ctx, const struct xlb_pkt *
 	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 }
 
-/* Set the MACs the FIB found and send: XDP_TX back out of the ingress
+/* The cached next hop if it is fresh, else a FIB lookup (cached when it
+ * succeeds). Returns a BPF_FIB_LKUP_RET_* code. */
+static __always_inline int next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
+				    const struct xlb_addr *src, const struct xlb_addr *dst,
+				    struct xlb_nexthop *nh, __u32 now_units)
+{
+	struct bpf_fib_lookup fib;
+	int rc;
+
+	if (nh->ifindex && now_units - nh->stamp < XLB_NEXTHOP_TTL_UNITS)
+		return BPF_FIB_LKUP_RET_SUCCESS;
+	rc = fib_lookup(ctx, p, src, dst, &fib);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return rc;
+	nh->ifindex = fib.ifindex;
+	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+	nh->stamp = now_units;
+	return rc;
+}
+
+/* Set the next hop's MACs and send: XDP_TX back out of the ingress
  * interface, or redirect to another one. */
-static __always_inline int send_to_next_hop(struct xdp_md *ctx, const struct bpf_fib_lookup *fib)
+static __always_inline int send_to_next_hop(struct xdp_md *ctx, const struct xlb_nexthop *nh)
 {
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = (void *)(long)ctx->data;
+	__u32 ifindex = nh->ifindex;
 
 	if ((void *)(eth + 1) > end)
 		return drop(XLB_R_DROP_MALFORMED);
-	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
-	if (fib->ifindex == ctx->ingress_ifindex)
+	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
+	if (ifindex == ctx->ingress_ifindex)
 		return verdict(XLB_R_TX, XDP_TX);
 	count_reason(XLB_R_REDIRECT);
-	return bpf_redirect(fib->ifindex, 0);
+	return bpf_redirect(ifindex, 0);
 }
 
 static __always_inline __u8 pkt_ttl(const struct xlb_pkt *p, void *end)
@@ -186,61 +208,57 @@ static __always_inline void nat_rewrite(struct xdp_md *ctx, const struct xlb_pkt
 	*csum = folded;
 }
 
-/* nat and nat replies: a routed hop, so TTL counts down and an expiring
- * packet goes to the kernel, which answers with the ICMP error. */
-static __always_inline int nat_send(struct xdp_md *ctx, const struct xlb_pkt *p, enum rewrite_side side,
-				    const struct xlb_addr *fib_src, const struct xlb_addr *fib_dst,
-				    const struct xlb_addr *addr, __be16 port)
+/* nat and nat replies are a routed hop: checks that decide the packet
+ * before any lookup. 0 to go on, else the reason. */
+static __always_inline int nat_precheck(struct xdp_md *ctx, const struct xlb_pkt *p)
 {
 	void *end = (void *)(long)ctx->data_end;
-	struct bpf_fib_lookup fib;
-	int rc;
 
+	/* An expiring packet goes to the kernel, which sends the ICMP error. */
 	if (pkt_ttl(p, end) <= 1)
-		return pass(XLB_R_PASS_TTL);
+		return XLB_R_PASS_TTL;
 	if (udp6_without_csum(p, end))
-		return drop(XLB_R_DROP_UDP6_ZERO_CSUM);
-	rc = fib_lookup(ctx, p, fib_src, fib_dst, &fib);
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		return XLB_R_DROP_UDP6_ZERO_CSUM;
+	return 0;
+}
+
+/* Rewrite one side to addr:port and send it where the next hop says. */
+static __always_inline int nat_deliver(struct xdp_md *ctx, const struct xlb_pkt *p,
+				       enum rewrite_side side, const struct xlb_addr *addr,
+				       __be16 port, const struct xlb_nexthop *nh, int fib_rc)
+{
+	if (fib_rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		/* The kernel forwards the rewritten packet (and decrements the
 		 * TTL itself) while it resolves the neighbour. */
 		nat_rewrite(ctx, p, side, addr, port);
 		return pass(XLB_R_PASS_NO_NEIGH);
 	}
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+	if (fib_rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return pass(XLB_R_PASS_FIB_OTHER);
 	nat_rewrite(ctx, p, side, addr, port);
-	dec_ttl(p, end);
-	return send_to_next_hop(ctx, &fib);
-}
-
-static __always_inline int nat_forward(struct xdp_md *ctx, const struct xlb_pkt *p,
-				       const struct xlb_backend *b)
-{
-	return nat_send(ctx, p, REWRITE_DST, &p->key.src, &b->addr, &b->addr, b->port);
-}
-
-static __always_inline int nat_reply(struct xdp_md *ctx, const struct xlb_pkt *p,
-				     const struct xlb_flow *f)
-{
-	count_reason(XLB_R_NAT_REPLY);
-	return nat_send(ctx, p, REWRITE_SRC, &f->vip, &p->key.dst, &f->vip, f->vip_port);
+	dec_ttl(p, (void *)(long)ctx->data_end);
+	return send_to_next_hop(ctx, nh);
 }
 
 /* L2 DSR: the frame goes to the backend's MAC untouched above L2. Without a
  * neighbour entry there is nothing useful to rewrite; health probes from the
  * gateway keep backend neighbours resolved. */
-static __always_inline int dsr_forward(struct xdp_md *ctx, const struct xlb_pkt *p,
-				       const struct xlb_backend *b)
+static __always_inline int dsr_deliver(struct xdp_md *ctx, const struct xlb_nexthop *nh, int fib_rc)
 {
-	struct bpf_fib_lookup fib;
-	int rc = fib_lookup(ctx, p, &p->key.src, &b->addr, &fib);
-
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+	if (fib_rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return pass(XLB_R_PASS_NO_NEIGH);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+	if (fib_rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return pass(XLB_R_PASS_FIB_OTHER);
-	return send_to_next_hop(ctx, &fib);
+	return send_to_next_hop(ctx, nh);
+}
+
+static __always_inline int deliver_to_backend(struct xdp_md *ctx, const struct xlb_pkt *p,
+					      const struct xlb_backend *b, __u8 mode,
+					      const struct xlb_nexthop *nh, int fib_rc)
+{
+	if (mode == XLB_MODE_DSR)
+		return dsr_deliver(ctx, nh, fib_rc);
+	return nat_deliver(ctx, p, REWRITE_DST, &b->addr, b->port, nh, fib_rc);
 }
 
 #endif

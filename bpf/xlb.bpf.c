@@ -21,19 +21,9 @@ static __always_inline bool reason_is_drop(int r)
 	return r >= XLB_R_DROP_NO_BACKEND && r <= XLB_R_DROP_ENCAP_FAILED;
 }
 
-static __always_inline int forward(struct xdp_md *ctx, const struct xlb_pkt *p,
-				   const struct xlb_backend *b, __u32 backend_id,
-				   __u32 vip_id, __u8 mode)
-{
-	count_traffic(&xlb_vip_stats, vip_id, p->frame_len);
-	count_traffic(&xlb_be_stats, backend_id, p->frame_len);
-	if (mode == XLB_MODE_DSR)
-		return dsr_forward(ctx, p, b);
-	return nat_forward(ctx, p, b);
-}
-
 /* The reply of a NAT flow is exactly the forward tuple with the backend in
- * place of the VIP, reversed. */
+ * place of the VIP, reversed. Its next hop (towards the client) is resolved
+ * by the first reply. */
 static __always_inline void remember_nat_reply(const struct xlb_pkt *p, const struct xlb_flow *fwd,
 					       const struct xlb_backend *b)
 {
@@ -46,48 +36,56 @@ static __always_inline void remember_nat_reply(const struct xlb_pkt *p, const st
 	rkey.dport = p->key.sport;
 	rkey.proto = p->key.proto;
 	rkey.family = p->key.family;
-	rev = *fwd;
+	rev.backend_id = fwd->backend_id;
+	rev.backend_gen = fwd->backend_gen;
 	rev.kind = XLB_FLOW_NAT_REPLY;
+	rev.mode = fwd->mode;
+	rev.vip_id = fwd->vip_id;
 	rev.vip = p->key.dst;
 	rev.vip_port = p->key.dport;
 	if (bpf_map_update_elem(&xlb_flows, &rkey, &rev, BPF_ANY))
 		count_reason(XLB_R_FLOW_INSERT_FAILED);
 }
 
-static __always_inline void remember_flow(const struct xlb_pkt *p, const struct xlb_vip *vip,
-					  const struct xlb_backend *b, __u32 backend_id)
+static __always_inline void remember_flow(const struct xlb_pkt *p, const struct xlb_flow *f,
+					  const struct xlb_backend *b)
 {
-	struct xlb_flow f = {};
-
-	f.backend_id = backend_id;
-	f.backend_gen = b->gen;
-	f.kind = XLB_FLOW_FORWARD;
-	f.mode = vip->mode;
-	f.vip_id = vip->id;
-	if (p->key.proto == IPPROTO_UDP)
-		f.last_seen_ns = bpf_ktime_get_coarse_ns();
-	if (bpf_map_update_elem(&xlb_flows, &p->key, &f, BPF_ANY))
+	if (bpf_map_update_elem(&xlb_flows, &p->key, f, BPF_ANY))
 		count_reason(XLB_R_FLOW_INSERT_FAILED);
-	if (vip->mode == XLB_MODE_NAT)
-		remember_nat_reply(p, &f, b);
+	if (f->mode == XLB_MODE_NAT)
+		remember_nat_reply(p, f, b);
 }
 
-static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p, bool rescheduled)
+static __always_inline void count_flow_traffic(const struct xlb_pkt *p, __u32 vip_id, __u32 backend_id)
+{
+	count_traffic(&xlb_vip_stats, vip_id, p->frame_len);
+	count_traffic(&xlb_be_stats, backend_id, p->frame_len);
+}
+
+static __always_inline struct xlb_vip *find_vip(const struct xlb_pkt *p)
 {
 	struct xlb_vip_key vkey = {};
-	struct xlb_backend *b;
-	struct xlb_vip *vip;
-	__u32 backend_id;
-	__s64 id;
 
 	vkey.addr = p->key.dst;
 	vkey.port = p->key.dport;
 	vkey.proto = p->key.proto;
 	vkey.family = p->key.family;
-	vip = bpf_map_lookup_elem(&xlb_vips, &vkey);
+	return bpf_map_lookup_elem(&xlb_vips, &vkey);
+}
+
+static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p, __u64 now,
+				    bool rescheduled)
+{
+	struct xlb_flow f = {};
+	struct xlb_backend *b;
+	struct xlb_vip *vip;
+	__u32 backend_id;
+	__s64 id;
+	int r;
+
+	vip = find_vip(p);
 	if (!vip)
 		return pass(XLB_R_PASS_NOT_VIP);
-
 	id = schedule(vip, &p->key);
 	if (id < 0)
 		return drop(XLB_R_DROP_NO_BACKEND);
@@ -97,25 +95,37 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 		return drop(XLB_R_DROP_NO_BACKEND);
 	if (b->family != p->key.family)
 		return drop(XLB_R_DROP_FAMILY);
+	if (vip->mode == XLB_MODE_NAT) {
+		r = nat_precheck(ctx, p);
+		if (r)
+			return reason_is_drop(r) ? drop(r) : pass(r);
+	}
 
+	f.backend_id = backend_id;
+	f.backend_gen = b->gen;
+	f.kind = XLB_FLOW_FORWARD;
+	f.mode = vip->mode;
+	f.vip_id = vip->id;
+	f.last_seen_ns = now;
+	r = next_hop(ctx, p, &p->key.src, &b->addr, &f.nh, now >> 20);
 	count_reason(rescheduled ? XLB_R_RESCHEDULED : XLB_R_NEW_FLOW);
 	/* An RST closes whatever it belongs to; remembering it would only
 	 * let stray resets fill the table. */
 	if (!p->tcp_rst)
-		remember_flow(p, vip, b, backend_id);
-	return forward(ctx, p, b, backend_id, vip->id, vip->mode);
+		remember_flow(p, &f, b);
+	count_flow_traffic(p, f.vip_id, backend_id);
+	return deliver_to_backend(ctx, p, b, f.mode, &f.nh, r);
 }
 
 /* UDP has no end of connection: an entry idle past the timeout is a new
  * flow. last_seen is refreshed at most once a second to keep the entry's
  * cache line mostly read-only. */
-static __always_inline bool udp_flow_expired(const struct xlb_pkt *p, struct xlb_flow *f)
+static __always_inline bool udp_flow_expired(const struct xlb_pkt *p, struct xlb_flow *f, __u64 now)
 {
-	__u64 now, idle;
+	__u64 idle;
 
 	if (p->key.proto != IPPROTO_UDP)
 		return false;
-	now = bpf_ktime_get_coarse_ns();
 	idle = now - f->last_seen_ns;
 	if (idle > udp_idle_ns)
 		return true;
@@ -126,16 +136,36 @@ static __always_inline bool udp_flow_expired(const struct xlb_pkt *p, struct xlb
 
 /* Returns an XDP action, or -1 if the flow must be scheduled again. */
 static __always_inline int forward_established(struct xdp_md *ctx, const struct xlb_pkt *p,
-					       struct xlb_flow *f)
+					       struct xlb_flow *f, __u64 now)
 {
 	__u32 backend_id = f->backend_id;
 	struct xlb_backend *b = bpf_map_lookup_elem(&xlb_backends, &backend_id);
+	int r;
 
 	if (!b || b->gen != f->backend_gen || !backend_keeps_flows(b))
 		return -1;
-	if (udp_flow_expired(p, f))
+	if (udp_flow_expired(p, f, now))
 		return -1;
-	return forward(ctx, p, b, backend_id, f->vip_id, f->mode);
+	if (f->mode == XLB_MODE_NAT) {
+		r = nat_precheck(ctx, p);
+		if (r)
+			return reason_is_drop(r) ? drop(r) : pass(r);
+	}
+	r = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh, now >> 20);
+	count_flow_traffic(p, f->vip_id, backend_id);
+	return deliver_to_backend(ctx, p, b, f->mode, &f->nh, r);
+}
+
+static __always_inline int reply_established(struct xdp_md *ctx, const struct xlb_pkt *p,
+					     struct xlb_flow *f, __u64 now)
+{
+	int r = nat_precheck(ctx, p);
+
+	if (r)
+		return reason_is_drop(r) ? drop(r) : pass(r);
+	count_reason(XLB_R_NAT_REPLY);
+	r = next_hop(ctx, p, &f->vip, &p->key.dst, &f->nh, now >> 20);
+	return nat_deliver(ctx, p, REWRITE_SRC, &f->vip, f->vip_port, &f->nh, r);
 }
 
 SEC("xdp")
@@ -143,21 +173,23 @@ int xlb_lb(struct xdp_md *ctx)
 {
 	struct xlb_pkt p = {};
 	struct xlb_flow *f;
+	__u64 now;
 	int r;
 
 	r = parse_packet(ctx, &p);
 	if (r)
 		return reason_is_drop(r) ? drop(r) : pass(r);
 
+	now = bpf_ktime_get_coarse_ns();
 	f = bpf_map_lookup_elem(&xlb_flows, &p.key);
 	if (!f)
-		return new_flow(ctx, &p, false);
+		return new_flow(ctx, &p, now, false);
 	if (f->kind == XLB_FLOW_NAT_REPLY)
-		return nat_reply(ctx, &p, f);
-	r = forward_established(ctx, &p, f);
+		return reply_established(ctx, &p, f, now);
+	r = forward_established(ctx, &p, f, now);
 	if (r >= 0)
 		return r;
-	return new_flow(ctx, &p, true);
+	return new_flow(ctx, &p, now, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

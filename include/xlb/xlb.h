@@ -31,6 +31,9 @@
 #define XLB_FLOWS_DEFAULT (1u << 20)
 #define XLB_UDP_IDLE_DEFAULT_NS (30ull * 1000000000ull)
 #define XLB_IPV6_EXT_MAX 4 /* extension headers walked before giving up */
+/* A cached next hop is used for this long, then looked up again, so route
+ * and neighbour changes reach established flows within about a second. */
+#define XLB_NEXTHOP_TTL_UNITS 1000 /* 2^20 ns units: ~1.05 s */
 /* Bits of the VIP address filter (see xlb_vip_filter map). */
 #define XLB_VIP_FILTER_WORDS 1024
 #define XLB_VIP_FILTER_BITS (XLB_VIP_FILTER_WORDS * 64)
@@ -118,6 +121,15 @@ enum xlb_flow_kind {
 	XLB_FLOW_NAT_REPLY = 2, /* backend -> client, rewrite source to VIP */
 };
 
+/* A next hop as bpf_fib_lookup() found it, cached in the flow entry so an
+ * established packet needs no FIB lookup. ifindex 0: not resolved yet. */
+struct xlb_nexthop {
+	__u32 ifindex;
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 stamp; /* coarse time of the lookup, in 2^20 ns (~1 ms) units */
+};
+
 struct xlb_flow {
 	__u32 backend_id;
 	__u32 backend_gen;
@@ -127,6 +139,8 @@ struct xlb_flow {
 	__u8 kind; /* enum xlb_flow_kind */
 	__u8 mode; /* enum xlb_mode, copied from the VIP at schedule time */
 	__u32 vip_id;
+	struct xlb_nexthop nh; /* towards the backend (forward) or client (reply) */
+	__u32 pad;
 };
 
 struct xlb_counters {
@@ -262,7 +276,8 @@ _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
 _Static_assert(sizeof(struct xlb_vip) == 20, "xlb_vip layout");
 _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
-_Static_assert(sizeof(struct xlb_flow) == 40, "xlb_flow layout");
+_Static_assert(sizeof(struct xlb_nexthop) == 20, "xlb_nexthop layout");
+_Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow layout");
 _Static_assert(sizeof(struct xlb_counters) == 16, "xlb_counters layout");
 _Static_assert(sizeof(struct xlb_meta) == 16, "xlb_meta layout");
 
