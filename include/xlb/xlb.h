@@ -127,6 +127,8 @@ struct xlb_nexthop {
 	__u32 ifindex;
 	__u8 dmac[6];
 	__u8 smac[6];
+	__u16 mtu; /* egress MTU, for tunnel mode's size check */
+	__u16 reserved;
 	__u32 stamp; /* coarse time of the lookup, in 2^20 ns (~1 ms) units */
 };
 
@@ -134,13 +136,15 @@ struct xlb_flow {
 	__u32 backend_id;
 	__u32 backend_gen;
 	__u64 last_seen_ns; /* UDP idle expiry; refreshed at most once a second */
-	struct xlb_addr vip; /* NAT_REPLY: the address to restore */
+	union {
+		struct xlb_addr vip; /* NAT_REPLY: the address to restore */
+		struct xlb_addr tunnel_src; /* FORWARD, tunnel mode: outer source */
+	};
 	__be16 vip_port; /* NAT_REPLY: the port to restore */
 	__u8 kind; /* enum xlb_flow_kind */
 	__u8 mode; /* enum xlb_mode, copied from the VIP at schedule time */
 	__u32 vip_id;
 	struct xlb_nexthop nh; /* towards the backend (forward) or client (reply) */
-	__u32 pad;
 };
 
 struct xlb_counters {
@@ -276,7 +280,7 @@ _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
 _Static_assert(sizeof(struct xlb_vip) == 20, "xlb_vip layout");
 _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
-_Static_assert(sizeof(struct xlb_nexthop) == 20, "xlb_nexthop layout");
+_Static_assert(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop layout");
 _Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow layout");
 _Static_assert(sizeof(struct xlb_counters) == 16, "xlb_counters layout");
 _Static_assert(sizeof(struct xlb_meta) == 16, "xlb_meta layout");
