@@ -67,7 +67,7 @@ struct xlb_check_spec {
 	char path[256]; /* http; default "/" */
 	char host[256]; /* http Host header; default the backend address */
 	uint16_t expect; /* http status; default 200 */
-	char payload[256]; /* udp; default "xlb-health\n" */
+	char payload[256]; /* udp; default "xlb-health" */
 	uint32_t interval_ms, timeout_ms, rise, fall;
 };
 
