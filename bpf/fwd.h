@@ -69,8 +69,8 @@ static __always_inline int next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
  * interface, or redirect to another one. */
 static __always_inline int send_to_next_hop(struct xdp_md *ctx, const struct xlb_nexthop *nh)
 {
-	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = (void *)(long)ctx->data;
+	void *end = pkt_end(ctx);
+	struct ethhdr *eth = pkt_data(ctx);
 	__u32 ifindex = nh->ifindex;
 
 	if ((void *)(eth + 1) > end)
@@ -180,7 +180,7 @@ static __always_inline __u32 rewrite_addr6(const struct xlb_pkt *p, void *end, e
 static __always_inline void nat_rewrite(struct xdp_md *ctx, const struct xlb_pkt *p,
 					enum rewrite_side side, const struct xlb_addr *addr, __be16 port)
 {
-	void *end = (void *)(long)ctx->data_end;
+	void *end = pkt_end(ctx);
 	__sum16 *csum = l4_csum_field(p, end);
 	__be16 *ports = p->l4; /* TCP and UDP both start with source, dest */
 	__be16 *portp;
@@ -212,7 +212,7 @@ static __always_inline void nat_rewrite(struct xdp_md *ctx, const struct xlb_pkt
  * before any lookup. 0 to go on, else the reason. */
 static __always_inline int nat_precheck(struct xdp_md *ctx, const struct xlb_pkt *p)
 {
-	void *end = (void *)(long)ctx->data_end;
+	void *end = pkt_end(ctx);
 
 	/* An expiring packet goes to the kernel, which sends the ICMP error. */
 	if (pkt_ttl(p, end) <= 1)
@@ -236,7 +236,7 @@ static __always_inline int nat_deliver(struct xdp_md *ctx, const struct xlb_pkt 
 	if (fib_rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return pass(XLB_R_PASS_FIB_OTHER);
 	nat_rewrite(ctx, p, side, addr, port);
-	dec_ttl(p, (void *)(long)ctx->data_end);
+	dec_ttl(p, pkt_end(ctx));
 	return send_to_next_hop(ctx, nh);
 }
 

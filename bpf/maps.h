@@ -107,4 +107,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_meta SEC(".maps");
 
+/* Packet bounds, loaded so the compiler cannot keep &ctx->data_end in a
+ * register and dereference it later: the verifier only accepts loads from
+ * the unmodified context pointer. */
+static __always_inline void *pkt_data(struct xdp_md *ctx)
+{
+	void *p;
+
+	asm volatile("%0 = *(u32 *)(%1 + 0)" : "=r"(p) : "r"(ctx));
+	return p;
+}
+
+static __always_inline void *pkt_end(struct xdp_md *ctx)
+{
+	void *p;
+
+	asm volatile("%0 = *(u32 *)(%1 + 4)" : "=r"(p) : "r"(ctx));
+	return p;
+}
+
 #endif

@@ -33,6 +33,7 @@ struct xlb_pkt {
 	void *l3; /* struct iphdr or struct ipv6hdr */
 	void *l4; /* struct tcphdr or struct udphdr */
 	__u32 frame_len; /* bytes from the Ethernet header on, for counters */
+	__u8 l3_off; /* 14, or 18 behind a VLAN tag */
 	__u16 l3_len; /* IPv4 total length, IPv6 40 + payload: FIB MTU check */
 	__u8 tcp_rst;
 	__u8 tos;
@@ -57,7 +58,7 @@ static __always_inline int l4_malformed_rule(const struct xlb_pkt *p)
 	return is_vip_address(&p->key.dst) ? XLB_R_DROP_MALFORMED : XLB_R_PASS_MALFORMED;
 }
 
-static __always_inline int parse_eth(void **pos, void *end, __be16 *proto)
+static __always_inline int parse_eth(void **pos, void *end, struct xlb_pkt *p, __be16 *proto)
 {
 	struct ethhdr *eth = *pos;
 	struct vlan_hdr *vlan;
@@ -66,6 +67,7 @@ static __always_inline int parse_eth(void **pos, void *end, __be16 *proto)
 		return XLB_R_PASS_MALFORMED;
 	*proto = eth->h_proto;
 	*pos = eth + 1;
+	p->l3_off = sizeof(*eth);
 	if (*proto != bpf_htons(ETH_P_8021Q))
 		return 0;
 	/* One 802.1Q tag; a second tag leaves a non-IP ethertype behind. */
@@ -74,6 +76,7 @@ static __always_inline int parse_eth(void **pos, void *end, __be16 *proto)
 		return XLB_R_PASS_MALFORMED;
 	*proto = vlan->encapsulated_proto;
 	*pos = vlan + 1;
+	p->l3_off += sizeof(*vlan);
 	return 0;
 }
 
@@ -162,6 +165,7 @@ static __always_inline int parse_ipv6(void **pos, void *end, struct xlb_pkt *p,
 	copy_addr6(&p->key.dst, &ip6->daddr);
 	p->l3 = ip6;
 	p->l3_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	p->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	*pos = ip6 + 1;
 
 	nexthdr = ip6->nexthdr;
@@ -200,6 +204,10 @@ static __always_inline int parse_l4(void *pos, void *end, struct xlb_pkt *p, __u
 		p->key.sport = uh->source;
 		p->key.dport = uh->dest;
 	} else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
+		/* Not a flow of its own: the caller may still answer an echo to
+		 * a VIP or steer an error that quotes a VIP flow. */
+		p->key.proto = proto;
+		p->l4 = pos;
 		return XLB_R_PASS_ICMP;
 	} else {
 		return XLB_R_PASS_NOT_VIP;
@@ -212,14 +220,14 @@ static __always_inline int parse_l4(void *pos, void *end, struct xlb_pkt *p, __u
 /* Fill p from the frame; 0 when it is a TCP/UDP packet worth looking up. */
 static __always_inline int parse_packet(struct xdp_md *ctx, struct xlb_pkt *p)
 {
-	void *end = (void *)(long)ctx->data_end;
-	void *pos = (void *)(long)ctx->data;
+	void *end = pkt_end(ctx);
+	void *pos = pkt_data(ctx);
 	__be16 eth_proto;
 	__u8 l4proto = 0;
 	int r;
 
 	p->frame_len = end - pos;
-	r = parse_eth(&pos, end, &eth_proto);
+	r = parse_eth(&pos, end, p, &eth_proto);
 	if (r)
 		return r;
 	if (eth_proto == bpf_htons(ETH_P_IP))

@@ -5,7 +5,9 @@
  * NAT reply entries), so the VIP is consulted only when a flow is new.
  * docs/datapath.md is the rule book for every packet this program touches.
  */
+#include "encap.h"
 #include "fwd.h"
+#include "icmp_fwd.h"
 #include "maps.h"
 #include "parse.h"
 #include "sched.h"
@@ -18,7 +20,36 @@ const volatile __u64 udp_idle_ns = XLB_UDP_IDLE_DEFAULT_NS;
 
 static __always_inline bool reason_is_drop(int r)
 {
-	return r >= XLB_R_DROP_NO_BACKEND && r <= XLB_R_DROP_ENCAP_FAILED;
+	return (r >= XLB_R_DROP_NO_BACKEND && r <= XLB_R_DROP_ENCAP_FAILED) ||
+	       r == XLB_R_DROP_TOO_BIG;
+}
+
+static __always_inline int decide(int r)
+{
+	return reason_is_drop(r) ? drop(r) : pass(r);
+}
+
+/* nat rewrites addresses of one family; dsr forwards the frame as it is;
+ * tunnel carries any inner family in any outer one. */
+static __always_inline bool family_fits(__u8 mode, const struct xlb_backend *b, const struct xlb_pkt *p)
+{
+	return mode == XLB_MODE_TUNNEL || b->family == p->key.family;
+}
+
+/* Resolve the next hop for f's backend (caching it in f) and send. */
+static __always_inline int to_backend(struct xdp_md *ctx, const struct xlb_pkt *p,
+				      const struct xlb_backend *b, struct xlb_flow *f, __u32 now_units)
+{
+	struct tunnel_plan t;
+	int rc;
+
+	if (f->mode == XLB_MODE_TUNNEL) {
+		plan_tunnel(p, b, f->gue_port, &t);
+		rc = tunnel_next_hop(ctx, p, b, f, &t, now_units);
+		return tunnel_deliver(ctx, p, b, f, &t, rc);
+	}
+	rc = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh, now_units);
+	return deliver_to_backend(ctx, p, b, f->mode, &f->nh, rc);
 }
 
 /* The reply of a NAT flow is exactly the forward tuple with the backend in
@@ -77,6 +108,7 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 				    bool rescheduled)
 {
 	struct xlb_flow f = {};
+	struct tunnel_plan t;
 	struct xlb_backend *b;
 	struct xlb_vip *vip;
 	__u32 backend_id;
@@ -93,12 +125,12 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 	b = bpf_map_lookup_elem(&xlb_backends, &backend_id);
 	if (!b || !backend_keeps_flows(b))
 		return drop(XLB_R_DROP_NO_BACKEND);
-	if (b->family != p->key.family)
+	if (!family_fits(vip->mode, b, p))
 		return drop(XLB_R_DROP_FAMILY);
 	if (vip->mode == XLB_MODE_NAT) {
 		r = nat_precheck(ctx, p);
 		if (r)
-			return reason_is_drop(r) ? drop(r) : pass(r);
+			return decide(r);
 	}
 
 	f.backend_id = backend_id;
@@ -107,13 +139,21 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 	f.mode = vip->mode;
 	f.vip_id = vip->id;
 	f.last_seen_ns = now;
-	r = next_hop(ctx, p, &p->key.src, &b->addr, &f.nh, now >> 20);
+	if (vip->mode == XLB_MODE_TUNNEL) {
+		f.gue_port = vip->encap == XLB_ENCAP_GUE ? vip->gue_port : 0;
+		plan_tunnel(p, b, f.gue_port, &t);
+		r = tunnel_next_hop(ctx, p, b, &f, &t, now >> 20);
+	} else {
+		r = next_hop(ctx, p, &p->key.src, &b->addr, &f.nh, now >> 20);
+	}
 	count_reason(rescheduled ? XLB_R_RESCHEDULED : XLB_R_NEW_FLOW);
 	/* An RST closes whatever it belongs to; remembering it would only
 	 * let stray resets fill the table. */
 	if (!p->tcp_rst)
 		remember_flow(p, &f, b);
 	count_flow_traffic(p, f.vip_id, backend_id);
+	if (vip->mode == XLB_MODE_TUNNEL)
+		return tunnel_deliver(ctx, p, b, &f, &t, r);
 	return deliver_to_backend(ctx, p, b, f.mode, &f.nh, r);
 }
 
@@ -134,26 +174,35 @@ static __always_inline bool udp_flow_expired(const struct xlb_pkt *p, struct xlb
 	return false;
 }
 
-/* Returns an XDP action, or -1 if the flow must be scheduled again. */
-static __always_inline int forward_established(struct xdp_md *ctx, const struct xlb_pkt *p,
-					       struct xlb_flow *f, __u64 now)
+/* The backend an established flow may keep using, or NULL when the flow
+ * must be scheduled again: the backend was removed (slot generation moved
+ * on), went down, or the UDP flow sat idle too long. */
+static __always_inline struct xlb_backend *flow_backend(const struct xlb_pkt *p, struct xlb_flow *f,
+							 __u64 now)
 {
 	__u32 backend_id = f->backend_id;
 	struct xlb_backend *b = bpf_map_lookup_elem(&xlb_backends, &backend_id);
-	int r;
 
 	if (!b || b->gen != f->backend_gen || !backend_keeps_flows(b))
-		return -1;
+		return NULL;
 	if (udp_flow_expired(p, f, now))
-		return -1;
+		return NULL;
+	return b;
+}
+
+static __always_inline int forward_established(struct xdp_md *ctx, const struct xlb_pkt *p,
+					       const struct xlb_backend *b, struct xlb_flow *f,
+					       __u64 now)
+{
+	int r;
+
 	if (f->mode == XLB_MODE_NAT) {
 		r = nat_precheck(ctx, p);
 		if (r)
-			return reason_is_drop(r) ? drop(r) : pass(r);
+			return decide(r);
 	}
-	r = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh, now >> 20);
-	count_flow_traffic(p, f->vip_id, backend_id);
-	return deliver_to_backend(ctx, p, b, f->mode, &f->nh, r);
+	count_flow_traffic(p, f->vip_id, f->backend_id);
+	return to_backend(ctx, p, b, f, now >> 20);
 }
 
 static __always_inline int reply_established(struct xdp_md *ctx, const struct xlb_pkt *p,
@@ -162,7 +211,7 @@ static __always_inline int reply_established(struct xdp_md *ctx, const struct xl
 	int r = nat_precheck(ctx, p);
 
 	if (r)
-		return reason_is_drop(r) ? drop(r) : pass(r);
+		return decide(r);
 	count_reason(XLB_R_NAT_REPLY);
 	r = next_hop(ctx, p, &f->vip, &p->key.dst, &f->nh, now >> 20);
 	return nat_deliver(ctx, p, REWRITE_SRC, &f->vip, f->vip_port, &f->nh, r);
@@ -172,13 +221,16 @@ SEC("xdp")
 int xlb_lb(struct xdp_md *ctx)
 {
 	struct xlb_pkt p = {};
+	struct xlb_backend *b;
 	struct xlb_flow *f;
 	__u64 now;
 	int r;
 
 	r = parse_packet(ctx, &p);
+	if (r == XLB_R_PASS_ICMP)
+		return handle_icmp(ctx, &p);
 	if (r)
-		return reason_is_drop(r) ? drop(r) : pass(r);
+		return decide(r);
 
 	now = bpf_ktime_get_coarse_ns();
 	f = bpf_map_lookup_elem(&xlb_flows, &p.key);
@@ -186,10 +238,10 @@ int xlb_lb(struct xdp_md *ctx)
 		return new_flow(ctx, &p, now, false);
 	if (f->kind == XLB_FLOW_NAT_REPLY)
 		return reply_established(ctx, &p, f, now);
-	r = forward_established(ctx, &p, f, now);
-	if (r >= 0)
-		return r;
-	return new_flow(ctx, &p, now, true);
+	b = flow_backend(&p, f, now);
+	if (!b)
+		return new_flow(ctx, &p, now, true);
+	return forward_established(ctx, &p, b, f, now);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

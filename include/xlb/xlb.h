@@ -60,6 +60,20 @@ enum xlb_mode {
 	XLB_MODE_MAX,
 };
 
+/* Tunnel mode's encapsulation. GUE is variant 1 (RFC draft-ietf-intarea-gue):
+ * the inner IP packet follows the UDP header directly. */
+enum xlb_encap {
+	XLB_ENCAP_IPIP = 0,
+	XLB_ENCAP_GUE = 1,
+	XLB_ENCAP_MAX,
+};
+#define XLB_GUE_PORT_DEFAULT 6080
+#define XLB_TUNNEL_TTL 64 /* outer TTL / hop limit */
+/* Outer GUE source ports come from the flow hash, in this range, so a
+ * backend's RSS spreads flows over its queues while each flow stays put. */
+#define XLB_GUE_SPORT_MIN 32768
+#define XLB_GUE_SPORT_SPAN 16384
+
 /* An IPv4 address occupies v4 (first word), the rest stays zero. */
 struct xlb_addr {
 	union {
@@ -85,6 +99,9 @@ struct xlb_vip {
 	__u8 sched; /* enum xlb_sched */
 	__u8 mode; /* enum xlb_mode */
 	__u16 flags; /* reserved, zero */
+	__u8 encap; /* tunnel mode: enum xlb_encap */
+	__u8 reserved;
+	__be16 gue_port; /* tunnel mode with GUE: outer UDP destination port */
 };
 
 /* Backend flags. A flow stays on its backend while the backend is IN_USE
@@ -140,7 +157,10 @@ struct xlb_flow {
 		struct xlb_addr vip; /* NAT_REPLY: the address to restore */
 		struct xlb_addr tunnel_src; /* FORWARD, tunnel mode: outer source */
 	};
-	__be16 vip_port; /* NAT_REPLY: the port to restore */
+	union {
+		__be16 vip_port; /* NAT_REPLY: the port to restore */
+		__be16 gue_port; /* FORWARD, tunnel mode: GUE port, 0 for IP-in-IP */
+	};
 	__u8 kind; /* enum xlb_flow_kind */
 	__u8 mode; /* enum xlb_mode, copied from the VIP at schedule time */
 	__u32 vip_id;
@@ -192,6 +212,10 @@ enum xlb_reason {
 	XLB_R_RESCHEDULED, /* informational: flows whose backend went away */
 	XLB_R_NAT_REPLY, /* informational: replies rewritten back to the VIP */
 	XLB_R_FLOW_INSERT_FAILED, /* informational: flow table insert failed */
+	XLB_R_TX_ICMP_TOO_BIG, /* tunnel: packet + encap > MTU: ICMP frag-needed/PTB sent back */
+	XLB_R_DROP_TOO_BIG, /* tunnel: IPv4 without DF does not fit: dropped (XDP cannot fragment) */
+	XLB_R_TX_ICMP_ECHO, /* echo request to a VIP address answered by xlb */
+	XLB_R_ICMP_TO_BACKEND, /* informational: ICMP error quoting a VIP flow sent to its backend */
 	XLB_R_MAX,
 };
 
@@ -205,7 +229,8 @@ enum xlb_reason {
 			"pass_icmp", "drop_no_backend", "drop_malformed",      \
 			"drop_fragment", "drop_udp6_zero_csum", "drop_family", \
 			"drop_encap_failed", "new_flow", "rescheduled",        \
-			"nat_reply", "flow_insert_failed"                      \
+			"nat_reply", "flow_insert_failed", "tx_icmp_too_big",  \
+			"drop_too_big", "tx_icmp_echo", "icmp_to_backend"      \
 	}
 
 /* Map names as pinned under the pin root (bpffs). */
@@ -277,7 +302,7 @@ static inline __u32 xlb_hash_src(const struct xlb_flow_key *k)
 
 _Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr layout");
 _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
-_Static_assert(sizeof(struct xlb_vip) == 20, "xlb_vip layout");
+_Static_assert(sizeof(struct xlb_vip) == 24, "xlb_vip layout");
 _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop layout");
