@@ -245,6 +245,32 @@ enum xlb_reason {
 #define XLB_MAP_VIP_ADDRS "xlb_vip_addrs"
 #define XLB_MAP_META "xlb_meta"
 
+/* ---- backend side: bpf/decap.bpf.c ---------------------------------- */
+
+#define XLB_MAP_DECAP_VIPS "xlb_decap_vips"
+#define XLB_MAP_DECAP_CONFIG "xlb_decap_cfg"
+#define XLB_MAP_DECAP_STATS "xlb_decap_stats"
+#define XLB_DECAP_MAX_VIPS 256
+
+struct xlb_decap_config {
+	__be16 gue_port; /* 0: GUE not accepted */
+	__u16 reserved;
+};
+
+enum xlb_decap_reason {
+	XLB_DECAP_IPIP = 0, /* IP-in-IP to a served VIP, decapsulated */
+	XLB_DECAP_GUE, /* GUE to a served VIP, decapsulated */
+	XLB_DECAP_PASS_OTHER, /* not a tunnel packet: untouched */
+	XLB_DECAP_PASS_NOT_OURS, /* a tunnel packet for an address we do not serve */
+	XLB_DECAP_PASS_MALFORMED, /* truncated or inconsistent: the kernel decides */
+	XLB_DECAP_MAX,
+};
+
+#define XLB_DECAP_REASON_NAMES \
+	{ "ipip", "gue", "pass_other", "pass_not_ours", "pass_malformed" }
+
+_Static_assert(sizeof(struct xlb_decap_config) == 4, "xlb_decap_config layout");
+
 /*
  * Flow hash for the schedulers. Shared so user space can predict a packet's
  * backend (tests, `xlbctl` explain) and every node computes the same value:
