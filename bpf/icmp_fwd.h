@@ -186,7 +186,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, const struct xlb_pkt 
 	void *end = pkt_end(ctx);
 	__u8 *type = p->l4;
 
-	if ((void *)(type + 8) > end || !is_vip_address(&p->key.dst))
+	if ((void *)(type + 8) > end || !is_vip_address(p))
 		return pass(XLB_R_PASS_ICMP);
 	if (icmp_is_echo(p, *type))
 		return echo_reply(ctx, p);

@@ -18,13 +18,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_vips SEC(".maps");
 
-/* Addresses that carry at least one VIP (value: number of VIPs). Consulted
- * only off the fast path: fragments and malformed packets to a VIP address
- * are dropped, to any other address passed. */
+/* Addresses that carry at least one VIP (value: number of VIPs), keyed like
+ * a VIP with port and protocol 0. Consulted only off the fast path:
+ * fragments, malformed packets and ICMP to a VIP address. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XLB_MAX_VIPS);
-	__type(key, struct xlb_addr);
+	__type(key, struct xlb_vip_key);
 	__type(value, __u32);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

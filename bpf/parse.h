@@ -39,23 +39,27 @@ struct xlb_pkt {
 	__u8 tos;
 };
 
-static __always_inline bool is_vip_address(const struct xlb_addr *addr)
+static __always_inline bool is_vip_address(const struct xlb_pkt *p)
 {
-	return bpf_map_lookup_elem(&xlb_vip_addrs, addr) != NULL;
+	struct xlb_vip_key key = {};
+
+	key.addr = p->key.dst;
+	key.family = p->key.family;
+	return bpf_map_lookup_elem(&xlb_vip_addrs, &key) != NULL;
 }
 
 /* A fragment carries no (or only the first) L4 ports, so it cannot be
  * matched to a flow: drop it if it is meant for a VIP, pass it otherwise. */
 static __always_inline int fragment_rule(const struct xlb_pkt *p)
 {
-	return is_vip_address(&p->key.dst) ? XLB_R_DROP_FRAGMENT : XLB_R_PASS_FRAGMENT;
+	return is_vip_address(p) ? XLB_R_DROP_FRAGMENT : XLB_R_PASS_FRAGMENT;
 }
 
 /* A VIP-bound packet we cannot read is ours to drop; anything else goes to
  * the kernel, which validates and accounts for it. */
 static __always_inline int l4_malformed_rule(const struct xlb_pkt *p)
 {
-	return is_vip_address(&p->key.dst) ? XLB_R_DROP_MALFORMED : XLB_R_PASS_MALFORMED;
+	return is_vip_address(p) ? XLB_R_DROP_MALFORMED : XLB_R_PASS_MALFORMED;
 }
 
 static __always_inline int parse_eth(void **pos, void *end, struct xlb_pkt *p, __be16 *proto)

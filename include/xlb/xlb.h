@@ -83,7 +83,8 @@ struct xlb_addr {
 	};
 };
 
-/* VIP hash key. Zero the whole key before filling it: lookups compare bytes. */
+/* VIP hash key. Zero the whole key before filling it: lookups compare bytes.
+ * With port and proto 0 it also keys xlb_vip_addrs (an address with a VIP). */
 struct xlb_vip_key {
 	struct xlb_addr addr;
 	__be16 port;

@@ -24,6 +24,11 @@ static const char *const mode_names[XLB_MODE_MAX] = {
 	[XLB_MODE_TUNNEL] = "tunnel",
 };
 
+static const char *const encap_names[XLB_ENCAP_MAX] = {
+	[XLB_ENCAP_IPIP] = "ipip",
+	[XLB_ENCAP_GUE] = "gue",
+};
+
 static const char *const reason_names[] = XLB_REASON_NAMES;
 
 /* A reason added to the enum without a name would shift every later name. */
@@ -154,6 +159,16 @@ const char *xlb_mode_name(enum xlb_mode m)
 int xlb_mode_parse(const char *s)
 {
 	return name_lookup(mode_names, XLB_MODE_MAX, s);
+}
+
+const char *xlb_encap_name(enum xlb_encap e)
+{
+	return (unsigned int)e < XLB_ENCAP_MAX ? encap_names[e] : "unknown";
+}
+
+int xlb_encap_parse(const char *s)
+{
+	return name_lookup(encap_names, XLB_ENCAP_MAX, s);
 }
 
 const char *xlb_reason_name(enum xlb_reason r)

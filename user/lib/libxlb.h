@@ -46,6 +46,8 @@ void xlb_vip_key_make(struct xlb_vip_key *key, __u8 proto, __u8 family,
 
 const char *xlb_sched_name(enum xlb_sched s);
 const char *xlb_mode_name(enum xlb_mode m);
+const char *xlb_encap_name(enum xlb_encap e);
+int xlb_encap_parse(const char *s);
 /* Returns the enum value or -EINVAL. */
 int xlb_sched_parse(const char *s);
 int xlb_mode_parse(const char *s);
@@ -122,6 +124,8 @@ struct xlb_vip_spec {
 	enum xlb_sched sched;
 	enum xlb_mode mode;
 	uint32_t ring_size; /* maglev/srchash table size, prime; 0 = XLB_RING_DEFAULT */
+	enum xlb_encap encap; /* tunnel mode only */
+	uint16_t gue_port; /* tunnel mode with GUE, host order; 0 = XLB_GUE_PORT_DEFAULT */
 };
 
 struct xlb_backend_info {

@@ -350,29 +350,6 @@ static int parse_vip(struct parser *p)
 	return 0;
 }
 
-static const char *family_name(__u8 family)
-{
-	return family == XLB_FAMILY_V4 ? "IPv4" : "IPv6";
-}
-
-/*
- * nat and dsr rewrite the destination in place, so a backend must be of the
- * VIP's family. Only tunnel mode could carry one inside the other, but a
- * backend statement does not know its VIP's mode: refuse them all here.
- */
-static int check_family(struct parser *p)
-{
-	const struct xlb_stmt *st = p->st;
-	char a[ENDPOINT_TEXT_MAX], v[ENDPOINT_TEXT_MAX];
-
-	if (st->backend.family == st->vip.family)
-		return 0;
-	return perr(p, "backend %s is %s but VIP %s is %s (nat and dsr need one family)",
-		    xlb_addr_str(&st->backend.addr, st->backend.family, a, sizeof(a)),
-		    family_name(st->backend.family), xlb_vip_key_str(&st->vip, v, sizeof(v)),
-		    family_name(st->vip.family));
-}
-
 static int parse_backend(struct parser *p)
 {
 	const char *word = next_word(p);
@@ -382,7 +359,9 @@ static int parse_backend(struct parser *p)
 	if (!word)
 		return perr(p, "missing backend (expected %s)", BACKEND_EXPECTED);
 	rc = parse_endpoint(p, &rules, word, &p->st->backend);
-	return rc ? rc : check_family(p);
+	/* Whether the families may differ depends on the VIP's mode, which
+	 * only the configuration knows: libxlb checks it. */
+	return rc;
 }
 
 /* ---- options ----------------------------------------------------------- */
@@ -431,6 +410,29 @@ static int set_ring(struct parser *p, const struct option *o, const char *value)
 		return perr(p, "ring %s is not a prime", value);
 	p->st->ring = v;
 	p->st->has_ring = true;
+	return 0;
+}
+
+static int set_encap(struct parser *p, const struct option *o, const char *value)
+{
+	int e = xlb_encap_parse(value);
+
+	if (e < 0)
+		return perr(p, "unknown encapsulation '%s' (expected %s)", value, o->hint);
+	p->st->encap = e;
+	p->st->has_encap = true;
+	return 0;
+}
+
+static int set_gue_port(struct parser *p, const struct option *o, const char *value)
+{
+	long long v;
+	int rc = parse_number(p, o->name, o->hint, value, 1, 65535, &v);
+
+	if (rc)
+		return rc;
+	p->st->gue_port = v;
+	p->st->has_gue_port = true;
 	return 0;
 }
 
@@ -545,6 +547,8 @@ static const struct option vip_add_opts[] = {
 	{ "sched", SCHED_HINT, set_sched },
 	{ "mode", MODE_HINT, set_mode },
 	{ "ring", RING_HINT, set_ring },
+	{ "encap", "ipip, gue", set_encap },
+	{ "gue-port", "a port 1-65535", set_gue_port },
 };
 
 static const struct option vip_set_opts[] = {
@@ -632,6 +636,26 @@ static int parse_options(struct parser *p, const struct option *opts, size_t n,
 
 /* ---- statements -------------------------------------------------------- */
 
+/* encap and gue-port only mean something in tunnel mode; there they are
+ * always spelled out, like every other VIP setting. */
+static int tunnel_defaults(struct parser *p)
+{
+	struct xlb_stmt *st = p->st;
+
+	if (st->mode != XLB_MODE_TUNNEL) {
+		if (st->has_encap || st->has_gue_port)
+			return perr(p, "'%s' applies to mode tunnel only",
+				    st->has_encap ? "encap" : "gue-port");
+		return 0;
+	}
+	if (st->has_gue_port && !(st->has_encap && st->encap == XLB_ENCAP_GUE))
+		return perr(p, "'gue-port' needs 'encap gue'");
+	if (!st->has_gue_port)
+		st->gue_port = XLB_GUE_PORT_DEFAULT;
+	st->has_encap = st->has_gue_port = true;
+	return 0;
+}
+
 static int parse_vip_add(struct parser *p)
 {
 	struct xlb_stmt *st = p->st;
@@ -646,7 +670,7 @@ static int parse_vip_add(struct parser *p)
 	if (!st->has_ring)
 		st->ring = XLB_RING_DEFAULT;
 	st->has_sched = st->has_mode = st->has_ring = true;
-	return 0;
+	return tunnel_defaults(p);
 }
 
 static int parse_vip_set(struct parser *p)
@@ -863,6 +887,11 @@ static void format_vip_add(struct out *o, const struct xlb_stmt *st)
 	put_vip(o, st);
 	put(o, " sched %s mode %s ring %u", xlb_sched_name(st->sched), xlb_mode_name(st->mode),
 	    st->ring);
+	if (st->mode != XLB_MODE_TUNNEL)
+		return;
+	put(o, " encap %s", xlb_encap_name(st->encap));
+	if (st->encap == XLB_ENCAP_GUE)
+		put(o, " gue-port %u", st->gue_port);
 }
 
 static void format_vip_set(struct out *o, const struct xlb_stmt *st)

@@ -4,6 +4,7 @@
  * a config file, one request on the control socket, one xlbctl command.
  *
  *   vip add     PROTO/VIP:PORT [sched maglev|rr|wrr|srchash] [mode nat|dsr|tunnel] [ring PRIME]
+ *               [encap ipip|gue] [gue-port N]          (encap options: mode tunnel only)
  *   vip set     PROTO/VIP:PORT [sched ...] [ring PRIME]
  *   vip del     PROTO/VIP:PORT
  *   vip list
@@ -79,6 +80,10 @@ struct xlb_stmt {
 	enum xlb_sched sched;
 	enum xlb_mode mode;
 	uint32_t ring;
+	/* vip add, mode tunnel: filled with defaults (ipip, XLB_GUE_PORT_DEFAULT) */
+	bool has_encap, has_gue_port;
+	enum xlb_encap encap;
+	uint16_t gue_port;
 	/* backend add/set/del: port 0 means "the VIP's port" */
 	struct xlb_endpoint backend;
 	bool has_weight;

@@ -1,0 +1,688 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Loading, pinning and attaching the datapath.
+ *
+ * Maps are pinned by name under the pin root and XDP links under
+ * PIN_ROOT/links/IFNAME, so the datapath outlives xlbd (even kill -9) and
+ * the next xlbd adopts it: libbpf reuses the pinned maps, and the pinned
+ * link is pointed at the new program with bpf_link_update, an atomic
+ * program replace without a gap in traffic.
+ *
+ * We attach with a plain bpf_link rather than libxdp: libxdp's multi-program
+ * dispatcher fails to load on the target kernel (EPERM in its compatibility
+ * check), and libxdp then falls back to a netlink attachment, which has no
+ * object to pin and so cannot be adopted by the next xlbd.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "xlb.skel.h"
+#include "xlb_internal.h"
+
+#define BPFFS_DEFAULT "/sys/fs/bpf"
+
+/* ---- paths and bpffs -------------------------------------------------- */
+
+static int path_join(char buf[PATH_MAX], const char *dir, const char *name)
+{
+	int n = snprintf(buf, PATH_MAX, "%s/%s", dir, name);
+
+	if (n < 0 || n >= PATH_MAX)
+		return xlb_fail(ENAMETOOLONG, "path %s/%s is too long", dir, name);
+	return 0;
+}
+
+/* The pin root without trailing slashes, so joined paths are canonical. */
+static int pin_root_copy(char buf[PATH_MAX], const char *root)
+{
+	size_t n;
+
+	if (!root || !*root)
+		root = XLB_PIN_ROOT_DEFAULT;
+	n = strlen(root);
+	if (n >= PATH_MAX)
+		return xlb_fail(ENAMETOOLONG, "pin root %s is too long", root);
+	memcpy(buf, root, n + 1);
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	return 0;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+/* `ip netns exec` remounts /sys without bpffs and minimal systems never
+ * mount it: put it where every BPF tool expects it. */
+static int bpffs_mount_default(void)
+{
+	if (on_bpffs(BPFFS_DEFAULT))
+		return 0;
+	if (mount("bpf", BPFFS_DEFAULT, "bpf", 0, "mode=0700"))
+		return xlb_fail(errno, "mounting bpffs on %s failed: %s; mount it with "
+				"'mount -t bpf bpf %s'",
+				BPFFS_DEFAULT, strerror(errno), BPFFS_DEFAULT);
+	return 0;
+}
+
+/* The deepest existing directory on the way to the pin root must be bpffs.
+ * Checked before creating anything, so a mistyped pin root cannot leave
+ * directories on another filesystem. */
+static int bpffs_check_ancestor(const char *root)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", root);
+	while (stat(dir, &st)) {
+		slash = strrchr(dir, '/');
+		if (!slash) {
+			snprintf(dir, sizeof(dir), ".");
+			break;
+		}
+		if (slash == dir) {
+			dir[1] = '\0';
+			break;
+		}
+		*slash = '\0';
+	}
+	if (!on_bpffs(dir))
+		return xlb_fail(EINVAL, "pin root %s is not on a BPF filesystem (%s is not bpffs): "
+				"use a directory under %s or mount one with 'mount -t bpf bpf DIR'",
+				root, dir, BPFFS_DEFAULT);
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t i, n;
+
+	n = snprintf(buf, sizeof(buf), "%s", path);
+	for (i = 1; i <= n && i < sizeof(buf); i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return xlb_fail(errno, "creating %s failed: %s", buf, strerror(errno));
+		if (i < n)
+			buf[i] = '/';
+	}
+	return 0;
+}
+
+static int pin_root_prepare(const char *root)
+{
+	int err = 0;
+
+	if (!strncmp(root, BPFFS_DEFAULT "/", strlen(BPFFS_DEFAULT) + 1))
+		err = bpffs_mount_default();
+	if (!err)
+		err = bpffs_check_ancestor(root);
+	if (!err)
+		err = mkdir_p(root);
+	return err;
+}
+
+/* ---- the layout stamp ------------------------------------------------- */
+
+static int meta_verify(const char *root, const struct xlb_meta *m)
+{
+	/* All zero: the previous xlbd stopped between loading and stamping.
+	 * libbpf still checks every pinned map's type and sizes on reuse. */
+	if (!m->magic && !m->layout_version)
+		return 0;
+	if (m->magic != XLB_LAYOUT_MAGIC)
+		return xlb_fail(EPROTO, "pinned maps under %s were not made by xlb (magic 0x%08x): "
+				"remove them with 'xlbd --detach' (drops established flows) or "
+				"use another pin root",
+				root, m->magic);
+	if (m->layout_version != XLB_LAYOUT_VERSION)
+		return xlb_fail(EPROTO, "pinned maps under %s have layout v%u, this xlb expects "
+				"v%u: run 'xlbd --detach' to remove them (drops established "
+				"flows), then start again",
+				root, m->layout_version, XLB_LAYOUT_VERSION);
+	return 0;
+}
+
+static int meta_read(int fd, const char *path, struct xlb_meta *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), key = 0;
+	int err;
+
+	/* Check the shape first: a foreign value size would overrun m. */
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (err)
+		return xlb_fail(-err, "reading %s failed: %s", path, strerror(-err));
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(key) ||
+	    info.value_size != sizeof(*m))
+		return xlb_fail(EPROTO, "%s is not an xlb layout stamp: run 'xlbd --detach' to "
+				"remove the pins (drops established flows), then start again",
+				path);
+	err = bpf_map_lookup_elem(fd, &key, m);
+	if (err)
+		return xlb_fail(-err, "reading %s failed: %s", path, strerror(-err));
+	return 0;
+}
+
+/* Refuse pins of another layout before libbpf meets them. */
+static int meta_check(const char *root)
+{
+	char path[PATH_MAX];
+	struct xlb_meta m;
+	int fd, err;
+
+	err = path_join(path, root, XLB_MAP_META);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0)
+		return xlb_fail(errno, "opening %s failed: %s", path, strerror(errno));
+	err = meta_read(fd, path, &m);
+	close(fd);
+	return err ? err : meta_verify(root, &m);
+}
+
+/*
+ * libbpf reuses a pinned map only if its size is the same, and resizing the
+ * flow table would drop every flow: when a flow table is pinned, its size
+ * wins over the one asked for.
+ */
+static int pinned_flow_entries(const char *root, uint32_t *n)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = path_join(path, root, XLB_MAP_FLOWS);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : xlb_fail(errno, "opening %s failed: %s", path,
+						      strerror(errno));
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (err)
+		return xlb_fail(-err, "reading %s failed: %s", path, strerror(-err));
+	*n = info.max_entries;
+	return 0;
+}
+
+static int meta_stamp(const struct xlb *x)
+{
+	struct xlb_meta m = {
+		.magic = XLB_LAYOUT_MAGIC,
+		.layout_version = XLB_LAYOUT_VERSION,
+		.flow_entries = x->flow_entries,
+	};
+	__u32 key = 0;
+	int err;
+
+	err = bpf_map_update_elem(x->fd.meta, &key, &m, BPF_ANY);
+	if (err)
+		return xlb_fail(-err, "writing %s failed: %s", XLB_MAP_META, strerror(-err));
+	return 0;
+}
+
+/* ---- the object ------------------------------------------------------- */
+
+static int skel_open(struct xlb *x)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = x->no_pin ? NULL : x->pin_root);
+	struct bpf_map *m;
+	int err;
+
+	x->skel = xlb_bpf__open_opts(&oo);
+	if (!x->skel)
+		return xlb_fail(errno, "opening the embedded BPF object failed: %s",
+				strerror(errno));
+	if (x->no_pin) {
+		bpf_object__for_each_map(m, x->skel->obj) {
+			err = bpf_map__set_pin_path(m, NULL);
+			if (err)
+				return xlb_fail(-err, "unpinning map %s failed: %s",
+						bpf_map__name(m), strerror(-err));
+		}
+	}
+	err = bpf_map__set_max_entries(x->skel->maps.xlb_flows, x->flow_entries);
+	if (err)
+		return xlb_fail(-err, "sizing %s to %u entries failed: %s", XLB_MAP_FLOWS,
+				x->flow_entries, strerror(-err));
+	x->skel->rodata->udp_idle_ns = x->udp_idle_ns;
+	return 0;
+}
+
+static void map_fds_get(struct xlb *x)
+{
+	const struct xlb_bpf *s = x->skel;
+
+	x->fd.vips = bpf_map__fd(s->maps.xlb_vips);
+	x->fd.vip_addrs = bpf_map__fd(s->maps.xlb_vip_addrs);
+	x->fd.backends = bpf_map__fd(s->maps.xlb_backends);
+	x->fd.flows = bpf_map__fd(s->maps.xlb_flows);
+	x->fd.tables = bpf_map__fd(s->maps.xlb_tables);
+	x->fd.vip_state = bpf_map__fd(s->maps.xlb_vip_state);
+	x->fd.vip_stats = bpf_map__fd(s->maps.xlb_vip_stats);
+	x->fd.be_stats = bpf_map__fd(s->maps.xlb_be_stats);
+	x->fd.reasons = bpf_map__fd(s->maps.xlb_reasons);
+	x->fd.meta = bpf_map__fd(s->maps.xlb_meta);
+}
+
+static int skel_load(struct xlb *x)
+{
+	int err = xlb_bpf__load(x->skel);
+
+	if (err && x->no_pin)
+		return xlb_fail(-err, "loading the XDP program and its maps failed: %s (libbpf's "
+				"messages above say more)",
+				strerror(-err));
+	if (err)
+		return xlb_fail(-err, "loading the XDP program and its maps failed: %s (libbpf's "
+				"messages above say more); if the pins under %s come from another "
+				"xlb build, run 'xlbd --detach' (drops established flows)",
+				strerror(-err), x->pin_root);
+	map_fds_get(x);
+	return 0;
+}
+
+static int handle_new(const struct xlb_open_opts *opts, struct xlb **out)
+{
+	struct xlb *x;
+	int err;
+
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return xlb_fail(ENOMEM, "out of memory");
+	*out = x;
+	x->no_pin = opts && opts->no_pin;
+	x->flow_entries = opts && opts->flow_entries ? opts->flow_entries : XLB_FLOWS_DEFAULT;
+	x->udp_idle_ns = opts && opts->udp_idle_ns ? opts->udp_idle_ns : XLB_UDP_IDLE_DEFAULT_NS;
+	x->ncpus = libbpf_num_possible_cpus();
+	if (x->ncpus <= 0)
+		return xlb_fail(-x->ncpus, "counting possible CPUs failed: %s",
+				strerror(-x->ncpus));
+	err = pin_root_copy(x->pin_root, opts ? opts->pin_root : NULL);
+	if (!err)
+		err = xlb_model_init(x);
+	return err;
+}
+
+int xlb_open(struct xlb **out, const struct xlb_open_opts *opts)
+{
+	struct xlb *x = NULL;
+	int err;
+
+	*out = NULL;
+	err = handle_new(opts, &x);
+	if (!err && !x->no_pin)
+		err = pin_root_prepare(x->pin_root);
+	if (!err && !x->no_pin)
+		err = meta_check(x->pin_root);
+	if (!err && !x->no_pin)
+		err = pinned_flow_entries(x->pin_root, &x->flow_entries);
+	if (!err)
+		err = skel_open(x);
+	if (!err)
+		err = skel_load(x);
+	if (!err)
+		err = meta_stamp(x);
+	/* Fresh maps hold nothing, so adopting them is harmless; pinned ones
+	 * may come from a previous xlbd even without a stamp. */
+	if (!err && !x->no_pin)
+		err = xlb_model_adopt(x);
+	if (err) {
+		xlb_close(x);
+		return err;
+	}
+	*out = x;
+	return 0;
+}
+
+static void links_close(struct xlb *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->n_links; i++)
+		close(x->links[i].fd);
+	free(x->links);
+	x->links = NULL;
+	x->n_links = 0;
+}
+
+void xlb_close(struct xlb *x)
+{
+	if (!x)
+		return;
+	links_close(x);
+	xlb_bpf__destroy(x->skel);
+	xlb_model_free(x);
+	free(x);
+}
+
+int xlb_prog_fd(const struct xlb *x)
+{
+	return bpf_program__fd(x->skel->progs.xlb_lb);
+}
+
+int xlb_map_fd(const struct xlb *x, const char *name)
+{
+	struct bpf_map *m = NULL;
+
+	if (name && !strncmp(name, "xlb_", 4))
+		m = bpf_object__find_map_by_name(x->skel->obj, name);
+	if (!m)
+		return xlb_fail(ENOENT, "no map named '%s' (the maps are the XLB_MAP_* names)",
+				name ? name : "(null)");
+	return bpf_map__fd(m);
+}
+
+/* ---- attach and detach ------------------------------------------------ */
+
+static int ifindex_get(const char *ifname, unsigned int *ifindex)
+{
+	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE || strchr(ifname, '/'))
+		return xlb_fail(EINVAL, "'%s' is not an interface name", ifname ? ifname : "");
+	*ifindex = if_nametoindex(ifname);
+	if (!*ifindex)
+		return xlb_fail(ENODEV, "interface %s does not exist (see 'ip link')", ifname);
+	return 0;
+}
+
+static __u32 xdp_flags(enum xlb_xdp_mode mode)
+{
+	return mode == XLB_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+}
+
+static int link_create(const struct xlb *x, const char *ifname, unsigned int ifindex,
+		       enum xlb_xdp_mode mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = xdp_flags(mode));
+	int fd = bpf_link_create(xlb_prog_fd(x), ifindex, BPF_XDP, &lo);
+
+	if (fd >= 0)
+		return fd;
+	if (fd == -EOPNOTSUPP && mode == XLB_XDP_NATIVE)
+		return xlb_fail(EOPNOTSUPP, "the driver of %s does not support native XDP: use "
+				"--xdp-mode generic", ifname);
+	if (fd == -EBUSY || fd == -EEXIST)
+		return xlb_fail(-fd, "%s already has an XDP program that xlb did not attach: "
+				"remove it ('ip link set dev %s xdp off') and try again",
+				ifname, ifname);
+	return xlb_fail(-fd, "attaching XDP (%s mode) to %s failed: %s",
+			mode == XLB_XDP_GENERIC ? "generic" : "native", ifname, strerror(-fd));
+}
+
+/* Whether a pinned link still drives ifindex in the wanted mode. A link
+ * outlives its interface (it goes defunct) and cannot change mode. */
+static bool link_current(int link_fd, unsigned int ifindex, enum xlb_xdp_mode mode)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	__u8 want = mode == XLB_XDP_GENERIC ? XDP_ATTACHED_SKB : XDP_ATTACHED_DRV;
+
+	if (bpf_obj_get_info_by_fd(link_fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP ||
+	    info.xdp.ifindex != ifindex)
+		return false;
+	return !bpf_xdp_query(ifindex, 0, &q) && q.attach_mode == want;
+}
+
+/* Detach a pinned link and remove its pin; consumes fd. */
+static int link_drop(int fd, const char *path)
+{
+	/* A defunct link has nothing left to detach: not an error. */
+	bpf_link_detach(fd);
+	close(fd);
+	if (unlink(path) && errno != ENOENT)
+		return xlb_fail(errno, "removing %s failed: %s", path, strerror(errno));
+	return 0;
+}
+
+/*
+ * Point a pinned link at our program: the restart path, without a gap. A
+ * stale link (interface recreated, or another XDP mode asked for) is
+ * replaced instead, which does leave a short gap. Returns 1 when the caller
+ * must create a new link.
+ */
+static int link_retarget(const struct xlb *x, const char *path, const char *ifname,
+			 unsigned int ifindex, enum xlb_xdp_mode mode)
+{
+	int fd, err;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0 && errno == ENOENT)
+		return 1;
+	if (fd < 0)
+		return xlb_fail(errno, "opening %s failed: %s", path, strerror(errno));
+	if (link_current(fd, ifindex, mode)) {
+		err = bpf_link_update(fd, xlb_prog_fd(x), NULL);
+		if (err != -ENOLINK) {
+			close(fd);
+			if (err)
+				return xlb_fail(-err, "updating the XDP link of %s failed: %s",
+						ifname, strerror(-err));
+			return 0;
+		}
+	}
+	err = link_drop(fd, path);
+	return err ? err : 1;
+}
+
+static int attach_pinned(struct xlb *x, const char *ifname, unsigned int ifindex,
+			 enum xlb_xdp_mode mode)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	int fd, err;
+
+	err = path_join(dir, x->pin_root, XLB_LINKS_DIR);
+	if (!err)
+		err = path_join(path, dir, ifname);
+	if (!err)
+		err = link_retarget(x, path, ifname, ifindex, mode);
+	if (err <= 0)
+		return err;
+	err = mkdir_p(dir);
+	if (err)
+		return err;
+	fd = link_create(x, ifname, ifindex, mode);
+	if (fd < 0)
+		return fd;
+	err = bpf_obj_pin(fd, path);
+	/* Once pinned the link lives on its own; unpinned, closing detaches. */
+	close(fd);
+	if (err)
+		return xlb_fail(-err, "pinning the XDP link of %s at %s failed: %s", ifname, path,
+				strerror(-err));
+	return 0;
+}
+
+static struct xlb_link *link_find(const struct xlb *x, const char *ifname)
+{
+	size_t i;
+
+	for (i = 0; i < x->n_links; i++)
+		if (!strcmp(x->links[i].ifname, ifname))
+			return &x->links[i];
+	return NULL;
+}
+
+/* no_pin: the handle holds the link, so the attachment ends with it. */
+static int attach_private(struct xlb *x, const char *ifname, unsigned int ifindex,
+			  enum xlb_xdp_mode mode)
+{
+	struct xlb_link *l = link_find(x, ifname);
+	int fd, err;
+
+	if (l) {
+		err = bpf_link_update(l->fd, xlb_prog_fd(x), NULL);
+		if (err)
+			return xlb_fail(-err, "updating the XDP link of %s failed: %s", ifname,
+					strerror(-err));
+		return 0;
+	}
+	l = realloc(x->links, (x->n_links + 1) * sizeof(*l));
+	if (!l)
+		return xlb_fail(ENOMEM, "out of memory attaching to %s", ifname);
+	x->links = l;
+	fd = link_create(x, ifname, ifindex, mode);
+	if (fd < 0)
+		return fd;
+	l = &x->links[x->n_links++];
+	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
+	l->fd = fd;
+	return 0;
+}
+
+int xlb_attach(struct xlb *x, const char *ifname, enum xlb_xdp_mode mode)
+{
+	unsigned int ifindex;
+	int err;
+
+	if (mode != XLB_XDP_NATIVE && mode != XLB_XDP_GENERIC)
+		return xlb_fail(EINVAL, "XDP mode %d is neither native nor generic", mode);
+	err = ifindex_get(ifname, &ifindex);
+	if (err)
+		return err;
+	if (x->no_pin)
+		return attach_private(x, ifname, ifindex, mode);
+	return attach_pinned(x, ifname, ifindex, mode);
+}
+
+static int detach_private(struct xlb *x, const char *ifname)
+{
+	struct xlb_link *l = link_find(x, ifname);
+
+	if (!l)
+		return xlb_fail(ENOENT, "xlb is not attached to %s", ifname);
+	bpf_link_detach(l->fd);
+	close(l->fd);
+	*l = x->links[--x->n_links];
+	return 0;
+}
+
+/* The interface may be gone already: only the pin is needed. */
+int xlb_detach(struct xlb *x, const char *ifname)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	int fd, err;
+
+	if (!ifname || !*ifname || strchr(ifname, '/'))
+		return xlb_fail(EINVAL, "'%s' is not an interface name", ifname ? ifname : "");
+	if (x->no_pin)
+		return detach_private(x, ifname);
+	err = path_join(dir, x->pin_root, XLB_LINKS_DIR);
+	if (!err)
+		err = path_join(path, dir, ifname);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0 && errno == ENOENT)
+		return xlb_fail(ENOENT, "xlb is not attached to %s (no link pinned at %s)", ifname,
+				path);
+	if (fd < 0)
+		return xlb_fail(errno, "opening %s failed: %s", path, strerror(errno));
+	return link_drop(fd, path);
+}
+
+/* ---- removing everything ---------------------------------------------- */
+
+/* Call fn on every entry of dir but . and .. ; a missing dir has none. */
+static int dir_each(const char *dir, int (*fn)(const char *path, const struct dirent *de))
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int err = 0, e;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : xlb_fail(errno, "opening %s failed: %s", dir,
+						      strerror(errno));
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		e = path_join(path, dir, de->d_name);
+		if (!e)
+			e = fn(path, de);
+		if (e && !err)
+			err = e;
+	}
+	closedir(d);
+	return err;
+}
+
+static int pin_link_remove(const char *path, const struct dirent *de)
+{
+	int fd = bpf_obj_get(path);
+
+	(void)de;
+	if (fd >= 0)
+		return link_drop(fd, path);
+	if (unlink(path) && errno != ENOENT)
+		return xlb_fail(errno, "removing %s failed: %s", path, strerror(errno));
+	return 0;
+}
+
+static int pin_map_remove(const char *path, const struct dirent *de)
+{
+	if (de->d_type == DT_DIR)
+		return 0;
+	if (unlink(path) && errno != ENOENT)
+		return xlb_fail(errno, "removing %s failed: %s", path, strerror(errno));
+	return 0;
+}
+
+static int dir_remove(const char *dir)
+{
+	if (rmdir(dir) && errno != ENOENT)
+		return xlb_fail(errno, "removing %s failed: %s (something else is pinned there)",
+				dir, strerror(errno));
+	return 0;
+}
+
+int xlb_destroy_pins(const char *pin_root)
+{
+	char root[PATH_MAX], links[PATH_MAX];
+	int err;
+
+	err = pin_root_copy(root, pin_root);
+	if (err)
+		return err;
+	if (access(root, F_OK))
+		return errno == ENOENT ? 0 : xlb_fail(errno, "%s: %s", root, strerror(errno));
+	/* Never unlink files outside bpffs, whatever path we are given. */
+	if (!on_bpffs(root))
+		return xlb_fail(EINVAL, "refusing to remove %s: it is not on a BPF filesystem",
+				root);
+	err = path_join(links, root, XLB_LINKS_DIR);
+	if (!err)
+		err = dir_each(links, pin_link_remove);
+	if (!err)
+		err = dir_remove(links);
+	if (!err)
+		err = dir_each(root, pin_map_remove);
+	if (!err)
+		err = dir_remove(root);
+	return err;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * libxlb's private view of a loaded datapath: the handle, the in-memory
+ * model of VIPs and backends, and the calls the library's files make into
+ * each other. Nothing here is part of the API (libxlb.h is).
+ */
+#ifndef XLB_INTERNAL_H
+#define XLB_INTERNAL_H
+
+#include <limits.h>
+#include <net/if.h>
+
+#include "libxlb.h"
+
+#define XLB_PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
+#define XLB_LINKS_DIR "links"
+
+struct xlb_bpf;
+
+/* Ids handed out lowest free first: the same sequence of changes gives the
+ * same ids on every node and when a saved configuration is replayed. */
+struct xlb_ids {
+	uint64_t *bits;
+	uint32_t size;
+};
+
+int xlb_ids_init(struct xlb_ids *ids, uint32_t size);
+void xlb_ids_free(struct xlb_ids *ids);
+/* Returns 0 and the lowest free id, or -ENOSPC. */
+int xlb_ids_alloc(struct xlb_ids *ids, uint32_t *id);
+void xlb_ids_take(struct xlb_ids *ids, uint32_t id);
+void xlb_ids_put(struct xlb_ids *ids, uint32_t id);
+bool xlb_ids_used(const struct xlb_ids *ids, uint32_t id);
+
+/* One VIP as the control plane knows it. */
+struct xlb_vip_entry {
+	struct xlb_vip_info info; /* the public view; info.backends == be */
+	struct xlb_vip val; /* what xlb_vips holds for this VIP right now */
+	struct xlb_backend_info *be; /* sorted by slot id */
+};
+
+/* A link kept open by the handle (no_pin: it dies with the handle). */
+struct xlb_link {
+	char ifname[IF_NAMESIZE];
+	int fd;
+};
+
+struct xlb_map_fds {
+	int vips;
+	int vip_addrs;
+	int backends;
+	int flows;
+	int tables;
+	int vip_state;
+	int vip_stats;
+	int be_stats;
+	int reasons;
+	int meta;
+};
+
+struct xlb {
+	struct xlb_bpf *skel;
+	struct xlb_map_fds fd;
+	char pin_root[PATH_MAX];
+	bool no_pin;
+	int ncpus; /* possible CPUs: per-CPU values come one per possible CPU */
+	uint32_t flow_entries;
+	uint64_t udp_idle_ns;
+
+	struct xlb_vip_entry *vips; /* sorted by VIP id */
+	size_t n_vips;
+	struct xlb_ids vip_ids;
+	struct xlb_ids be_ids;
+
+	struct xlb_link *links;
+	size_t n_links;
+};
+
+/* config.c: the model and the map writes that follow it. */
+int xlb_model_init(struct xlb *x);
+void xlb_model_free(struct xlb *x);
+/* Rebuild the model from maps that outlived a previous xlbd, and repair what
+ * an interrupted change left behind. */
+int xlb_model_adopt(struct xlb *x);
+/* All XLB_MAX_BACKENDS slots of xlb_backends, in slot order. */
+int xlb_backend_slots_read(const struct xlb *x, struct xlb_backend *slots);
+
+#endif /* XLB_INTERNAL_H */
