@@ -38,11 +38,14 @@ LIB        := $(BUILD)/libxlb.a
 TLIB_SRCS  := $(wildcard tests/lib/*.c)
 TLIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TLIB_SRCS))
 TLIB       := $(BUILD)/libxlbtest.a
-USER_HDRS  := $(wildcard user/lib/*.h user/xlbd/*.h user/xlbctl/*.h tests/lib/*.h) include/xlb/xlb.h
+USER_HDRS  := $(wildcard user/lib/*.h user/xlbd/*.h user/xlbctl/*.h user/xlb-backend/*.h tests/lib/*.h) \
+	include/xlb/xlb.h
 
 XLBD_SRCS  := $(wildcard user/xlbd/*.c)
 XLBCTL_SRCS:= $(wildcard user/xlbctl/*.c)
-BINS       := $(if $(XLBD_SRCS),$(BUILD)/xlbd) $(if $(XLBCTL_SRCS),$(BUILD)/xlbctl)
+BACKEND_SRCS:= $(wildcard user/xlb-backend/*.c)
+BINS       := $(if $(XLBD_SRCS),$(BUILD)/xlbd) $(if $(XLBCTL_SRCS),$(BUILD)/xlbctl) \
+	$(if $(BACKEND_SRCS),$(BUILD)/xlb-backend)
 TOOL_BINS  := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
 PROG_BINS  := $(patsubst tests/prog/%.c,$(BUILD)/tests/prog/%,$(wildcard tests/prog/*.c))
@@ -81,6 +84,10 @@ $(BUILD)/xlbd: $(patsubst %.c,$(BUILD)/%.o,$(XLBD_SRCS)) $(LIB)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/xlbctl: $(patsubst %.c,$(BUILD)/%.o,$(XLBCTL_SRCS)) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/xlb-backend: $(patsubst %.c,$(BUILD)/%.o,$(BACKEND_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
