@@ -110,7 +110,7 @@ static __always_inline int too_big_v4(struct xdp_md *ctx, const struct xlb_pkt *
 	if (!(orig->frag_off & bpf_htons(IP_DF)))
 		return drop(XLB_R_DROP_TOO_BIG);
 	quote = orig->ihl * 4 + 8;
-	if (quote > ICMP_QUOTE_MAX || reframe(ctx, l3_off, grow, grow + quote))
+	if (quote > ICMP_QUOTE_MAX || reframe(ctx, l3_off, grow, quote))
 		return drop(XLB_R_DROP_ENCAP_FAILED);
 
 	data = pkt_data(ctx);
@@ -174,7 +174,7 @@ static __always_inline int too_big_v6(struct xdp_md *ctx, const struct xlb_pkt *
 	__u8 l3_off = p->l3_off;
 	__u16 csum;
 
-	if (reframe(ctx, l3_off, grow, grow + ICMP6_QUOTE))
+	if (reframe(ctx, l3_off, grow, ICMP6_QUOTE))
 		return drop(XLB_R_DROP_ENCAP_FAILED);
 	data = pkt_data(ctx);
 	end = pkt_end(ctx);
