@@ -103,6 +103,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
+	__type(value, struct xlb_addr_filter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xlb_addr_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
 	__type(value, struct xlb_meta);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_meta SEC(".maps");

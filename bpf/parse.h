@@ -48,6 +48,23 @@ static __always_inline bool is_vip_address(const struct xlb_pkt *p)
 	return bpf_map_lookup_elem(&xlb_vip_addrs, &key) != NULL;
 }
 
+static __always_inline bool filter_has(const struct xlb_addr_filter *f, __u32 bit)
+{
+	return f->words[(bit >> 6) & (XLB_ADDR_FILTER_WORDS - 1)] & (1ull << (bit & 63));
+}
+
+/* Cheap pre-check: could this packet be for a VIP or be a NAT reply? */
+static __always_inline bool maybe_ours(const struct xlb_pkt *p)
+{
+	__u32 zero = 0;
+	const struct xlb_addr_filter *f = bpf_map_lookup_elem(&xlb_addr_filter, &zero);
+
+	if (!f)
+		return true;
+	return filter_has(f, xlb_filter_bit(&p->key.dst, p->key.family, XLB_FILTER_VIP)) ||
+	       filter_has(f, xlb_filter_bit(&p->key.src, p->key.family, XLB_FILTER_NAT_BACKEND));
+}
+
 /* A fragment carries no (or only the first) L4 ports, so it cannot be
  * matched to a flow: drop it if it is meant for a VIP, pass it otherwise. */
 static __always_inline int fragment_rule(const struct xlb_pkt *p)

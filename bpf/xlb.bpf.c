@@ -231,6 +231,8 @@ int xlb_lb(struct xdp_md *ctx)
 		return handle_icmp(ctx, &p);
 	if (r)
 		return decide(r);
+	if (!maybe_ours(&p))
+		return pass(XLB_R_PASS_NOT_VIP);
 
 	now = bpf_ktime_get_coarse_ns();
 	f = bpf_map_lookup_elem(&xlb_flows, &p.key);

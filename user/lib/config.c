@@ -837,7 +837,11 @@ int xlb_backend_add(struct xlb *x, const struct xlb_vip_key *vip, const struct x
 		return xlb_fail(ENOSPC, "no free backend slot (all %u are in use): delete unused "
 				"backends first", XLB_MAX_BACKENDS);
 	nb.weight = weight;
-	err = be_apply(x, v, BE_ADD, 0, &nb);
+	err = 0;
+	if (v->info.spec.mode == XLB_MODE_NAT)
+		err = xlb_filter_add(x, &nb.ep.addr, nb.ep.family, XLB_FILTER_NAT_BACKEND);
+	if (!err)
+		err = be_apply(x, v, BE_ADD, 0, &nb);
 	if (err)
 		xlb_ids_put(&x->be_ids, nb.id);
 	return err;
@@ -855,9 +859,10 @@ int xlb_backend_del(struct xlb *x, const struct xlb_vip_key *vip, const struct x
 		return err;
 	id = v->be[idx].id;
 	err = be_apply(x, v, BE_DEL, idx, NULL);
-	if (!err)
-		xlb_ids_put(&x->be_ids, id);
-	return err;
+	if (err)
+		return err;
+	xlb_ids_put(&x->be_ids, id);
+	return xlb_filter_sync(x);
 }
 
 /* Which property of a backend a set call changes. */
@@ -999,6 +1004,9 @@ int xlb_vip_add(struct xlb *x, const struct xlb_vip_spec *spec)
 	};
 	err = vip_id_reset(x, id);
 	if (!err)
+		err = xlb_filter_add(x, &e.info.spec.key.addr, e.info.spec.key.family,
+				     XLB_FILTER_VIP);
+	if (!err)
 		err = vip_addr_ref(x, &e.info.spec.key, +1);
 	if (err) {
 		xlb_ids_put(&x->vip_ids, id);
@@ -1132,7 +1140,7 @@ out:
 	free(old);
 	if (err)
 		return xlb_fail(-err, "deleting VIP %s failed: %s", vn, strerror(-err));
-	return 0;
+	return xlb_filter_sync(x);
 }
 
 /* ---- snapshot --------------------------------------------------------- */
@@ -1406,5 +1414,7 @@ int xlb_model_adopt(struct xlb *x)
 		err = repair_vip_addrs(x);
 	for (i = 0; !err && i < x->n_vips; i++)
 		err = repair_table(x, &x->vips[i]);
+	if (!err)
+		err = xlb_filter_sync(x);
 	return err;
 }

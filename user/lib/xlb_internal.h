@@ -46,6 +46,7 @@ struct xlb_link {
 };
 
 struct xlb_map_fds {
+	int addr_filter;
 	int vips;
 	int vip_addrs;
 	int backends;
@@ -82,6 +83,9 @@ void xlb_model_free(struct xlb *x);
 /* Rebuild the model from maps that outlived a previous xlbd, and repair what
  * an interrupted change left behind. */
 int xlb_model_adopt(struct xlb *x);
+/* The address filter: add one address's bit, or recompute all from the model. */
+int xlb_filter_add(const struct xlb *x, const struct xlb_addr *a, __u8 family, __u32 role);
+int xlb_filter_sync(const struct xlb *x);
 /* All XLB_MAX_BACKENDS slots of xlb_backends, in slot order. */
 int xlb_backend_slots_read(const struct xlb *x, struct xlb_backend *slots);
 
