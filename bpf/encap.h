@@ -45,10 +45,10 @@ static __always_inline void plan_tunnel(const struct xlb_pkt *p, const struct xl
  * packet the path took, so only a larger one needs the FIB's MTU check. */
 static __always_inline int tunnel_next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
 					   const struct xlb_backend *b, struct xlb_flow *f,
-					   struct tunnel_plan *t, __u32 now_units)
+					   struct tunnel_plan *t)
 {
 	struct xlb_nexthop *nh = &f->nh;
-	bool fresh = nh->ifindex && now_units - nh->stamp < XLB_NEXTHOP_TTL_UNITS;
+	bool fresh = nh->ifindex && nh->gen == p->nh_gen;
 	struct bpf_fib_lookup fib;
 	int rc;
 
@@ -75,7 +75,7 @@ static __always_inline int tunnel_next_hop(struct xdp_md *ctx, const struct xlb_
 	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
 	nh->mtu = fresh && nh->mtu > t->outer_len ? nh->mtu : t->outer_len;
-	nh->stamp = now_units;
+	nh->gen = p->nh_gen;
 	if (b->family == XLB_FAMILY_V4) {
 		f->tunnel_src.v4 = fib.ipv4_src;
 	} else {

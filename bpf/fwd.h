@@ -48,12 +48,12 @@ static __always_inline int fib_lookup(struct xdp_md *ctx, const struct xlb_pkt *
  * succeeds). Returns a BPF_FIB_LKUP_RET_* code. */
 static __always_inline int next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
 				    const struct xlb_addr *src, const struct xlb_addr *dst,
-				    struct xlb_nexthop *nh, __u32 now_units)
+				    struct xlb_nexthop *nh)
 {
 	struct bpf_fib_lookup fib;
 	int rc;
 
-	if (nh->ifindex && now_units - nh->stamp < XLB_NEXTHOP_TTL_UNITS)
+	if (nh->ifindex && nh->gen == p->nh_gen)
 		return BPF_FIB_LKUP_RET_SUCCESS;
 	rc = fib_lookup(ctx, p, src, dst, &fib);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
@@ -61,7 +61,7 @@ static __always_inline int next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
 	nh->ifindex = fib.ifindex;
 	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
-	nh->stamp = now_units;
+	nh->gen = p->nh_gen;
 	return rc;
 }
 

@@ -122,15 +122,14 @@ static __always_inline int nat_icmp6_rewrite(const struct xlb_pkt *p, void *end,
 }
 
 static __always_inline int nat_icmp_to_backend(struct xdp_md *ctx, const struct xlb_pkt *p,
-					       const struct xlb_backend *b, struct xlb_flow *f,
-					       __u32 now_units)
+					       const struct xlb_backend *b, struct xlb_flow *f)
 {
 	void *end = pkt_end(ctx);
 	int rc, err;
 
 	if (pkt_ttl(p, end) <= 1)
 		return pass(XLB_R_PASS_TTL);
-	rc = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh, now_units);
+	rc = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return pass(XLB_R_PASS_NO_NEIGH);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
@@ -145,14 +144,14 @@ static __always_inline int nat_icmp_to_backend(struct xdp_md *ctx, const struct 
 	return send_to_next_hop(ctx, &f->nh);
 }
 
-static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, const struct xlb_pkt *p)
+static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, struct xlb_pkt *p)
 {
 	void *end = pkt_end(ctx);
 	struct xlb_flow_key qkey = {};
 	struct tunnel_plan t;
 	struct xlb_backend *b;
 	struct xlb_flow *f;
-	__u32 backend_id, now_units;
+	__u32 backend_id;
 	int rc;
 
 	if (quoted_flow_key(p, end, &qkey))
@@ -166,28 +165,28 @@ static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, const struc
 		return pass(XLB_R_PASS_ICMP);
 
 	count_reason(XLB_R_ICMP_TO_BACKEND);
-	now_units = bpf_ktime_get_coarse_ns() >> 20;
 	if (f->mode == XLB_MODE_TUNNEL) {
 		plan_tunnel(p, b, f->gue_port, &t);
-		rc = tunnel_next_hop(ctx, p, b, f, &t, now_units);
+		rc = tunnel_next_hop(ctx, p, b, f, &t);
 		return tunnel_deliver(ctx, p, b, f, &t, rc);
 	}
 	if (f->mode == XLB_MODE_DSR) {
-		rc = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh, now_units);
+		rc = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh);
 		return dsr_deliver(ctx, &f->nh, rc);
 	}
-	return nat_icmp_to_backend(ctx, p, b, f, now_units);
+	return nat_icmp_to_backend(ctx, p, b, f);
 }
 
 /* ICMP to a VIP address: echo is answered, errors steered; the rest (and
  * all ICMP to other addresses) goes to the kernel. */
-static __always_inline int handle_icmp(struct xdp_md *ctx, const struct xlb_pkt *p)
+static __always_inline int handle_icmp(struct xdp_md *ctx, struct xlb_pkt *p)
 {
 	void *end = pkt_end(ctx);
 	__u8 *type = p->l4;
 
 	if ((void *)(type + 8) > end || !is_vip_address(p))
 		return pass(XLB_R_PASS_ICMP);
+	maybe_ours(p); /* for the next-hop generation */
 	if (icmp_is_echo(p, *type))
 		return echo_reply(ctx, p);
 	if (icmp_is_error(p, *type))

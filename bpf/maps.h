@@ -77,27 +77,11 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_MAX_VIPS);
+	__uint(max_entries, XLB_STATS_SLOTS);
 	__type(key, __u32);
 	__type(value, struct xlb_counters);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xlb_vip_stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_MAX_BACKENDS);
-	__type(key, __u32);
-	__type(value, struct xlb_counters);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xlb_be_stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_R_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xlb_reasons SEC(".maps");
+} xlb_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -37,6 +37,7 @@ struct xlb_pkt {
 	__u16 l3_len; /* IPv4 total length, IPv6 40 + payload: FIB MTU check */
 	__u8 tcp_rst;
 	__u8 tos;
+	__u32 nh_gen; /* the control plane's next-hop generation (see xlb_nexthop) */
 };
 
 static __always_inline bool is_vip_address(const struct xlb_pkt *p)
@@ -53,14 +54,17 @@ static __always_inline bool filter_has(const struct xlb_addr_filter *f, __u32 bi
 	return f->words[(bit >> 6) & (XLB_ADDR_FILTER_WORDS - 1)] & (1ull << (bit & 63));
 }
 
-/* Cheap pre-check: could this packet be for a VIP or be a NAT reply? */
-static __always_inline bool maybe_ours(const struct xlb_pkt *p)
+/* Cheap pre-check: could this packet be for a VIP or be a NAT reply? The
+ * same read yields the next-hop generation, so checking cached next hops
+ * costs nothing more. */
+static __always_inline bool maybe_ours(struct xlb_pkt *p)
 {
 	__u32 zero = 0;
 	const struct xlb_addr_filter *f = bpf_map_lookup_elem(&xlb_addr_filter, &zero);
 
 	if (!f)
 		return true;
+	p->nh_gen = f->nexthop_gen;
 	return filter_has(f, xlb_filter_bit(&p->key.dst, p->key.family, XLB_FILTER_VIP)) ||
 	       filter_has(f, xlb_filter_bit(&p->key.src, p->key.family, XLB_FILTER_NAT_BACKEND));
 }

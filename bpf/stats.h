@@ -7,16 +7,17 @@
 
 static __always_inline void count_reason(enum xlb_reason r)
 {
-	__u32 key = r;
-	__u64 *v = bpf_map_lookup_elem(&xlb_reasons, &key);
+	__u32 key = XLB_STATS_REASON(r);
+	struct xlb_counters *c = bpf_map_lookup_elem(&xlb_stats, &key);
 
-	if (v)
-		*v += 1;
+	if (c)
+		c->packets += 1;
 }
 
-static __always_inline void count_traffic(void *map, __u32 id, __u64 bytes)
+static __always_inline void count_backend(__u32 backend_id, __u64 bytes)
 {
-	struct xlb_counters *c = bpf_map_lookup_elem(map, &id);
+	__u32 key = XLB_STATS_BACKEND(backend_id);
+	struct xlb_counters *c = bpf_map_lookup_elem(&xlb_stats, &key);
 
 	if (c) {
 		c->packets += 1;

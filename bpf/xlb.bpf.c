@@ -38,17 +38,17 @@ static __always_inline bool family_fits(__u8 mode, const struct xlb_backend *b, 
 
 /* Resolve the next hop for f's backend (caching it in f) and send. */
 static __always_inline int to_backend(struct xdp_md *ctx, const struct xlb_pkt *p,
-				      const struct xlb_backend *b, struct xlb_flow *f, __u32 now_units)
+				      const struct xlb_backend *b, struct xlb_flow *f)
 {
 	struct tunnel_plan t;
 	int rc;
 
 	if (f->mode == XLB_MODE_TUNNEL) {
 		plan_tunnel(p, b, f->gue_port, &t);
-		rc = tunnel_next_hop(ctx, p, b, f, &t, now_units);
+		rc = tunnel_next_hop(ctx, p, b, f, &t);
 		return tunnel_deliver(ctx, p, b, f, &t, rc);
 	}
-	rc = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh, now_units);
+	rc = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh);
 	return deliver_to_backend(ctx, p, b, f->mode, &f->nh, rc);
 }
 
@@ -87,10 +87,9 @@ static __always_inline void remember_flow(const struct xlb_pkt *p, const struct 
 		remember_nat_reply(p, f, b);
 }
 
-static __always_inline void count_flow_traffic(const struct xlb_pkt *p, __u32 vip_id, __u32 backend_id)
+static __always_inline void count_flow_traffic(const struct xlb_pkt *p, __u32 backend_id)
 {
-	count_traffic(&xlb_vip_stats, vip_id, p->frame_len);
-	count_traffic(&xlb_be_stats, backend_id, p->frame_len);
+	count_backend(backend_id, p->frame_len);
 }
 
 static __always_inline struct xlb_vip *find_vip(const struct xlb_pkt *p)
@@ -104,8 +103,7 @@ static __always_inline struct xlb_vip *find_vip(const struct xlb_pkt *p)
 	return bpf_map_lookup_elem(&xlb_vips, &vkey);
 }
 
-static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p, __u64 now,
-				    bool rescheduled)
+static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p, bool rescheduled)
 {
 	struct xlb_flow f = {};
 	struct tunnel_plan t;
@@ -138,20 +136,21 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 	f.kind = XLB_FLOW_FORWARD;
 	f.mode = vip->mode;
 	f.vip_id = vip->id;
-	f.last_seen_ns = now;
+	if (p->key.proto == IPPROTO_UDP)
+		f.last_seen_ns = bpf_ktime_get_coarse_ns();
 	if (vip->mode == XLB_MODE_TUNNEL) {
 		f.gue_port = vip->encap == XLB_ENCAP_GUE ? vip->gue_port : 0;
 		plan_tunnel(p, b, f.gue_port, &t);
-		r = tunnel_next_hop(ctx, p, b, &f, &t, now >> 20);
+		r = tunnel_next_hop(ctx, p, b, &f, &t);
 	} else {
-		r = next_hop(ctx, p, &p->key.src, &b->addr, &f.nh, now >> 20);
+		r = next_hop(ctx, p, &p->key.src, &b->addr, &f.nh);
 	}
 	count_reason(rescheduled ? XLB_R_RESCHEDULED : XLB_R_NEW_FLOW);
 	/* An RST closes whatever it belongs to; remembering it would only
 	 * let stray resets fill the table. */
 	if (!p->tcp_rst)
 		remember_flow(p, &f, b);
-	count_flow_traffic(p, f.vip_id, backend_id);
+	count_flow_traffic(p, backend_id);
 	if (vip->mode == XLB_MODE_TUNNEL)
 		return tunnel_deliver(ctx, p, b, &f, &t, r);
 	return deliver_to_backend(ctx, p, b, f.mode, &f.nh, r);
@@ -160,12 +159,13 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 /* UDP has no end of connection: an entry idle past the timeout is a new
  * flow. last_seen is refreshed at most once a second to keep the entry's
  * cache line mostly read-only. */
-static __always_inline bool udp_flow_expired(const struct xlb_pkt *p, struct xlb_flow *f, __u64 now)
+static __always_inline bool udp_flow_expired(const struct xlb_pkt *p, struct xlb_flow *f)
 {
-	__u64 idle;
+	__u64 now, idle;
 
 	if (p->key.proto != IPPROTO_UDP)
 		return false;
+	now = bpf_ktime_get_coarse_ns();
 	idle = now - f->last_seen_ns;
 	if (idle > udp_idle_ns)
 		return true;
@@ -177,22 +177,20 @@ static __always_inline bool udp_flow_expired(const struct xlb_pkt *p, struct xlb
 /* The backend an established flow may keep using, or NULL when the flow
  * must be scheduled again: the backend was removed (slot generation moved
  * on), went down, or the UDP flow sat idle too long. */
-static __always_inline struct xlb_backend *flow_backend(const struct xlb_pkt *p, struct xlb_flow *f,
-							 __u64 now)
+static __always_inline struct xlb_backend *flow_backend(const struct xlb_pkt *p, struct xlb_flow *f)
 {
 	__u32 backend_id = f->backend_id;
 	struct xlb_backend *b = bpf_map_lookup_elem(&xlb_backends, &backend_id);
 
 	if (!b || b->gen != f->backend_gen || !backend_keeps_flows(b))
 		return NULL;
-	if (udp_flow_expired(p, f, now))
+	if (udp_flow_expired(p, f))
 		return NULL;
 	return b;
 }
 
 static __always_inline int forward_established(struct xdp_md *ctx, const struct xlb_pkt *p,
-					       const struct xlb_backend *b, struct xlb_flow *f,
-					       __u64 now)
+					       const struct xlb_backend *b, struct xlb_flow *f)
 {
 	int r;
 
@@ -201,19 +199,19 @@ static __always_inline int forward_established(struct xdp_md *ctx, const struct 
 		if (r)
 			return decide(r);
 	}
-	count_flow_traffic(p, f->vip_id, f->backend_id);
-	return to_backend(ctx, p, b, f, now >> 20);
+	count_flow_traffic(p, f->backend_id);
+	return to_backend(ctx, p, b, f);
 }
 
 static __always_inline int reply_established(struct xdp_md *ctx, const struct xlb_pkt *p,
-					     struct xlb_flow *f, __u64 now)
+					     struct xlb_flow *f)
 {
 	int r = nat_precheck(ctx, p);
 
 	if (r)
 		return decide(r);
 	count_reason(XLB_R_NAT_REPLY);
-	r = next_hop(ctx, p, &f->vip, &p->key.dst, &f->nh, now >> 20);
+	r = next_hop(ctx, p, &f->vip, &p->key.dst, &f->nh);
 	return nat_deliver(ctx, p, REWRITE_SRC, &f->vip, f->vip_port, &f->nh, r);
 }
 
@@ -223,7 +221,6 @@ int xlb_lb(struct xdp_md *ctx)
 	struct xlb_pkt p = {};
 	struct xlb_backend *b;
 	struct xlb_flow *f;
-	__u64 now;
 	int r;
 
 	r = parse_packet(ctx, &p);
@@ -234,16 +231,15 @@ int xlb_lb(struct xdp_md *ctx)
 	if (!maybe_ours(&p))
 		return pass(XLB_R_PASS_NOT_VIP);
 
-	now = bpf_ktime_get_coarse_ns();
 	f = bpf_map_lookup_elem(&xlb_flows, &p.key);
 	if (!f)
-		return new_flow(ctx, &p, now, false);
+		return new_flow(ctx, &p, false);
 	if (f->kind == XLB_FLOW_NAT_REPLY)
-		return reply_established(ctx, &p, f, now);
-	b = flow_backend(&p, f, now);
+		return reply_established(ctx, &p, f);
+	b = flow_backend(&p, f);
 	if (!b)
-		return new_flow(ctx, &p, now, true);
-	return forward_established(ctx, &p, b, f, now);
+		return new_flow(ctx, &p, true);
+	return forward_established(ctx, &p, b, f);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -31,9 +31,6 @@
 #define XLB_FLOWS_DEFAULT (1u << 20)
 #define XLB_UDP_IDLE_DEFAULT_NS (30ull * 1000000000ull)
 #define XLB_IPV6_EXT_MAX 4 /* extension headers walked before giving up */
-/* A cached next hop is used for this long, then looked up again, so route
- * and neighbour changes reach established flows within about a second. */
-#define XLB_NEXTHOP_TTL_UNITS 1000 /* 2^20 ns units: ~1.05 s */
 /* The address filter: one bit per hashed address, set for every VIP address
  * and every nat-mode backend address. A packet whose destination is not a
  * VIP candidate and whose source is not a backend candidate cannot be ours,
@@ -143,14 +140,17 @@ enum xlb_flow_kind {
 };
 
 /* A next hop as bpf_fib_lookup() found it, cached in the flow entry so an
- * established packet needs no FIB lookup. ifindex 0: not resolved yet. */
+ * established packet needs no FIB lookup. ifindex 0: not resolved yet. The
+ * control plane invalidates every cached next hop at once by bumping
+ * xlb_addr_filter.nexthop_gen (xlbd does so every second and on route or
+ * neighbour changes), which costs the datapath no extra memory access. */
 struct xlb_nexthop {
 	__u32 ifindex;
 	__u8 dmac[6];
 	__u8 smac[6];
-	__u16 mtu; /* egress MTU, for tunnel mode's size check */
+	__u16 mtu; /* tunnel mode: largest outer packet the path took */
 	__u16 reserved;
-	__u32 stamp; /* coarse time of the lookup, in 2^20 ns (~1 ms) units */
+	__u32 gen; /* xlb_addr_filter.nexthop_gen when looked up; stale once it moves */
 };
 
 struct xlb_flow {
@@ -176,6 +176,19 @@ struct xlb_counters {
 	__u64 bytes;
 };
 
+/*
+ * All counters live in one per-CPU array (xlb_stats), so a packet touches
+ * as few pages as possible: reason r at XLB_STATS_REASON(r) (packets only),
+ * backend b at XLB_STATS_BACKEND(b). The datapath never writes the VIP
+ * slots: they hold what the VIP's deleted backends carried, and a VIP's
+ * total is that plus its live backends' counters (libxlb adds them up).
+ */
+#define XLB_STATS_REASONS 64
+#define XLB_STATS_REASON(r) (r)
+#define XLB_STATS_VIP(v) (XLB_STATS_REASONS + (v))
+#define XLB_STATS_BACKEND(b) (XLB_STATS_REASONS + XLB_MAX_VIPS + (b))
+#define XLB_STATS_SLOTS (XLB_STATS_REASONS + XLB_MAX_VIPS + XLB_MAX_BACKENDS)
+
 /* Per-VIP state that must be shared across CPUs (not per-CPU). */
 struct xlb_vip_state {
 	__u64 rr_next; /* next turn for rr/wrr, advanced atomically */
@@ -187,6 +200,8 @@ enum xlb_filter_role {
 };
 
 struct xlb_addr_filter {
+	__u32 nexthop_gen; /* see struct xlb_nexthop */
+	__u32 reserved;
 	__u64 words[XLB_ADDR_FILTER_WORDS];
 };
 
@@ -252,9 +267,7 @@ enum xlb_reason {
 #define XLB_MAP_FLOWS "xlb_flows"
 #define XLB_MAP_TABLES "xlb_tables"
 #define XLB_MAP_VIP_STATE "xlb_vip_state"
-#define XLB_MAP_VIP_STATS "xlb_vip_stats"
-#define XLB_MAP_BACKEND_STATS "xlb_be_stats"
-#define XLB_MAP_REASONS "xlb_reasons"
+#define XLB_MAP_STATS "xlb_stats"
 #define XLB_MAP_VIP_ADDRS "xlb_vip_addrs"
 #define XLB_MAP_META "xlb_meta"
 #define XLB_MAP_ADDR_FILTER "xlb_addr_filter"
@@ -363,7 +376,8 @@ _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop layout");
 _Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow layout");
 _Static_assert(sizeof(struct xlb_counters) == 16, "xlb_counters layout");
+_Static_assert(XLB_R_MAX <= XLB_STATS_REASONS, "reasons fit their stats slots");
 _Static_assert(sizeof(struct xlb_meta) == 16, "xlb_meta layout");
-_Static_assert(sizeof(struct xlb_addr_filter) == 8 * XLB_ADDR_FILTER_WORDS, "filter layout");
+_Static_assert(sizeof(struct xlb_addr_filter) == 8 + 8 * XLB_ADDR_FILTER_WORDS, "filter layout");
 
 #endif /* XLB_XLB_H */

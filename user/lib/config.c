@@ -372,7 +372,7 @@ static int vip_id_reset(const struct xlb *x, uint32_t id)
 	__u32 slot;
 	int err, i;
 
-	err = percpu_zero(x, x->fd.vip_stats, id, sizeof(struct xlb_counters));
+	err = percpu_zero(x, x->fd.stats, XLB_STATS_VIP(id), sizeof(struct xlb_counters));
 	if (!err)
 		err = bpf_map_update_elem(x->fd.vip_state, &id, &st, BPF_ANY);
 	for (i = 0; !err && i < 2; i++) {
@@ -762,7 +762,7 @@ static int be_apply(struct xlb *x, struct xlb_vip_entry *v, enum be_op op, size_
 		goto out;
 	err = slot_read(x, id, &old);
 	if (!err && op == BE_ADD)
-		err = percpu_zero(x, x->fd.be_stats, id, sizeof(struct xlb_counters));
+		err = percpu_zero(x, x->fd.stats, XLB_STATS_BACKEND(id), sizeof(struct xlb_counters));
 	if (err) {
 		err = xlb_fail(-err, "preparing %s[%u] failed: %s", XLB_MAP_BACKENDS, id,
 			       strerror(-err));
@@ -862,7 +862,9 @@ int xlb_backend_del(struct xlb *x, const struct xlb_vip_key *vip, const struct x
 	if (err)
 		return err;
 	xlb_ids_put(&x->be_ids, id);
-	return xlb_filter_sync(x);
+	/* Bookkeeping only: the deletion itself has happened. */
+	err = xlb_stats_retire(x, v->val.id, id);
+	return xlb_filter_sync(x) ?: err;
 }
 
 /* Which property of a backend a set call changes. */

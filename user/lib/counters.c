@@ -37,30 +37,40 @@ static int counters_sum(const struct xlb *x, int fd, __u32 key, struct xlb_count
 	return err;
 }
 
-static int u64_sum(const struct xlb *x, int fd, __u32 key, uint64_t *out)
+static int vip_retired(const struct xlb *x, uint32_t vip_id, struct xlb_counters *out)
 {
-	__u64 *vals;
-	int err, cpu;
-
-	vals = calloc(x->ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	err = bpf_map_lookup_elem(fd, &key, vals);
-	*out = 0;
-	for (cpu = 0; !err && cpu < x->ncpus; cpu++)
-		*out += vals[cpu];
-	free(vals);
-	return err;
+	return counters_sum(x, x->fd.stats, XLB_STATS_VIP(vip_id), out);
 }
 
+static const struct xlb_vip_info *vip_by_id(const struct xlb *x, uint32_t vip_id)
+{
+	size_t i;
+
+	for (i = 0; i < xlb_vip_count(x); i++)
+		if (xlb_vip_at(x, i)->id == vip_id)
+			return xlb_vip_at(x, i);
+	return NULL;
+}
+
+/* The datapath counts backends only; a VIP is its live backends plus what
+ * its deleted backends carried (folded in by xlb_stats_retire). */
 int xlb_vip_counters(const struct xlb *x, uint32_t vip_id, struct xlb_counters *out)
 {
+	const struct xlb_vip_info *v;
+	struct xlb_counters be;
+	size_t i;
 	int err;
 
 	if (vip_id >= XLB_MAX_VIPS)
 		return xlb_fail(EINVAL, "VIP id %u is out of range (ids go up to %u)", vip_id,
 				XLB_MAX_VIPS - 1);
-	err = counters_sum(x, x->fd.vip_stats, vip_id, out);
+	err = vip_retired(x, vip_id, out);
+	v = vip_by_id(x, vip_id);
+	for (i = 0; !err && v && i < v->n_backends; i++) {
+		err = counters_sum(x, x->fd.stats, XLB_STATS_BACKEND(v->backends[i].id), &be);
+		out->packets += be.packets;
+		out->bytes += be.bytes;
+	}
 	if (err)
 		return xlb_fail(-err, "reading the counters of VIP id %u failed: %s", vip_id,
 				strerror(-err));
@@ -74,7 +84,7 @@ int xlb_backend_counters(const struct xlb *x, uint32_t backend_id, struct xlb_co
 	if (backend_id >= XLB_MAX_BACKENDS)
 		return xlb_fail(EINVAL, "backend id %u is out of range (ids go up to %u)",
 				backend_id, XLB_MAX_BACKENDS - 1);
-	err = counters_sum(x, x->fd.be_stats, backend_id, out);
+	err = counters_sum(x, x->fd.stats, XLB_STATS_BACKEND(backend_id), out);
 	if (err)
 		return xlb_fail(-err, "reading the counters of backend id %u failed: %s",
 				backend_id, strerror(-err));
@@ -83,15 +93,68 @@ int xlb_backend_counters(const struct xlb *x, uint32_t backend_id, struct xlb_co
 
 int xlb_reason_counters(const struct xlb *x, uint64_t out[XLB_R_MAX])
 {
+	struct xlb_counters c;
 	__u32 r;
 	int err;
 
 	for (r = 0; r < XLB_R_MAX; r++) {
-		err = u64_sum(x, x->fd.reasons, r, &out[r]);
+		err = counters_sum(x, x->fd.stats, XLB_STATS_REASON(r), &c);
 		if (err)
-			return xlb_fail(-err, "reading %s[%s] failed: %s", XLB_MAP_REASONS,
+			return xlb_fail(-err, "reading %s[%s] failed: %s", XLB_MAP_STATS,
 					xlb_reason_name(r), strerror(-err));
+		out[r] = c.packets;
 	}
+	return 0;
+}
+
+/* Fold a deleted backend's counters into its VIP's, CPU by CPU, so the VIP's
+ * totals do not shrink when a backend leaves. */
+int xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id)
+{
+	__u32 vkey = XLB_STATS_VIP(vip_id), bkey = XLB_STATS_BACKEND(backend_id);
+	struct xlb_counters *v, *b;
+	int err, cpu;
+
+	v = calloc(x->ncpus, sizeof(*v));
+	b = calloc(x->ncpus, sizeof(*b));
+	err = v && b ? 0 : -ENOMEM;
+	if (!err)
+		err = bpf_map_lookup_elem(x->fd.stats, &vkey, v);
+	if (!err)
+		err = bpf_map_lookup_elem(x->fd.stats, &bkey, b);
+	for (cpu = 0; !err && cpu < x->ncpus; cpu++) {
+		v[cpu].packets += b[cpu].packets;
+		v[cpu].bytes += b[cpu].bytes;
+	}
+	if (!err)
+		err = bpf_map_update_elem(x->fd.stats, &vkey, v, BPF_ANY);
+	free(v);
+	free(b);
+	if (err)
+		return xlb_fail(-err, "keeping the counters of deleted backend id %u failed: %s",
+				backend_id, strerror(-err));
+	return 0;
+}
+
+/* Invalidate every cached next hop (struct xlb_nexthop): flows look their
+ * next hop up again with their next packet. */
+int xlb_nexthop_flush(const struct xlb *x)
+{
+	struct xlb_addr_filter *f = calloc(1, sizeof(*f));
+	__u32 zero = 0;
+	int err;
+
+	if (!f)
+		return xlb_fail(ENOMEM, "out of memory updating %s", XLB_MAP_ADDR_FILTER);
+	err = bpf_map_lookup_elem(x->fd.addr_filter, &zero, f);
+	if (!err) {
+		f->nexthop_gen++;
+		err = bpf_map_update_elem(x->fd.addr_filter, &zero, f, BPF_ANY);
+	}
+	free(f);
+	if (err)
+		return xlb_fail(-err, "bumping the next-hop generation in %s failed: %s",
+				XLB_MAP_ADDR_FILTER, strerror(-err));
 	return 0;
 }
 

@@ -63,14 +63,26 @@ static void filter_fill_vip(struct xlb_addr_filter *f, const struct xlb_vip_info
 			   XLB_FILTER_NAT_BACKEND);
 }
 
+/* The next-hop generation lives in the same value (one read for the
+ * datapath); a recomputation moves it on, which also refreshes cached
+ * next hops after a configuration change. */
 int xlb_filter_sync(const struct xlb *x)
 {
 	struct xlb_addr_filter *f = calloc(1, sizeof(*f));
+	__u32 zero = 0, gen;
 	size_t i;
 	int err;
 
 	if (!f)
 		return xlb_fail(ENOMEM, "out of memory updating %s", XLB_MAP_ADDR_FILTER);
+	err = bpf_map_lookup_elem(x->fd.addr_filter, &zero, f);
+	if (err) {
+		free(f);
+		return xlb_fail(-err, "reading %s failed: %s", XLB_MAP_ADDR_FILTER, strerror(-err));
+	}
+	gen = f->nexthop_gen + 1;
+	memset(f, 0, sizeof(*f));
+	f->nexthop_gen = gen;
 	for (i = 0; i < xlb_vip_count(x); i++)
 		filter_fill_vip(f, xlb_vip_at(x, i));
 	err = filter_write(x, f);

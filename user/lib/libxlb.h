@@ -173,6 +173,9 @@ int xlb_vip_counters(const struct xlb *x, uint32_t vip_id, struct xlb_counters *
 int xlb_backend_counters(const struct xlb *x, uint32_t backend_id, struct xlb_counters *out);
 int xlb_reason_counters(const struct xlb *x, uint64_t out[XLB_R_MAX]);
 const char *xlb_reason_name(enum xlb_reason r);
+/* Make every flow look its next hop up again (xlbd: every second and when
+ * routes or neighbours change). */
+int xlb_nexthop_flush(const struct xlb *x);
 /* Live flow entries per backend id (walks the flow table: slow, for show). */
 int xlb_flow_counts(const struct xlb *x, uint32_t *per_backend, size_t n);
 

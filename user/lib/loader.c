@@ -284,9 +284,7 @@ static void map_fds_get(struct xlb *x)
 	x->fd.flows = bpf_map__fd(s->maps.xlb_flows);
 	x->fd.tables = bpf_map__fd(s->maps.xlb_tables);
 	x->fd.vip_state = bpf_map__fd(s->maps.xlb_vip_state);
-	x->fd.vip_stats = bpf_map__fd(s->maps.xlb_vip_stats);
-	x->fd.be_stats = bpf_map__fd(s->maps.xlb_be_stats);
-	x->fd.reasons = bpf_map__fd(s->maps.xlb_reasons);
+	x->fd.stats = bpf_map__fd(s->maps.xlb_stats);
 	x->fd.meta = bpf_map__fd(s->maps.xlb_meta);
 }
 

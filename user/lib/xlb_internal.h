@@ -53,9 +53,7 @@ struct xlb_map_fds {
 	int flows;
 	int tables;
 	int vip_state;
-	int vip_stats;
-	int be_stats;
-	int reasons;
+	int stats;
 	int meta;
 };
 
@@ -86,6 +84,7 @@ int xlb_model_adopt(struct xlb *x);
 /* The address filter: add one address's bit, or recompute all from the model. */
 int xlb_filter_add(const struct xlb *x, const struct xlb_addr *a, __u8 family, __u32 role);
 int xlb_filter_sync(const struct xlb *x);
+int xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id);
 /* All XLB_MAX_BACKENDS slots of xlb_backends, in slot order. */
 int xlb_backend_slots_read(const struct xlb *x, struct xlb_backend *slots);
 
