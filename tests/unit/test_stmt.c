@@ -565,6 +565,8 @@ static const struct {
 	{ "check_durations_seconds", "check set " VIP4 " tcp interval 90s timeout 60s",
 	  "check set " VIP4 " tcp interval 90s timeout 1m rise 2 fall 3" },
 	{ "check_none", "check set " VIP4 " none", "check set " VIP4 " none" },
+	{ "check_short_interval_default_timeout", "check set " VIP4 " tcp interval 500ms fall 2",
+	  "check set " VIP4 " tcp interval 500ms timeout 500ms rise 2 fall 2" },
 	{ "show", "show", "show" },
 	{ "stats", "stats", "stats" },
 	{ "save", "save # comment", "save" },

@@ -43,6 +43,7 @@ struct parser {
 	struct xlb_stmt *st;
 	char *err;
 	size_t errlen;
+	bool timeout_given;
 };
 
 static int __attribute__((format(printf, 2, 3)))
@@ -513,6 +514,7 @@ static int set_interval(struct parser *p, const struct option *o, const char *va
 
 static int set_timeout(struct parser *p, const struct option *o, const char *value)
 {
+	p->timeout_given = true;
 	return set_duration(p, o, value, &p->st->check.timeout_ms);
 }
 
@@ -806,12 +808,15 @@ static int parse_check_type(struct parser *p)
 	return perr(p, "unknown check type '%s' (expected %s)", word, CHECK_TYPES_HINT);
 }
 
-/* A probe that may outlive its interval would overlap the next one. */
+/* A probe that may outlive its interval would overlap the next one. The
+ * default timeout shrinks to a shorter interval; a given one must fit. */
 static int check_timing(struct parser *p)
 {
-	const struct xlb_check_spec *c = &p->st->check;
+	struct xlb_check_spec *c = &p->st->check;
 	char t[16], i[16];
 
+	if (!p->timeout_given && c->timeout_ms > c->interval_ms)
+		c->timeout_ms = c->interval_ms;
 	if (c->timeout_ms <= c->interval_ms)
 		return 0;
 	return perr(p, "timeout %s is longer than interval %s (timeout must be <= interval)",

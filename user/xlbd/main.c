@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * xlbd: the xlb daemon. Loads and attaches the datapath, applies the
+ * configuration, serves the control socket, runs the health probes.
+ *
+ * Which configuration applies at start (the persistence rule):
+ *   1. the state file (--state, default /var/lib/xlb/state.conf) if it
+ *      exists: it holds the running configuration as of the last change,
+ *      including every change made live with xlbctl; -c is then ignored;
+ *   2. otherwise the -c file (default /etc/xlb/xlb.conf; a missing default
+ *      file is no error, a missing explicit one is);
+ *   3. otherwise whatever the pinned datapath holds (nothing on a first
+ *      start).
+ * The chosen file is checked completely before the datapath is touched; one
+ * bad line refuses the start ("FILE:LINE: reason") and nothing is applied.
+ * The datapath adopted from the pins is then converged to it, which on a
+ * restart changes nothing and keeps every flow. To start over from the -c
+ * file: stop xlbd, remove the state file, start xlbd.
+ *
+ * Stopping (SIGTERM, SIGINT) leaves the datapath attached and pinned: traffic
+ * keeps flowing and the next xlbd adopts it. `xlbd --detach` removes it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "persist.h"
+#include "proto.h"
+#include "xlbd.h"
+
+#define CONFIG_DEFAULT "/etc/xlb/xlb.conf"
+#define PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
+#define MAX_IFACES 64
+
+/* -v: xlbd's debug lines; -vv: libbpf's too. */
+static int verbosity;
+
+struct opts {
+	const char *ifaces[MAX_IFACES];
+	size_t n_ifaces;
+	const char *config;
+	bool config_given;
+	enum xlb_xdp_mode mode;
+	const char *socket;
+	const char *pin_root;
+	const char *state;
+	bool detach;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xlbd -i IFACE[,IFACE...] [-c FILE] [--xdp-mode native|generic]\n"
+		"            [--socket PATH] [--pin-root PATH] [--state PATH] [-v]\n"
+		"       xlbd --detach [--pin-root PATH] [--socket PATH]\n"
+		"\n"
+		"  -i, --interface IFACES  attach the balancer to these interfaces\n"
+		"  -c, --config FILE       statements applied when there is no state file\n"
+		"                          (default " CONFIG_DEFAULT ")\n"
+		"      --xdp-mode MODE     native (default) or generic\n"
+		"      --socket PATH       control socket (default " XLB_SOCKET_DEFAULT ")\n"
+		"      --pin-root PATH     bpffs directory of the pins (default " PIN_ROOT_DEFAULT
+		")\n"
+		"      --state PATH        running configuration, rewritten on every change\n"
+		"                          (default " XLB_STATE_DEFAULT "); it wins over -c\n"
+		"      --detach            remove the datapath and its pins, then exit\n"
+		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n");
+}
+
+static int add_ifaces(struct opts *o, char *list)
+{
+	for (char *tok = strtok(list, ", \t"); tok; tok = strtok(NULL, ", \t")) {
+		if (o->n_ifaces == MAX_IFACES) {
+			fprintf(stderr, "xlbd: at most %d interfaces\n", MAX_IFACES);
+			return -1;
+		}
+		o->ifaces[o->n_ifaces++] = tok;
+	}
+	return 0;
+}
+
+static int parse_mode(struct opts *o, const char *s)
+{
+	if (!strcmp(s, "native"))
+		o->mode = XLB_XDP_NATIVE;
+	else if (!strcmp(s, "generic"))
+		o->mode = XLB_XDP_GENERIC;
+	else {
+		fprintf(stderr, "xlbd: unknown XDP mode '%s' (expected native, generic)\n", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 to run, 1 to exit 0 (help), 2 for a usage error. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "interface", required_argument, NULL, 'i' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "xdp-mode", required_argument, NULL, 'm' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "pin-root", required_argument, NULL, 'p' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "detach", no_argument, NULL, 'D' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	*o = (struct opts){ .config = CONFIG_DEFAULT, .socket = XLB_SOCKET_DEFAULT,
+			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT };
+	while ((c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			if (add_ifaces(o, optarg))
+				return 2;
+			break;
+		case 'c':
+			o->config = optarg;
+			o->config_given = true;
+			break;
+		case 'm':
+			if (parse_mode(o, optarg))
+				return 2;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'p':
+			o->pin_root = optarg;
+			break;
+		case 'S':
+			o->state = optarg;
+			break;
+		case 'D':
+			o->detach = true;
+			break;
+		case 'v':
+			verbosity++;
+			xlog_set_verbose(true);
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "xlbd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!o->detach && !o->n_ifaces) {
+		fprintf(stderr, "xlbd: no interface given (-i IFACE)\n");
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+/* libbpf's own messages, as xlbd log lines; its debug chatter (thousands of
+ * lines per load) only with -vv. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	if (level == LIBBPF_DEBUG && verbosity < 2)
+		return 0;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	xlog(level == LIBBPF_WARN ? XLOG_WARN : XLOG_DEBUG, "libbpf: %s", msg);
+	return 0;
+}
+
+/* ---- --detach -------------------------------------------------------------- */
+
+static int detach(const struct opts *o)
+{
+	char err[512];
+	int lock = ctl_lock(o->socket, err, sizeof(err));
+	int rc;
+
+	/* A running xlbd would go on writing maps that no longer drive
+	 * anything: it must be stopped first. */
+	if (lock < 0) {
+		log_error("%s; stop it first", err);
+		return 1;
+	}
+	rc = xlb_destroy_pins(o->pin_root);
+	close(lock);
+	if (rc) {
+		log_error("detach: %s", xlb_errmsg());
+		return 1;
+	}
+	log_info("datapath detached and pins under %s removed; the state file (%s) is kept, "
+		 "remove it too to start from the -c file",
+		 o->pin_root, o->state);
+	return 0;
+}
+
+/* ---- the configuration at start ------------------------------------------- */
+
+enum cfg_source {
+	SRC_PINS, /* neither file: keep what the datapath holds */
+	SRC_STATE,
+	SRC_CONFIG,
+};
+
+/* Read the file that applies (see the top of this file). */
+static int read_start_config(const struct opts *o, enum cfg_source *src, char **text,
+			     size_t *len)
+{
+	char err[512];
+	int rc;
+
+	*src = SRC_STATE;
+	rc = persist_read(o->state, text, len, err, sizeof(err));
+	if (rc != -ENOENT)
+		goto done;
+	*src = SRC_CONFIG;
+	rc = persist_read(o->config, text, len, err, sizeof(err));
+	if (rc == -ENOENT && !o->config_given) {
+		*src = SRC_PINS;
+		return 0;
+	}
+done:
+	if (rc)
+		log_error("%s", err);
+	return rc;
+}
+
+/* The configuration that must be running once xlbd is up. Checked
+ * completely here, before the datapath is loaded. */
+static int start_config(const struct opts *o, struct xlb_cfg *want, enum cfg_source *src)
+{
+	const char *name;
+	char err[1024];
+	unsigned int n = 0;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = read_start_config(o, src, &text, &len);
+	if (rc)
+		return rc;
+	if (*src == SRC_PINS) {
+		log_info("no state file (%s) and no configuration file (%s): keeping what the "
+			 "datapath holds", o->state, o->config);
+		return 0;
+	}
+	name = *src == SRC_STATE ? o->state : o->config;
+	rc = xlb_cfg_exec_text(want, text, len, name, err, sizeof(err), &n);
+	free(text);
+	if (rc) {
+		log_error("%s", err);
+		log_error("configuration refused: nothing was applied");
+		return rc;
+	}
+	if (*src == SRC_STATE)
+		log_info("configuration from the state file %s (%u statements)%s%s%s", name, n,
+			 o->config_given ? "; -c " : "", o->config_given ? o->config : "",
+			 o->config_given ? " is not used while the state file exists" : "");
+	else
+		log_info("configuration from %s (%u statements)", name, n);
+	return 0;
+}
+
+/* ---- startup ---------------------------------------------------------------- */
+
+/* A thousand backends probed at once need a thousand sockets. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int open_datapath(struct xlbd *d, const struct opts *o)
+{
+	struct xlb_open_opts oo = { .pin_root = o->pin_root };
+	int rc = xlb_open(&d->x, &oo);
+
+	if (rc) {
+		log_error("loading the datapath: %s", xlb_errmsg());
+		return rc;
+	}
+	if (xlb_vip_count(d->x))
+		log_info("adopted the pinned datapath under %s (%zu VIPs): established flows "
+			 "keep their backends",
+			 o->pin_root, xlb_vip_count(d->x));
+	for (size_t i = 0; i < o->n_ifaces; i++) {
+		rc = xlb_attach(d->x, o->ifaces[i], o->mode);
+		if (rc) {
+			log_error("attaching to %s: %s", o->ifaces[i], xlb_errmsg());
+			return rc;
+		}
+		log_info("attached to %s (%s XDP)", o->ifaces[i],
+			 o->mode == XLB_XDP_GENERIC ? "generic" : "native");
+	}
+	return 0;
+}
+
+static int apply_start_config(struct xlbd *d, struct xlb_cfg *want, enum cfg_source src)
+{
+	char err[1024];
+	int rc;
+
+	if (src == SRC_PINS && xlb_cfg_from_xlb(want, d->x)) {
+		log_error("reading the pinned configuration: out of memory");
+		return -ENOMEM;
+	}
+	rc = xlbd_commit(d, want, err, sizeof(err));
+	if (rc)
+		log_error("applying the configuration: %s", err);
+	return rc;
+}
+
+/* ---- the loop's own sources --------------------------------------------------- */
+
+struct daemon_sources {
+	struct ev_source sig;
+	struct ev_source tick;
+	struct xlbd *d;
+};
+
+static void on_signal(struct ev_source *s, uint32_t events)
+{
+	struct daemon_sources *ds = ev_container_of(s, struct daemon_sources, sig);
+	struct signalfd_siginfo si;
+
+	while (read(s->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP ignored: change the configuration with xlbctl");
+			continue;
+		}
+		log_info("%s: stopping; the datapath stays attached and keeps forwarding",
+			 strsignal(si.ssi_signo));
+		ev_stop(&ds->d->loop);
+	}
+}
+
+/* Once a second: counter samples for rates, stuck clients, and a fresh
+ * next-hop generation, so route and neighbour changes reach established
+ * flows (which cache their next hop) within a second. */
+static void on_tick(struct ev_source *s, uint32_t events)
+{
+	struct daemon_sources *ds = ev_container_of(s, struct daemon_sources, tick);
+	uint64_t now = ev_now();
+
+	ev_timer_drain(s->fd);
+	rates_sample(ds->d->rates, ds->d->x, now);
+	ctl_sweep(ds->d->ctl, now);
+	if (xlb_nexthop_flush(ds->d->x))
+		log_warn("%s", xlb_errmsg());
+}
+
+static int signals_open(struct daemon_sources *ds)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	ds->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (ds->sig.fd < 0)
+		return -errno;
+	ds->sig.on_event = on_signal;
+	return ev_add(&ds->d->loop, &ds->sig, EPOLLIN);
+}
+
+static int tick_open(struct daemon_sources *ds)
+{
+	int rc;
+
+	ds->tick.fd = ev_timerfd();
+	if (ds->tick.fd < 0)
+		return ds->tick.fd;
+	ds->tick.on_event = on_tick;
+	rc = ev_timer_every(ds->tick.fd, EV_SEC);
+	return rc ? rc : ev_add(&ds->d->loop, &ds->tick, EPOLLIN);
+}
+
+/* ---- run ---------------------------------------------------------------------- */
+
+static int serve(struct xlbd *d, const struct opts *o)
+{
+	struct daemon_sources ds = { .sig.fd = -1, .tick.fd = -1, .d = d };
+	char err[512];
+	int rc;
+
+	rc = signals_open(&ds);
+	if (!rc)
+		rc = tick_open(&ds);
+	if (rc) {
+		log_error("setting up the event loop: %s", strerror(-rc));
+		return rc;
+	}
+	d->ctl = ctl_open(&d->loop, o->socket, xlbd_request, d, err, sizeof(err));
+	if (!d->ctl) {
+		log_error("%s", err);
+		return -EIO;
+	}
+	log_info("ready: %zu VIPs, %zu backends; control socket %s, state file %s",
+		 d->cfg.n_vips, d->cfg.n_backends, o->socket, o->state);
+	rc = ev_run(&d->loop);
+	if (rc)
+		log_error("event loop: %s", strerror(-rc));
+	ctl_close(d->ctl);
+	d->ctl = NULL;
+	ev_unregister(&d->loop, &ds.sig);
+	ev_unregister(&d->loop, &ds.tick);
+	return rc;
+}
+
+static int run(const struct opts *o)
+{
+	struct xlbd d = { .state_path = o->state, .loop.epfd = -1 };
+	struct xlb_cfg want;
+	enum cfg_source src;
+	char err[512];
+	int lock, rc;
+
+	xlb_cfg_init(&d.cfg);
+	xlb_cfg_init(&want);
+	lock = ctl_lock(o->socket, err, sizeof(err));
+	if (lock < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	rc = start_config(o, &want, &src);
+	if (!rc)
+		rc = ev_loop_init(&d.loop);
+	if (!rc)
+		rc = open_datapath(&d, o);
+	if (!rc) {
+		d.prober = prober_new(&d.loop, d.x);
+		d.rates = rates_new();
+		rc = d.prober && d.rates ? 0 : -ENOMEM;
+	}
+	if (!rc)
+		rc = apply_start_config(&d, &want, src);
+	if (!rc)
+		rc = serve(&d, o);
+	prober_free(d.prober);
+	rates_free(d.rates);
+	xlb_close(d.x);
+	ev_loop_fini(&d.loop);
+	xlb_cfg_free(&d.cfg);
+	xlb_cfg_free(&want);
+	close(lock);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_opts(argc, argv, &o);
+
+	if (rc)
+		return rc == 1 ? 0 : 2;
+	libbpf_set_print(libbpf_log);
+	if (o.detach)
+		return detach(&o);
+	raise_nofile();
+	srandom(time(NULL) ^ getpid());
+	return run(&o);
+}
