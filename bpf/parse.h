@@ -36,6 +36,7 @@ struct xlb_pkt {
 	__u8 l3_off; /* 14, or 18 behind a VLAN tag */
 	__u16 l3_len; /* IPv4 total length, IPv6 40 + payload: FIB MTU check */
 	__u8 tcp_rst;
+	__u8 tcp_syn; /* SYN without ACK: a connection's first packet */
 	__u8 tos;
 	__u32 nh_gen; /* the control plane's next-hop generation (see xlb_nexthop) */
 };
@@ -221,6 +222,7 @@ static __always_inline int parse_l4(void *pos, void *end, struct xlb_pkt *p, __u
 		p->key.sport = th->source;
 		p->key.dport = th->dest;
 		p->tcp_rst = th->rst;
+		p->tcp_syn = th->syn && !th->ack;
 	} else if (proto == IPPROTO_UDP) {
 		struct udphdr *uh = pos;
 

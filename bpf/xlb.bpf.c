@@ -174,15 +174,25 @@ static __always_inline bool udp_flow_expired(const struct xlb_pkt *p, struct xlb
 	return false;
 }
 
+/* A SYN on a known tuple is a new connection reusing a client port: it must
+ * not land on a backend that takes no new connections. */
+static __always_inline bool syn_to_draining(const struct xlb_pkt *p, const struct xlb_backend *b)
+{
+	return p->tcp_syn && ((b->flags & XLB_BACKEND_F_DRAIN) || !b->weight);
+}
+
 /* The backend an established flow may keep using, or NULL when the flow
  * must be scheduled again: the backend was removed (slot generation moved
- * on), went down, or the UDP flow sat idle too long. */
+ * on), went down, is draining and this is a new connection on a reused
+ * port, or the UDP flow sat idle too long. */
 static __always_inline struct xlb_backend *flow_backend(const struct xlb_pkt *p, struct xlb_flow *f)
 {
 	__u32 backend_id = f->backend_id;
 	struct xlb_backend *b = bpf_map_lookup_elem(&xlb_backends, &backend_id);
 
 	if (!b || b->gen != f->backend_gen || !backend_keeps_flows(b))
+		return NULL;
+	if (syn_to_draining(p, b))
 		return NULL;
 	if (udp_flow_expired(p, f))
 		return NULL;

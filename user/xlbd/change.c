@@ -42,5 +42,6 @@ int xlbd_commit(struct xlbd *d, struct xlb_cfg *next, char *err, size_t errlen)
 	*next = tmp;
 	if (d->prober)
 		prober_sync(d->prober, &d->cfg);
+	neigh_sync(&d->neigh, d->x);
 	return 0;
 }

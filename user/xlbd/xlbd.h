@@ -19,6 +19,8 @@
 #include "probe.h"
 #include "rates.h"
 
+#include "neigh.h"
+
 struct xlbd {
 	struct xlb *x;
 	struct xlb_cfg cfg; /* the running configuration, checks included */
@@ -26,6 +28,7 @@ struct xlbd {
 	struct prober *prober;
 	struct rates *rates;
 	struct ctl *ctl;
+	struct neigh_keeper neigh;
 	const char *state_path;
 };
 

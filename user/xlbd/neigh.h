@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef XLBD_NEIGH_H
+#define XLBD_NEIGH_H
+
+#include <stddef.h>
+#include "libxlb.h"
+
+/* The backends whose next hop already has a managed neighbour entry. */
+struct neigh_keeper {
+	struct xlb_endpoint *done;
+	size_t n, cap;
+};
+
+/* Give every backend's next hop a managed neighbour entry (once each). */
+void neigh_sync(struct neigh_keeper *k, const struct xlb *x);
+void neigh_keeper_free(struct neigh_keeper *k);
+
+#endif
