@@ -6,9 +6,10 @@
  * the next of nflows distinct 5-tuples (source port, then source address),
  * so the device under test sees many flows from one template frame.
  *
- * Live frames are recycled with whatever this program wrote into them last,
- * so every field is set absolutely (never "old + 1") and checksums are
- * patched from the values actually in the frame.
+ * Live frames share their pages with everything downstream: a gateway that
+ * rewrites a frame in place (NAT, MACs, TTL) rewrites the page the generator
+ * sends next. So every frame starts from the template headers (set before load), and
+ * only then gets its tuple, with checksums patched from the template values.
  */
 #include <stdbool.h>
 #include <linux/bpf.h>
@@ -21,7 +22,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#define HDR_MAX 80
+
 /* Set by xlb-gen before load. Ports and addresses in host order. */
+const volatile __u32 hdr_len = 0; /* 42, 54 (IPv4 UDP, TCP), 62, 74 (IPv6) */
+/* Ethernet + IP + TCP/UDP headers. Not const: the copy below must read the
+ * loaded bytes, which clang would fold to the zero initialiser of a const. */
+__u8 tmpl[HDR_MAX];
 const volatile __u32 nflows = 1;
 const volatile __u32 nports = 1; /* source ports per source address */
 const volatile __u16 base_port = 10000;
@@ -141,20 +148,35 @@ static __always_inline int gen_ipv6(void *pos, void *end, struct tuple t)
 	return XDP_TX;
 }
 
+/* len is a constant at each call site, so the copy unrolls and the bounds
+ * check is one comparison. */
+static __always_inline int emit(struct xdp_md *ctx, __u32 len, bool v4)
+{
+	void *end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)ctx->data;
+	struct tuple t;
+
+	if (data + len > end)
+		return XDP_DROP;
+	__builtin_memcpy(data, tmpl, len);
+	t = next_tuple();
+	data += ETH_HLEN;
+	return v4 ? gen_ipv4(data, end, t) : gen_ipv6(data, end, t);
+}
+
 SEC("xdp")
 int xdp_gen(struct xdp_md *ctx)
 {
-	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = (void *)(long)ctx->data;
-	struct tuple t;
-
-	if ((void *)(eth + 1) > end)
-		return XDP_DROP;
-	t = next_tuple();
-	if (eth->h_proto == bpf_htons(ETH_P_IP))
-		return gen_ipv4(eth + 1, end, t);
-	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return gen_ipv6(eth + 1, end, t);
+	switch (hdr_len) {
+	case 42:
+		return emit(ctx, 42, true);
+	case 54:
+		return emit(ctx, 54, true);
+	case 62:
+		return emit(ctx, 62, false);
+	case 74:
+		return emit(ctx, 74, false);
+	}
 	return XDP_DROP;
 }
 

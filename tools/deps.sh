@@ -13,7 +13,7 @@ PACKAGES=(
 	# demo and e2e tests: namespaces and veths (ip, ss), veth offloads,
 	# sysctls, nginx backends, clients (curl, wrk, socat), JSON from xlbctl.
 	# The UDP echo is perl and nsenter is util-linux: both always installed.
-	iproute2 ethtool procps nginx-light curl socat wrk jq
+	iproute2 ethtool procps nginx-light curl socat wrk jq nftables
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 

@@ -54,7 +54,7 @@ run_mode_family() {
 # deliver the next connection (the kernel resolves and forwards it, the way
 # it does for any router). Flushing the entries makes that moment happen now.
 run_no_neighbour() {
-	local mode=$1 fam=$2 name="datapath_${1}_v${2}_no_neighbour" i ok fail b1 b2 b3
+	local mode=$1 fam=$2 name="datapath_${1}_v${2}_no_neighbour" i ok fail b1 b2 b3 first
 	lab_mode "$mode"
 	vip_setup "$fam" tcp "$mode" maglev || return 0
 	for i in $(lab_backend_ids); do
@@ -63,8 +63,18 @@ run_no_neighbour() {
 	# A connect timeout of 3 s leaves room for a SYN retransmitted while the
 	# neighbour is being resolved.
 	eval "$(http_burst "$fam" 10 --connect-timeout 3 | http_tally)"
-	note "$name: after flushing the gateway's neighbours: ok=$ok fail=$fail b1=$b1 b2=$b2 b3=$b3"
-	check "$name" "$ok/10 ok after the gateway's neighbour entries were flushed, b1=$b1 b2=$b2 b3=$b3" \
+	first="$ok/10"
+	note "$name: right after flushing the gateway's neighbours: ok=$ok fail=$fail b1=$b1 b2=$b2 b3=$b3"
+	if [[ $mode == dsr ]]; then
+		# In dsr the kernel cannot resolve a neighbour from a passed VIP
+		# packet; xlbd notices pass_no_neigh and recreates its managed
+		# entries within about a second. New connections in that second
+		# may need a SYN retransmit or fail: what must hold is recovery.
+		sleep 1
+		eval "$(http_burst "$fam" 10 --connect-timeout 3 | http_tally)"
+		note "$name: a second later: ok=$ok fail=$fail b1=$b1 b2=$b2 b3=$b3"
+	fi
+	check "$name" "$ok/10 ok after the gateway's neighbour entries were flushed (first burst $first), b1=$b1 b2=$b2 b3=$b3" \
 		test "$ok" -eq 10
 	vip_teardown "$fam" tcp
 }

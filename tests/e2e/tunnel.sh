@@ -9,8 +9,9 @@
 #     host (problems reported, then repaired), remove (everything restored);
 #   - real TCP (curl -> nginx) and UDP (socat) through the VIPs, IPv4 and
 #     IPv6 (IP-in-IP within each family, GUE across them: IPv4 in IPv6 and
-#     IPv6 in IPv4), replies straight from the backends to the client: the gateway
-#     never sees a packet from a VIP (nftables counter), r1 forwards them;
+#     IPv6 in IPv4), replies straight from the backends to the client: the
+#     gateway never sees a packet from a VIP (nftables counter), r1 forwards
+#     them;
 #   - a 1400-byte link on the way: a large download and a large upload,
 #     both IPv4 and IPv6, arrive intact (sha256), the client learns the MTU
 #     xlb tells it, and the backend the MTU its router tells it through xlb.
@@ -25,7 +26,6 @@ UDP_N=30
 
 # ---- small helpers ----------------------------------------------------------------
 
-vip_addr() { if [[ $1 == 6 ]]; then echo "$LAB_VIP6"; else echo "$LAB_VIP4"; fi; }
 vip_host() { if [[ $1 == 6 ]]; then echo "[$LAB_VIP6]"; else echo "$LAB_VIP4"; fi; }
 backend_addr() { if [[ $1 == 6 ]]; then echo "[$(lab_backend6 "$2")]"; else lab_backend4 "$2"; fi; }
 
@@ -101,7 +101,7 @@ backend_setup() {
 	backend_cmd "$1" setup --vip "$LAB_VIP4,$LAB_VIP6" --mode tunnel --dev eth0
 }
 
-# The sysctls xlb-backend touches, as "name=value ..." (for the restore check).
+# The values of the sysctls xlb-backend touches, in one line (the restore check).
 backend_sysctls() {
 	lab_in "b$1" sysctl -n net.ipv4.conf.all.arp_ignore net.ipv4.conf.eth0.arp_ignore \
 		net.ipv4.conf.all.arp_announce net.ipv4.conf.eth0.arp_announce \

@@ -334,9 +334,15 @@ static int apply_start_config(struct xlbd *d, struct xlb_cfg *want, enum cfg_sou
 
 /* ---- the loop's own sources --------------------------------------------------- */
 
+/* The tick runs four times a second: missing neighbours are noticed within
+ * a quarter second (a client's first SYN retransmit then finds one), the
+ * rest is once a second. */
+#define TICKS_PER_SEC 4
+
 struct daemon_sources {
 	struct ev_source sig;
 	struct ev_source tick;
+	unsigned int ticks;
 	struct xlbd *d;
 };
 
@@ -356,7 +362,8 @@ static void on_signal(struct ev_source *s, uint32_t events)
 	}
 }
 
-/* Once a second: counter samples for rates, stuck clients, and a fresh
+/* Neighbour entries made again if the datapath found one missing; once a
+ * second also counter samples for rates, stuck clients, and a fresh
  * next-hop generation, so route and neighbour changes reach established
  * flows (which cache their next hop) within a second. */
 static void on_tick(struct ev_source *s, uint32_t events)
@@ -365,6 +372,9 @@ static void on_tick(struct ev_source *s, uint32_t events)
 	uint64_t now = ev_now();
 
 	ev_timer_drain(s->fd);
+	neigh_watch(&ds->d->neigh, ds->d->x);
+	if (++ds->ticks % TICKS_PER_SEC)
+		return;
 	rates_sample(ds->d->rates, ds->d->x, now);
 	ctl_sweep(ds->d->ctl, now);
 	if (xlb_nexthop_flush(ds->d->x))
@@ -397,7 +407,7 @@ static int tick_open(struct daemon_sources *ds)
 	if (ds->tick.fd < 0)
 		return ds->tick.fd;
 	ds->tick.on_event = on_tick;
-	rc = ev_timer_every(ds->tick.fd, EV_SEC);
+	rc = ev_timer_every(ds->tick.fd, EV_SEC / TICKS_PER_SEC);
 	return rc ? rc : ev_add(&ds->d->loop, &ds->tick, EPOLLIN);
 }
 

@@ -65,7 +65,8 @@ static int parse_route(const char *route, const char *addr, char *nh, size_t nhl
 	return 0;
 }
 
-/* An operator's static entry, or one already managed, is left alone. */
+/* An operator's static entry is left alone; anything else (a learnt entry
+ * that will age, or a managed one that failed) is made managed again. */
 static bool neigh_settled(char *nh, char *dev)
 {
 	char *show[] = { "ip", "neigh", "show", "to", nh, "dev", dev, NULL };
@@ -73,7 +74,7 @@ static bool neigh_settled(char *nh, char *dev)
 
 	if (run_capture(show, out, sizeof(out)) != 0)
 		return false;
-	return strstr(out, "PERMANENT") || strstr(out, "NOARP") || strstr(out, "managed");
+	return strstr(out, "PERMANENT") || strstr(out, "NOARP");
 }
 
 static int manage_one(const struct xlb_endpoint *ep)
@@ -141,4 +142,17 @@ void neigh_keeper_free(struct neigh_keeper *k)
 {
 	free(k->done);
 	*k = (struct neigh_keeper){ 0 };
+}
+
+void neigh_watch(struct neigh_keeper *k, const struct xlb *x)
+{
+	uint64_t reasons[XLB_R_MAX];
+
+	if (xlb_reason_counters(x, reasons))
+		return;
+	if (reasons[XLB_R_PASS_NO_NEIGH] == k->no_neigh_seen)
+		return;
+	k->no_neigh_seen = reasons[XLB_R_PASS_NO_NEIGH];
+	k->n = 0;
+	neigh_sync(k, x);
 }
