@@ -81,6 +81,21 @@ int xlb_maglev_build(const struct xlb_table_member *members, size_t n,
 int xlb_turns_build(const struct xlb_table_member *members, size_t n,
 		    uint32_t *seq, uint32_t max);
 
+/* ---- bpffs and pin roots ---------------------------------------------- */
+
+#define XLB_BPFFS "/sys/fs/bpf"
+
+bool xlb_on_bpffs(const char *path);
+bool xlb_under_default_bpffs(const char *root);
+/* Mount bpffs on XLB_BPFFS if it is not there (refused in a private mount
+ * namespace, where pins would not outlive the process). */
+int xlb_bpffs_mount_default(void);
+/* The pin root's deepest existing ancestor is bpffs. */
+int xlb_bpffs_check(const char *root);
+/* Both of the above, mounting only for a root under XLB_BPFFS. */
+int xlb_pin_root_check(const char *root);
+int xlb_mkdir_p(const char *path);
+
 /* ---- the loaded datapath --------------------------------------------- */
 
 struct xlb;

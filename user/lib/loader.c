@@ -31,7 +31,6 @@
 #include "xlb.skel.h"
 #include "xlb_internal.h"
 
-#define BPFFS_DEFAULT "/sys/fs/bpf"
 
 /* ---- paths and bpffs -------------------------------------------------- */
 
@@ -60,84 +59,11 @@ static int pin_root_copy(char buf[PATH_MAX], const char *root)
 	return 0;
 }
 
-static bool on_bpffs(const char *path)
-{
-	struct statfs st;
-
-	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
-}
-
-/* `ip netns exec` remounts /sys without bpffs and minimal systems never
- * mount it: put it where every BPF tool expects it. */
-static int bpffs_mount_default(void)
-{
-	if (on_bpffs(BPFFS_DEFAULT))
-		return 0;
-	if (mount("bpf", BPFFS_DEFAULT, "bpf", 0, "mode=0700"))
-		return xlb_fail(errno, "mounting bpffs on %s failed: %s; mount it with "
-				"'mount -t bpf bpf %s'",
-				BPFFS_DEFAULT, strerror(errno), BPFFS_DEFAULT);
-	return 0;
-}
-
-/* The deepest existing directory on the way to the pin root must be bpffs.
- * Checked before creating anything, so a mistyped pin root cannot leave
- * directories on another filesystem. */
-static int bpffs_check_ancestor(const char *root)
-{
-	char dir[PATH_MAX];
-	struct stat st;
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", root);
-	while (stat(dir, &st)) {
-		slash = strrchr(dir, '/');
-		if (!slash) {
-			snprintf(dir, sizeof(dir), ".");
-			break;
-		}
-		if (slash == dir) {
-			dir[1] = '\0';
-			break;
-		}
-		*slash = '\0';
-	}
-	if (!on_bpffs(dir))
-		return xlb_fail(EINVAL, "pin root %s is not on a BPF filesystem (%s is not bpffs): "
-				"use a directory under %s or mount one with 'mount -t bpf bpf DIR'",
-				root, dir, BPFFS_DEFAULT);
-	return 0;
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t i, n;
-
-	n = snprintf(buf, sizeof(buf), "%s", path);
-	for (i = 1; i <= n && i < sizeof(buf); i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return xlb_fail(errno, "creating %s failed: %s", buf, strerror(errno));
-		if (i < n)
-			buf[i] = '/';
-	}
-	return 0;
-}
-
 static int pin_root_prepare(const char *root)
 {
-	int err = 0;
+	int err = xlb_pin_root_check(root);
 
-	if (!strncmp(root, BPFFS_DEFAULT "/", strlen(BPFFS_DEFAULT) + 1))
-		err = bpffs_mount_default();
-	if (!err)
-		err = bpffs_check_ancestor(root);
-	if (!err)
-		err = mkdir_p(root);
-	return err;
+	return err ? err : xlb_mkdir_p(root);
 }
 
 /* ---- the layout stamp ------------------------------------------------- */
@@ -501,7 +427,7 @@ static int attach_pinned(struct xlb *x, const char *ifname, unsigned int ifindex
 		err = link_retarget(x, path, ifname, ifindex, mode);
 	if (err <= 0)
 		return err;
-	err = mkdir_p(dir);
+	err = xlb_mkdir_p(dir);
 	if (err)
 		return err;
 	fd = link_create(x, ifname, ifindex, mode);
@@ -671,7 +597,7 @@ int xlb_destroy_pins(const char *pin_root)
 	if (access(root, F_OK))
 		return errno == ENOENT ? 0 : xlb_fail(errno, "%s: %s", root, strerror(errno));
 	/* Never unlink files outside bpffs, whatever path we are given. */
-	if (!on_bpffs(root))
+	if (!xlb_on_bpffs(root))
 		return xlb_fail(EINVAL, "refusing to remove %s: it is not on a BPF filesystem",
 				root);
 	err = path_join(links, root, XLB_LINKS_DIR);

@@ -26,7 +26,6 @@
 #include "backend.h"
 #include "decap.skel.h"
 
-#define BPFFS "/sys/fs/bpf"
 #define LINKS_DIR "links"
 #define PROG_NAME "xlb_decap"
 
@@ -53,93 +52,15 @@ static void link_path(char buf[PATH_MAX], const char *root, const char *dev)
 		buf[0] = '\0';
 }
 
-static bool on_bpffs(const char *path)
-{
-	struct statfs st;
-
-	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
-}
-
-static bool same_ns(const char *a, const char *b)
-{
-	struct stat sa, sb;
-
-	return !stat(a, &sa) && !stat(b, &sb) && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
-}
-
-/* A bpffs mounted by us in a private mount namespace (`ip netns exec`
- * makes one) dies with this process, and the pinned link with it: the
- * program would be detached the moment setup returns. */
-static int bpffs_mount(void)
-{
-	if (on_bpffs(BPFFS))
-		return 0;
-	if (!same_ns("/proc/self/ns/mnt", "/proc/1/ns/mnt"))
-		return xlb_fail(EPERM, "%s is not mounted in this mount namespace (ip netns exec?); "
-				"pins made here would vanish when xlb-backend exits and detach the "
-				"program: enter only the network namespace instead "
-				"('nsenter --net=/run/netns/NAME xlb-backend ...')", BPFFS);
-	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
-		return xlb_fail(errno, "mounting bpffs on %s failed: %s; mount it with "
-				"'mount -t bpf bpf %s'", BPFFS, strerror(errno), BPFFS);
-	rep_done("mounted bpffs on %s", BPFFS);
-	return 0;
-}
-
-/* The deepest existing directory on the way to root must be bpffs, so a
- * mistyped pin root creates nothing on another filesystem. */
-static int bpffs_check(const char *root)
-{
-	char dir[PATH_MAX];
-	struct stat st;
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", root);
-	while (stat(dir, &st)) {
-		slash = strrchr(dir, '/');
-		if (!slash || slash == dir) {
-			snprintf(dir, sizeof(dir), "/");
-			break;
-		}
-		*slash = '\0';
-	}
-	if (!on_bpffs(dir))
-		return xlb_fail(EINVAL, "pin root %s is not on a BPF filesystem (%s is not bpffs): "
-				"use a directory under %s (--pin-root)", root, dir, BPFFS);
-	return 0;
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t i, n;
-
-	n = snprintf(buf, sizeof(buf), "%s", path);
-	for (i = 1; i <= n && i < sizeof(buf); i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return xlb_fail(errno, "creating %s failed: %s", buf, strerror(errno));
-		if (i < n)
-			buf[i] = '/';
-	}
-	return 0;
-}
-
-static bool under_default_bpffs(const char *root)
-{
-	return !strncmp(root, BPFFS "/", strlen(BPFFS) + 1);
-}
-
 /* Checks only (and mounts bpffs where every BPF tool expects it). */
 static int pin_root_check(const char *root)
 {
-	int err = 0;
+	bool mounted = xlb_on_bpffs(XLB_BPFFS);
+	int err = xlb_pin_root_check(root);
 
-	if (under_default_bpffs(root))
-		err = bpffs_mount();
-	return err ? err : bpffs_check(root);
+	if (!err && !mounted && xlb_on_bpffs(XLB_BPFFS))
+		rep_done("mounted bpffs on %s", XLB_BPFFS);
+	return err;
 }
 
 static int pin_root_create(const char *root)
@@ -147,7 +68,7 @@ static int pin_root_create(const char *root)
 	char links[PATH_MAX];
 
 	pin_path(links, root, LINKS_DIR);
-	return mkdir_p(links);
+	return xlb_mkdir_p(links);
 }
 
 /* After a failed setup: directories this run created go again (rmdir
@@ -164,7 +85,7 @@ static void pin_root_tidy(const char *root, bool keep_root)
 
 bool decap_bpffs_visible(const char *root)
 {
-	return !under_default_bpffs(root) || on_bpffs(BPFFS);
+	return !xlb_under_default_bpffs(root) || xlb_on_bpffs(XLB_BPFFS);
 }
 
 /* ---- what is attached ------------------------------------------------- */
@@ -725,7 +646,7 @@ int decap_remove(const char *root, bool *found)
 	*found = false;
 	if (access(root, F_OK))
 		return 0;
-	if (!on_bpffs(root))
+	if (!xlb_on_bpffs(root))
 		return xlb_fail(EINVAL, "refusing to remove %s: it is not on a BPF filesystem", root);
 	err = links_remove(root, found);
 	for (i = 0; i < N_MAPS && !err; i++) {
