@@ -10,12 +10,14 @@
 #
 # For each gateway a fresh set of namespaces; for each flow count and frame
 # size a warm-up (every flow seen once: flow entries, conntrack entries and
-# proxy sessions exist), then a bounded run: at most FWD_COUNT packets or
-# FWD_SECONDS seconds. Delivered pps = packets counted at the sink / the
-# generator's time; loss = 1 - delivered / sent.
+# proxy sessions exist), then FWD_REPEAT bounded runs of at most FWD_COUNT
+# packets or FWD_SECONDS seconds each. Delivered pps = packets counted at the
+# sink / the generator's time; the cell reports the run with the median
+# delivered pps (one number per cell is easily thrown by other load on a
+# shared 2-core machine); loss = 1 - delivered / sent over all runs.
 #
 # Output: $XB_RESULTS/fwd.tsv (and a table on stdout).
-# Knobs: FWD_GWS, FWD_FLOWS, FWD_SIZES, FWD_COUNT, FWD_SECONDS.
+# Knobs: FWD_GWS, FWD_FLOWS, FWD_SIZES, FWD_COUNT, FWD_SECONDS, FWD_REPEAT.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -23,8 +25,9 @@ source "$(dirname "$0")/lib.sh"
 FWD_GWS=${FWD_GWS:-"bare xlb-nat xlb-dsr nft nginx"}
 FWD_FLOWS=${FWD_FLOWS:-"1 10000 1000000"}
 FWD_SIZES=${FWD_SIZES:-"64 512"}
-FWD_COUNT=${FWD_COUNT:-5000000}
-FWD_SECONDS=${FWD_SECONDS:-3}
+FWD_COUNT=${FWD_COUNT:-2000000}
+FWD_SECONDS=${FWD_SECONDS:-1.5}
+FWD_REPEAT=${FWD_REPEAT:-3}
 GEN_CPU=0
 PROXY_CPU=1
 
@@ -160,24 +163,35 @@ field() {
 	sed -n "s/.*$1=\([0-9.]*\).*/\1/p"
 }
 
-# One measurement: prints a TSV row.
+# One run: prints "sent seconds pps delivered".
+run_once() {
+	local flows=$1 size=$2 out c0 c1
+	c0=$(sink_packets)
+	out=$(gen "$flows" "$size" "$FWD_COUNT" "$FWD_SECONDS")
+	sleep 0.3
+	c1=$(sink_packets)
+	printf '%s %s %s %s\n' "$(field sent <<<"$out")" "$(field seconds <<<"$out")" \
+		"$(field pps <<<"$out")" $((c1 - c0))
+}
+
+# One cell: warm-up, FWD_REPEAT runs; prints a TSV row from the run with the
+# median delivered rate, loss over all runs.
 measure() {
-	local gw=$1 flows=$2 size=$3 warm out c0 c1 sent secs pps deliv
+	local gw=$1 flows=$2 size=$3 warm i
 	warm=$((flows > 10000 ? flows : 10000))
 	gen "$flows" "$size" "$warm" 30 >/dev/null
 	sleep 0.3
-	c0=$(sink_packets)
-	out=$(gen "$flows" "$size" "$FWD_COUNT" "$FWD_SECONDS")
-	sleep 0.5
-	c1=$(sink_packets)
-	sent=$(field sent <<<"$out")
-	secs=$(field seconds <<<"$out")
-	pps=$(field pps <<<"$out")
-	deliv=$((c1 - c0))
-	awk -v gw="$gw" -v f="$flows" -v s="$size" -v n="$sent" -v t="$secs" -v p="$pps" -v d="$deliv" \
-		'BEGIN { dp = t > 0 ? d / t : 0; loss = n > 0 ? 100 * (1 - d / n) : 0;
-			 if (loss < 0) loss = 0;
-			 printf "%s\t%d\t%d\t%d\t%.3f\t%.0f\t%d\t%.0f\t%.1f\n", gw, f, s, n, t, p, d, dp, loss }'
+	for ((i = 0; i < FWD_REPEAT; i++)); do
+		run_once "$flows" "$size"
+	done | awk -v gw="$gw" -v f="$flows" -v s="$size" '
+		{ n[NR] = $1; t[NR] = $2; p[NR] = $3; d[NR] = $4; dp[NR] = $2 > 0 ? $4 / $2 : 0
+		  sent += $1; deliv += $4 }
+		END {
+			for (i = 1; i <= NR; i++) { r = 0
+				for (j = 1; j <= NR; j++) if (dp[j] < dp[i] || (dp[j] == dp[i] && j < i)) r++
+				if (r == int((NR - 1) / 2)) m = i }
+			loss = sent > 0 ? 100 * (1 - deliv / sent) : 0; if (loss < 0) loss = 0
+			printf "%s\t%d\t%d\t%d\t%.3f\t%.0f\t%d\t%.0f\t%.1f\n", gw, f, s, n[m], t[m], p[m], d[m], dp[m], loss }'
 }
 
 main() {
