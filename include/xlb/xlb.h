@@ -224,7 +224,6 @@ enum xlb_reason {
 	XLB_R_PASS_NOT_VIP, /* IP traffic with no VIP and no NAT entry */
 	XLB_R_PASS_MALFORMED, /* headers truncated or inconsistent: the kernel validates and drops */
 	XLB_R_PASS_FRAGMENT, /* fragment not addressed to a VIP address */
-	XLB_R_PASS_IP_OPTIONS_UNSUPPORTED, /* reserved */
 	XLB_R_PASS_IPV6_EXT, /* IPv6 ext header chain longer than XLB_IPV6_EXT_MAX or unknown */
 	XLB_R_PASS_NO_NEIGH, /* next hop has no neighbour entry yet: kernel resolves it */
 	XLB_R_PASS_TTL, /* TTL/hop limit would expire: kernel sends the ICMP error */
@@ -251,8 +250,7 @@ enum xlb_reason {
 #define XLB_REASON_NAMES                                                       \
 	{                                                                      \
 		"tx", "redirect", "pass_not_ip", "pass_not_vip",               \
-			"pass_malformed", "pass_fragment",                     \
-			"pass_ip_options_unsupported", "pass_ipv6_ext",        \
+			"pass_malformed", "pass_fragment", "pass_ipv6_ext",    \
 			"pass_no_neigh", "pass_ttl", "pass_fib_other",         \
 			"pass_icmp", "drop_no_backend", "drop_malformed",      \
 			"drop_fragment", "drop_udp6_zero_csum", "drop_family", \
