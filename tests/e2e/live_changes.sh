@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Live changes under load, in nat (IPv4) and dsr (IPv6) mode:
-#   wrk keeps 4 keep-alive connections busy, and a stream of new connections
-#   (curl, 200 per second) runs alongside; meanwhile, 2 s apart:
+#   wrk keeps 16 keep-alive connections busy (so that some surely land on
+#   the backend drained later: with 4, none did in about 1 run in 16), and
+#   a stream of new connections (curl, 200 per second) runs alongside;
+#   meanwhile, 2 s apart:
 #   add b3, reweight b1 to 3, drain b2, delete b2 (the operator's way to
 #   remove a backend: drain, let its connections finish, delete).
 # Expected: zero failed requests in wrk and in the stream; b3 takes new
@@ -75,7 +77,7 @@ run_live() {
 	vip_setup "$fam" tcp "$mode" maglev 1 2 || return 0
 	vip=$(vip_of "$fam" tcp)
 
-	client_bg "$E2E_DIR/wrk.$tag" timeout 90 wrk -t1 -c4 -d"${WRK_MAX_SECONDS}s" --timeout 3s "$(vip_url "$fam")"
+	client_bg "$E2E_DIR/wrk.$tag" timeout 90 wrk -t1 -c16 -d"${WRK_MAX_SECONDS}s" --timeout 3s "$(vip_url "$fam")"
 	local wrk_pid=$E2E_BG_PID
 	http_burst "$fam" "$STREAM_CONNS" --rate "$STREAM_RATE/s" >"$E2E_DIR/stream.$tag" &
 	local stream_pid=$!
