@@ -38,6 +38,7 @@
 
 #include "libxlb.h"
 #include "pkt.h"
+#include "pktcase.h"
 #include "testlib.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -264,62 +265,6 @@ static struct xlb *cur; /* the instance packets and map reads go to */
 static const char *const reason_names[] = XLB_REASON_NAMES;
 _Static_assert(ARRAY_SIZE(reason_names) == XLB_R_MAX, "reason names");
 
-static const char *const action_names[] = { "ABORTED", "DROP", "PASS", "TX",
-					    "REDIRECT" };
-
-static const char *action_name(uint32_t a)
-{
-	return a < ARRAY_SIZE(action_names) ? action_names[a] : "?";
-}
-
-/* The case's outcome is reported by testlib; T keeps what testlib does not
- * expose: whether the case already failed (loops stop at the first
- * failure) and the hexdumps that explain it, logged after the result. */
-static struct {
-	bool failed;
-	char *dump;
-	size_t dump_len;
-	FILE *dumpf;
-} T;
-
-static void tc_begin(const char *name)
-{
-	test_begin("prog/%s", name);
-	T.failed = false;
-	T.dump = NULL;
-	T.dump_len = 0;
-	T.dumpf = open_memstream(&T.dump, &T.dump_len);
-}
-
-/* Record a failure; only the first one is reported (later ones are
- * usually its consequences). Returns false so checks can `return tc_fail`. */
-static bool __attribute__((format(printf, 1, 2))) tc_fail(const char *fmt, ...)
-{
-	char detail[1024];
-	va_list ap;
-
-	if (T.failed)
-		return false;
-	T.failed = true;
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	return TEST_FAIL("%s", detail);
-}
-
-static void tc_end(void)
-{
-	char *line, *save = NULL;
-
-	fclose(T.dumpf);
-	test_end();
-	if (T.failed && T.dump_len)
-		for (line = strtok_r(T.dump, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save))
-			test_log("%s", line);
-	free(T.dump);
-}
-
 /* ---- running packets ----------------------------------------------------- */
 
 struct run {
@@ -449,8 +394,8 @@ static bool check_bytes(const char *what, const struct run *r,
 			what, sum, why);
 	else
 		tc_fail("%soutput differs (%s)", what, sum);
-	fprintf(T.dumpf, "%soutput\n", what);
-	pkt_hexdiff(T.dumpf, "", "expected", exp, elen, "actual", r->out,
+	fprintf(tc.dumpf, "%soutput\n", what);
+	pkt_hexdiff(tc.dumpf, "", "expected", exp, elen, "actual", r->out,
 		    r->out_len);
 	return false;
 }
@@ -472,8 +417,8 @@ static bool expect_verdict(const char *what, const struct pkt *p, int dev,
 
 	run_pkt(&r, p, dev);
 	if (!check_action(what, &r, action) || !check_reason(what, &r, reason)) {
-		fprintf(T.dumpf, "%sunexpected verdict\n", what);
-		pkt_hexdiff(T.dumpf, "", "input", p->data, p->len, "output",
+		fprintf(tc.dumpf, "%sunexpected verdict\n", what);
+		pkt_hexdiff(tc.dumpf, "", "input", p->data, p->len, "output",
 			    r.out, r.out_len);
 		return false;
 	}
@@ -648,8 +593,8 @@ static int fwd_check(const char *what, const struct tvip *v,
 			"counters moved: %s, host %s", what,
 			action_name(r->action), moved(r, buf, sizeof(buf)),
 			h >= 0 ? hosts[h].name : "unknown");
-		fprintf(T.dumpf, "%sunexpected output\n", what);
-		pkt_hexdiff(T.dumpf, "", "input", in.data, in.len, "output",
+		fprintf(tc.dumpf, "%sunexpected output\n", what);
+		pkt_hexdiff(tc.dumpf, "", "input", in.data, in.len, "output",
 			    r->out, r->out_len);
 		return -1;
 	}
@@ -1516,8 +1461,8 @@ static int tunnel_check(const char *what, const struct tvip *v,
 		tc_fail("%snot tunnelled to a backend of the VIP: err %d, action %s, counters moved: %s",
 			what, r->err, action_name(r->action),
 			moved(r, buf, sizeof(buf)));
-		fprintf(T.dumpf, "%sunexpected output\n", what);
-		pkt_hexdiff(T.dumpf, "", "input", in.data, in.len, "output",
+		fprintf(tc.dumpf, "%sunexpected output\n", what);
+		pkt_hexdiff(tc.dumpf, "", "input", in.data, in.len, "output",
 			    r->out, r->out_len);
 		return -1;
 	}
@@ -2932,7 +2877,7 @@ static void t_ihl_below5(int unused)
 	int ihl;
 
 	(void)unused;
-	for (ihl = 0; ihl < 5 && !T.failed; ihl++)
+	for (ihl = 0; ihl < 5 && !tc.failed; ihl++)
 		malformed(4, edit_ihl, ihl, XDP_PASS, XLB_R_PASS_MALFORMED);
 }
 
@@ -2961,7 +2906,7 @@ static void t_totlen(int which)
 	const int *v = which ? below : beyond;
 	int i;
 
-	for (i = 0; i < 2 && !T.failed; i++)
+	for (i = 0; i < 2 && !tc.failed; i++)
 		malformed(4, edit_ip_totlen, v[i], XDP_PASS,
 			  XLB_R_PASS_MALFORMED);
 }
@@ -2971,7 +2916,7 @@ static void t_bad_version(int family)
 	static const int v4[] = { 6, 0 }, v6[] = { 4, 0 };
 	int i;
 
-	for (i = 0; i < 2 && !T.failed; i++)
+	for (i = 0; i < 2 && !tc.failed; i++)
 		malformed(family, edit_version, family == 4 ? v4[i] : v6[i],
 			  XDP_PASS, XLB_R_PASS_MALFORMED);
 }
@@ -2983,7 +2928,7 @@ static void t_v6_paylen(int unused)
 	int i;
 
 	(void)unused;
-	for (i = 0; i < 2 && !T.failed; i++)
+	for (i = 0; i < 2 && !tc.failed; i++)
 		malformed(6, edit_v6_paylen, len[i], XDP_PASS,
 			  XLB_R_PASS_MALFORMED);
 }
@@ -3008,7 +2953,7 @@ static void t_doff(int family_vip)
 	int family = family_vip & 0xf, doff;
 	bool vip = family_vip & 0x10;
 
-	for (doff = 0; doff < 5 && !T.failed; doff++) {
+	for (doff = 0; doff < 5 && !tc.failed; doff++) {
 		if (vip)
 			malformed(family, edit_doff, doff, XDP_DROP,
 				  XLB_R_DROP_MALFORMED);
@@ -3409,6 +3354,7 @@ int main(void)
 	size_t i;
 	int err;
 
+	tc.layer = "prog";
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (geteuid()) {
 		printf("FAIL prog/setup: needs root (netns, BPF)\n");

@@ -41,6 +41,7 @@
 #include "libxlb.h"
 #include "pkt.h"
 #include "pkt_tunnel.h"
+#include "pktcase.h"
 #include "testlib.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -222,57 +223,6 @@ static struct xlb *X;
 static const char *const reason_names[] = XLB_REASON_NAMES;
 _Static_assert(ARRAY_SIZE(reason_names) == XLB_R_MAX, "reason names");
 
-static const char *action_name(uint32_t a)
-{
-	static const char *const names[] = { "ABORTED", "DROP", "PASS", "TX", "REDIRECT" };
-
-	return a < ARRAY_SIZE(names) ? names[a] : "?";
-}
-
-/* testlib reports the case; this keeps the hexdumps that explain a failure
- * (logged after the result line) and stops a case at its first failure. */
-static struct {
-	bool failed;
-	char *dump;
-	size_t dump_len;
-	FILE *dumpf;
-} T;
-
-static void tc_begin(const char *name)
-{
-	test_begin("tunnel/%s", name);
-	T.failed = false;
-	T.dump = NULL;
-	T.dump_len = 0;
-	T.dumpf = open_memstream(&T.dump, &T.dump_len);
-}
-
-static bool __attribute__((format(printf, 1, 2))) tc_fail(const char *fmt, ...)
-{
-	char detail[1024];
-	va_list ap;
-
-	if (T.failed)
-		return false;
-	T.failed = true;
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	return TEST_FAIL("%s", detail);
-}
-
-static void tc_end(void)
-{
-	char *line, *save = NULL;
-
-	fclose(T.dumpf);
-	test_end();
-	if (T.failed && T.dump_len)
-		for (line = strtok_r(T.dump, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-			test_log("%s", line);
-	free(T.dump);
-}
-
 /* ---- running the xlb program ------------------------------------------------- */
 
 struct run {
@@ -337,8 +287,8 @@ static const char *moved(const struct run *r, char *buf, size_t n)
 
 static void dump_io(const char *what, const uint8_t *in, size_t ilen, const struct run *r)
 {
-	fprintf(T.dumpf, "%s\n", what);
-	pkt_hexdiff(T.dumpf, "", "input", in, ilen, "output", r->out, r->out_len);
+	fprintf(tc.dumpf, "%s\n", what);
+	pkt_hexdiff(tc.dumpf, "", "input", in, ilen, "output", r->out, r->out_len);
 }
 
 static bool check_action(const char *what, const struct run *r, uint32_t want)
@@ -393,8 +343,8 @@ static bool check_out(const char *what, const struct run *r, const struct pkt *e
 			tc_fail("%soutput differs (%s) [its own checksums: %s]", what, sum, why);
 		else
 			tc_fail("%soutput differs (%s)", what, sum);
-		fprintf(T.dumpf, "%soutput\n", what);
-		pkt_hexdiff(T.dumpf, "", "expected", exp->data, exp->len, "actual", r->out,
+		fprintf(tc.dumpf, "%soutput\n", what);
+		pkt_hexdiff(tc.dumpf, "", "expected", exp->data, exp->len, "actual", r->out,
 			    r->out_len);
 		return false;
 	}
@@ -1281,8 +1231,8 @@ static bool decap_expect(const char *what, const struct pkt *in, enum xlb_decap_
 	if (r.out_len == exp->len && !memcmp(r.out, exp->data, exp->len))
 		return true;
 	pkt_diff_summary(sum, sizeof(sum), exp->data, exp->len, r.out, r.out_len);
-	fprintf(T.dumpf, "%soutput\n", what);
-	pkt_hexdiff(T.dumpf, "", "expected", exp->data, exp->len, "actual", r.out, r.out_len);
+	fprintf(tc.dumpf, "%soutput\n", what);
+	pkt_hexdiff(tc.dumpf, "", "expected", exp->data, exp->len, "actual", r.out, r.out_len);
 	return tc_fail("%soutput differs (%s)", what, sum);
 }
 
@@ -1861,7 +1811,7 @@ static bool setup_all(void)
 	if (i == NVIP)
 		decap_setup();
 	tc_end();
-	return !T.failed;
+	return !tc.failed;
 }
 
 int main(void)
@@ -1870,6 +1820,7 @@ int main(void)
 	size_t i;
 	int err;
 
+	tc.layer = "tunnel";
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
 	memset(bulk, 0xa5, sizeof(bulk));
