@@ -150,11 +150,20 @@ run_live() {
 }
 
 # One request from a fixed client port; prints the backend that answered
-# (or "fail").
+# (nothing if none did). When the client itself still holds the previous
+# connection of that port in TIME_WAIT, curl cannot bind it (exit 45): that
+# says nothing about xlb, so wait for the port and try again.
 request_from_port() {
-	local fam=$1 port=$2
-	lab_in client curl -s -g -o /dev/null --connect-timeout 2 --max-time 5 -H 'Connection: close' \
-		--local-port "$port" -w '%header{x-backend}' "$(vip_url "$fam")" || true
+	local fam=$1 port=$2 try out rc
+	for try in 1 2 3 4 5; do
+		rc=0
+		out=$(lab_in client curl -s -g -o /dev/null --connect-timeout 2 --max-time 5 \
+			-H 'Connection: close' --local-port "$port" -w '%header{x-backend}' \
+			"$(vip_url "$fam")") || rc=$?
+		((rc == 45)) || break
+		sleep 1
+	done
+	printf '%s' "$out"
 }
 
 # A new connection that happens to reuse the client port (so the 5-tuple) of
