@@ -75,9 +75,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_vip_state SEC(".maps");
 
+/* One block of XLB_STATS_SLOTS per CPU id (see XLB_STATS_KEY). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_STATS_SLOTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_STATS_SLOTS); /* times the CPU ids, set by libxlb before load */
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct xlb_counters);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

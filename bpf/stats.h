@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Per-CPU counters: no atomics and no shared cache lines on the fast path. */
+/* Counters in the running CPU's block of xlb_stats: no atomics and no
+ * shared cache lines on the fast path. */
 #ifndef XLB_BPF_STATS_H
 #define XLB_BPF_STATS_H
 
 #include "maps.h"
 
+static __always_inline struct xlb_counters *stats_slot(__u32 slot)
+{
+	__u32 key = XLB_STATS_KEY(bpf_get_smp_processor_id(), slot);
+
+	return bpf_map_lookup_elem(&xlb_stats, &key);
+}
+
 static __always_inline void count_reason(enum xlb_reason r)
 {
-	__u32 key = XLB_STATS_REASON(r);
-	struct xlb_counters *c = bpf_map_lookup_elem(&xlb_stats, &key);
+	struct xlb_counters *c = stats_slot(XLB_STATS_REASON(r));
 
 	if (c)
 		c->packets += 1;
@@ -16,8 +23,7 @@ static __always_inline void count_reason(enum xlb_reason r)
 
 static __always_inline void count_backend(__u32 backend_id, __u64 bytes)
 {
-	__u32 key = XLB_STATS_BACKEND(backend_id);
-	struct xlb_counters *c = bpf_map_lookup_elem(&xlb_stats, &key);
+	struct xlb_counters *c = stats_slot(XLB_STATS_BACKEND(backend_id));
 
 	if (c) {
 		c->packets += 1;

@@ -166,32 +166,27 @@ static int cmd_count(char **argv)
  * CPUs: tells whether the packets took the path the benchmark meant. */
 static int cmd_reasons(char **argv)
 {
-	int ncpu = libbpf_num_possible_cpus(), fd, i;
 	struct bpf_map_info info = {};
-	__u32 r, key, len = sizeof(info);
-	uint8_t *v = NULL;
-	__u64 sum, pkts;
+	__u32 r, cpu, key, len = sizeof(info);
+	struct xlb_counters c;
+	__u64 sum;
+	int fd;
 
 	fd = attached_map(argv[0], XLB_MAP_STATS);
 	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		fprintf(stderr, "xlb-bench-gw: no xlb attached to %s\n", argv[0]);
 		return fd < 0 ? fd : -errno;
 	}
-	/* Per-CPU values are padded to 8 bytes; packets come first. */
-	v = calloc((size_t)ncpu, (info.value_size + 7) & ~7u);
-	for (r = 0; v && r < XLB_R_MAX; r++) {
-		key = XLB_STATS_REASON(r);
-		if (bpf_map_lookup_elem(fd, &key, v))
-			continue;
-		for (sum = 0, i = 0; i < ncpu; i++) {
-			memcpy(&pkts, v + (size_t)i * ((info.value_size + 7) & ~7u), sizeof(pkts));
-			sum += pkts;
+	for (r = 0; r < XLB_R_MAX; r++) {
+		for (sum = 0, cpu = 0; cpu < info.max_entries / XLB_STATS_SLOTS; cpu++) {
+			key = XLB_STATS_KEY(cpu, XLB_STATS_REASON(r));
+			if (!bpf_map_lookup_elem(fd, &key, &c))
+				sum += c.packets;
 		}
 		if (sum)
 			printf("%s=%llu ", xlb_reason_name(r), (unsigned long long)sum);
 	}
 	printf("\n");
-	free(v);
 	close(fd);
 	return 0;
 }

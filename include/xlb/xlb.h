@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key, value or size changes; xlbd refuses
  * to adopt pins of another version instead of failing inside libbpf. */
-#define XLB_LAYOUT_VERSION 1
+#define XLB_LAYOUT_VERSION 2
 #define XLB_LAYOUT_MAGIC 0x786c6201u /* "xlb\1" */
 
 #define XLB_MAX_VIPS 1024
@@ -177,17 +177,25 @@ struct xlb_counters {
 };
 
 /*
- * All counters live in one per-CPU array (xlb_stats), so a packet touches
- * as few pages as possible: reason r at XLB_STATS_REASON(r) (packets only),
- * backend b at XLB_STATS_BACKEND(b). The datapath never writes the VIP
- * slots: they hold what the VIP's deleted backends carried, and a VIP's
- * total is that plus its live backends' counters (libxlb adds them up).
+ * All counters live in one array (xlb_stats) holding a block of
+ * XLB_STATS_SLOTS slots per CPU: CPU c's slot s is entry XLB_STATS_KEY(c, s),
+ * and only CPU c writes it, so no atomics are needed. A plain array rather
+ * than a per-CPU map: a per-CPU lookup first reads the value's address from
+ * a pointer table, one more page (and cache miss) per counter per packet.
+ * Reason r sits at XLB_STATS_REASON(r) (packets only), backend b at
+ * XLB_STATS_BACKEND(b): reasons and the first 192 backends share a CPU's
+ * first page, so a packet usually touches one page of counters. The
+ * datapath never writes the VIP slots: they hold what the VIP's deleted
+ * backends carried, and a VIP's total is that plus its live backends'
+ * counters (libxlb adds them up). libxlb sizes the array to the machine's
+ * CPU ids before load and reads it through mmap.
  */
 #define XLB_STATS_REASONS 64
 #define XLB_STATS_REASON(r) (r)
-#define XLB_STATS_VIP(v) (XLB_STATS_REASONS + (v))
-#define XLB_STATS_BACKEND(b) (XLB_STATS_REASONS + XLB_MAX_VIPS + (b))
-#define XLB_STATS_SLOTS (XLB_STATS_REASONS + XLB_MAX_VIPS + XLB_MAX_BACKENDS)
+#define XLB_STATS_BACKEND(b) (XLB_STATS_REASONS + (b))
+#define XLB_STATS_VIP(v) (XLB_STATS_REASONS + XLB_MAX_BACKENDS + (v))
+#define XLB_STATS_SLOTS (XLB_STATS_REASONS + XLB_MAX_BACKENDS + XLB_MAX_VIPS)
+#define XLB_STATS_KEY(cpu, slot) ((cpu) * XLB_STATS_SLOTS + (slot))
 
 /* Per-VIP state that must be shared across CPUs (not per-CPU). */
 struct xlb_vip_state {

@@ -319,19 +319,6 @@ static void slot_freed(const struct xlb_backend *old, struct xlb_backend *out)
 	out->gen = old->gen;
 }
 
-/* Per-CPU values are copied one per possible CPU, each rounded up to 8. */
-static int percpu_zero(const struct xlb *x, int fd, __u32 key, size_t value_size)
-{
-	void *zero = calloc(x->ncpus, (value_size + 7) & ~(size_t)7);
-	int err;
-
-	if (!zero)
-		return -ENOMEM;
-	err = bpf_map_update_elem(fd, &key, zero, BPF_ANY);
-	free(zero);
-	return err;
-}
-
 /* xlb_vip_addrs counts the VIPs on each address, so the last VIP to leave
  * an address removes it without scanning the others. */
 static struct xlb_vip_key vip_addr_key(const struct xlb_vip_key *vip)
@@ -372,9 +359,8 @@ static int vip_id_reset(const struct xlb *x, uint32_t id)
 	__u32 slot;
 	int err, i;
 
-	err = percpu_zero(x, x->fd.stats, XLB_STATS_VIP(id), sizeof(struct xlb_counters));
-	if (!err)
-		err = bpf_map_update_elem(x->fd.vip_state, &id, &st, BPF_ANY);
+	xlb_stats_zero(x, XLB_STATS_VIP(id));
+	err = bpf_map_update_elem(x->fd.vip_state, &id, &st, BPF_ANY);
 	for (i = 0; !err && i < 2; i++) {
 		slot = 2 * id + i;
 		err = bpf_map_delete_elem(x->fd.tables, &slot);
@@ -762,7 +748,7 @@ static int be_apply(struct xlb *x, struct xlb_vip_entry *v, enum be_op op, size_
 		goto out;
 	err = slot_read(x, id, &old);
 	if (!err && op == BE_ADD)
-		err = percpu_zero(x, x->fd.stats, XLB_STATS_BACKEND(id), sizeof(struct xlb_counters));
+		xlb_stats_zero(x, XLB_STATS_BACKEND(id));
 	if (err) {
 		err = xlb_fail(-err, "preparing %s[%u] failed: %s", XLB_MAP_BACKENDS, id,
 			       strerror(-err));
@@ -862,9 +848,8 @@ int xlb_backend_del(struct xlb *x, const struct xlb_vip_key *vip, const struct x
 	if (err)
 		return err;
 	xlb_ids_put(&x->be_ids, id);
-	/* Bookkeeping only: the deletion itself has happened. */
-	err = xlb_stats_retire(x, v->val.id, id);
-	return xlb_filter_sync(x) ?: err;
+	xlb_stats_retire(x, v->val.id, id);
+	return xlb_filter_sync(x);
 }
 
 /* Which property of a backend a set call changes. */

@@ -2,15 +2,17 @@
 /*
  * Reading the datapath's counters and flow table.
  *
- * Per-CPU maps hand back one value per possible CPU (not per online CPU),
- * summed here. Reads race with the datapath harmlessly: every per-CPU value
- * is an aligned 64-bit word, so a sum is at worst a few packets behind.
+ * xlb_stats is mapped into this process (xlb_stats_map): a counter is the
+ * sum of its slot in every CPU's block, read without a system call. Reads
+ * race with the datapath harmlessly: every counter is an aligned 64-bit
+ * word, so a sum is at worst a few packets behind.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -19,28 +21,50 @@
 
 #define FLOW_BATCH 4096 /* entries per batch read of the flow table */
 
-static int counters_sum(const struct xlb *x, int fd, __u32 key, struct xlb_counters *out)
+int xlb_stats_map(struct xlb *x)
 {
-	struct xlb_counters *vals;
-	int err, cpu;
+	size_t len = (size_t)x->stats_cpus * XLB_STATS_SLOTS * sizeof(struct xlb_counters);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, x->fd.stats, 0);
 
-	vals = calloc(x->ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	err = bpf_map_lookup_elem(fd, &key, vals);
+	if (p == MAP_FAILED)
+		return xlb_fail(errno, "mapping %s into memory failed: %s", XLB_MAP_STATS,
+				strerror(errno));
+	x->stats = p;
+	x->stats_len = len;
+	return 0;
+}
+
+void xlb_stats_unmap(struct xlb *x)
+{
+	if (x->stats)
+		munmap(x->stats, x->stats_len);
+	x->stats = NULL;
+}
+
+static struct xlb_counters *stats_at(const struct xlb *x, int cpu, __u32 slot)
+{
+	return &x->stats[XLB_STATS_KEY((size_t)cpu, slot)];
+}
+
+static void counters_sum(const struct xlb *x, __u32 slot, struct xlb_counters *out)
+{
+	int cpu;
+
 	memset(out, 0, sizeof(*out));
-	for (cpu = 0; !err && cpu < x->ncpus; cpu++) {
-		out->packets += vals[cpu].packets;
-		out->bytes += vals[cpu].bytes;
+	for (cpu = 0; cpu < x->stats_cpus; cpu++) {
+		out->packets += stats_at(x, cpu, slot)->packets;
+		out->bytes += stats_at(x, cpu, slot)->bytes;
 	}
-	free(vals);
-	return err;
 }
 
-static int vip_retired(const struct xlb *x, uint32_t vip_id, struct xlb_counters *out)
+void xlb_stats_zero(const struct xlb *x, uint32_t slot)
 {
-	return counters_sum(x, x->fd.stats, XLB_STATS_VIP(vip_id), out);
+	int cpu;
+
+	for (cpu = 0; cpu < x->stats_cpus; cpu++)
+		memset(stats_at(x, cpu, slot), 0, sizeof(struct xlb_counters));
 }
+
 
 static const struct xlb_vip_info *vip_by_id(const struct xlb *x, uint32_t vip_id)
 {
@@ -59,35 +83,26 @@ int xlb_vip_counters(const struct xlb *x, uint32_t vip_id, struct xlb_counters *
 	const struct xlb_vip_info *v;
 	struct xlb_counters be;
 	size_t i;
-	int err;
 
 	if (vip_id >= XLB_MAX_VIPS)
 		return xlb_fail(EINVAL, "VIP id %u is out of range (ids go up to %u)", vip_id,
 				XLB_MAX_VIPS - 1);
-	err = vip_retired(x, vip_id, out);
+	counters_sum(x, XLB_STATS_VIP(vip_id), out);
 	v = vip_by_id(x, vip_id);
-	for (i = 0; !err && v && i < v->n_backends; i++) {
-		err = counters_sum(x, x->fd.stats, XLB_STATS_BACKEND(v->backends[i].id), &be);
+	for (i = 0; v && i < v->n_backends; i++) {
+		counters_sum(x, XLB_STATS_BACKEND(v->backends[i].id), &be);
 		out->packets += be.packets;
 		out->bytes += be.bytes;
 	}
-	if (err)
-		return xlb_fail(-err, "reading the counters of VIP id %u failed: %s", vip_id,
-				strerror(-err));
 	return 0;
 }
 
 int xlb_backend_counters(const struct xlb *x, uint32_t backend_id, struct xlb_counters *out)
 {
-	int err;
-
 	if (backend_id >= XLB_MAX_BACKENDS)
 		return xlb_fail(EINVAL, "backend id %u is out of range (ids go up to %u)",
 				backend_id, XLB_MAX_BACKENDS - 1);
-	err = counters_sum(x, x->fd.stats, XLB_STATS_BACKEND(backend_id), out);
-	if (err)
-		return xlb_fail(-err, "reading the counters of backend id %u failed: %s",
-				backend_id, strerror(-err));
+	counters_sum(x, XLB_STATS_BACKEND(backend_id), out);
 	return 0;
 }
 
@@ -95,13 +110,9 @@ int xlb_reason_counters(const struct xlb *x, uint64_t out[XLB_R_MAX])
 {
 	struct xlb_counters c;
 	__u32 r;
-	int err;
 
 	for (r = 0; r < XLB_R_MAX; r++) {
-		err = counters_sum(x, x->fd.stats, XLB_STATS_REASON(r), &c);
-		if (err)
-			return xlb_fail(-err, "reading %s[%s] failed: %s", XLB_MAP_STATS,
-					xlb_reason_name(r), strerror(-err));
+		counters_sum(x, XLB_STATS_REASON(r), &c);
 		out[r] = c.packets;
 	}
 	return 0;
@@ -109,31 +120,17 @@ int xlb_reason_counters(const struct xlb *x, uint64_t out[XLB_R_MAX])
 
 /* Fold a deleted backend's counters into its VIP's, CPU by CPU, so the VIP's
  * totals do not shrink when a backend leaves. */
-int xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id)
+void xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id)
 {
-	__u32 vkey = XLB_STATS_VIP(vip_id), bkey = XLB_STATS_BACKEND(backend_id);
 	struct xlb_counters *v, *b;
-	int err, cpu;
+	int cpu;
 
-	v = calloc(x->ncpus, sizeof(*v));
-	b = calloc(x->ncpus, sizeof(*b));
-	err = v && b ? 0 : -ENOMEM;
-	if (!err)
-		err = bpf_map_lookup_elem(x->fd.stats, &vkey, v);
-	if (!err)
-		err = bpf_map_lookup_elem(x->fd.stats, &bkey, b);
-	for (cpu = 0; !err && cpu < x->ncpus; cpu++) {
-		v[cpu].packets += b[cpu].packets;
-		v[cpu].bytes += b[cpu].bytes;
+	for (cpu = 0; cpu < x->stats_cpus; cpu++) {
+		v = stats_at(x, cpu, XLB_STATS_VIP(vip_id));
+		b = stats_at(x, cpu, XLB_STATS_BACKEND(backend_id));
+		v->packets += b->packets;
+		v->bytes += b->bytes;
 	}
-	if (!err)
-		err = bpf_map_update_elem(x->fd.stats, &vkey, v, BPF_ANY);
-	free(v);
-	free(b);
-	if (err)
-		return xlb_fail(-err, "keeping the counters of deleted backend id %u failed: %s",
-				backend_id, strerror(-err));
-	return 0;
 }
 
 /* Invalidate every cached next hop (struct xlb_nexthop): flows look their

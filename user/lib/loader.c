@@ -195,6 +195,11 @@ static int skel_open(struct xlb *x)
 	if (err)
 		return xlb_fail(-err, "sizing %s to %u entries failed: %s", XLB_MAP_FLOWS,
 				x->flow_entries, strerror(-err));
+	err = bpf_map__set_max_entries(x->skel->maps.xlb_stats,
+				       (__u32)x->stats_cpus * XLB_STATS_SLOTS);
+	if (err)
+		return xlb_fail(-err, "sizing %s for %d CPUs failed: %s", XLB_MAP_STATS,
+				x->stats_cpus, strerror(-err));
 	x->skel->rodata->udp_idle_ns = x->udp_idle_ns;
 	return 0;
 }
@@ -228,7 +233,29 @@ static int skel_load(struct xlb *x)
 				"xlb build, run 'xlbd --detach' (drops established flows)",
 				strerror(-err), x->pin_root);
 	map_fds_get(x);
-	return 0;
+	return xlb_stats_map(x);
+}
+
+#define CPU_POSSIBLE "/sys/devices/system/cpu/possible"
+
+/* The highest possible CPU id + 1 (ids may have holes, e.g. "0,2-5"): the
+ * datapath indexes its counters by bpf_get_smp_processor_id(). */
+static int cpu_ids(void)
+{
+	char buf[256], *last;
+	FILE *f = fopen(CPU_POSSIBLE, "r");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	last = buf + strcspn(buf, "\n");
+	*last = 0;
+	while (last > buf && last[-1] != '-' && last[-1] != ',')
+		last--;
+	return *last ? atoi(last) + 1 : -1;
 }
 
 static int handle_new(const struct xlb_open_opts *opts, struct xlb **out)
@@ -243,10 +270,9 @@ static int handle_new(const struct xlb_open_opts *opts, struct xlb **out)
 	x->no_pin = opts && opts->no_pin;
 	x->flow_entries = opts && opts->flow_entries ? opts->flow_entries : XLB_FLOWS_DEFAULT;
 	x->udp_idle_ns = opts && opts->udp_idle_ns ? opts->udp_idle_ns : XLB_UDP_IDLE_DEFAULT_NS;
-	x->ncpus = libbpf_num_possible_cpus();
-	if (x->ncpus <= 0)
-		return xlb_fail(-x->ncpus, "counting possible CPUs failed: %s",
-				strerror(-x->ncpus));
+	x->stats_cpus = cpu_ids();
+	if (x->stats_cpus <= 0)
+		return xlb_fail(EIO, "reading %s failed: cannot size the counters", CPU_POSSIBLE);
 	err = pin_root_copy(x->pin_root, opts ? opts->pin_root : NULL);
 	if (!err)
 		err = xlb_model_init(x);
@@ -300,6 +326,7 @@ void xlb_close(struct xlb *x)
 	if (!x)
 		return;
 	links_close(x);
+	xlb_stats_unmap(x);
 	xlb_bpf__destroy(x->skel);
 	xlb_model_free(x);
 	free(x);

@@ -62,7 +62,9 @@ struct xlb {
 	struct xlb_map_fds fd;
 	char pin_root[PATH_MAX];
 	bool no_pin;
-	int ncpus; /* possible CPUs: per-CPU values come one per possible CPU */
+	int stats_cpus; /* CPU ids (highest possible + 1): blocks of xlb_stats */
+	struct xlb_counters *stats; /* xlb_stats, mapped */
+	size_t stats_len;
 	uint32_t flow_entries;
 	uint64_t udp_idle_ns;
 
@@ -84,7 +86,11 @@ int xlb_model_adopt(struct xlb *x);
 /* The address filter: add one address's bit, or recompute all from the model. */
 int xlb_filter_add(const struct xlb *x, const struct xlb_addr *a, __u8 family, __u32 role);
 int xlb_filter_sync(const struct xlb *x);
-int xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id);
+/* counters.c: xlb_stats, mapped into memory after load. */
+int xlb_stats_map(struct xlb *x);
+void xlb_stats_unmap(struct xlb *x);
+void xlb_stats_zero(const struct xlb *x, uint32_t slot);
+void xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id);
 /* All XLB_MAX_BACKENDS slots of xlb_backends, in slot order. */
 int xlb_backend_slots_read(const struct xlb *x, struct xlb_backend *slots);
 
