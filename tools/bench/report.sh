@@ -153,7 +153,7 @@ fwd_table() {
 	echo "|---|---:|---:|---:|---:|---:|---:|"
 	awk -F'\t' 'NR == FNR { if (FNR > 1 && $1 == "bare") bare[$2 " " $3] = $8; next }
 		FNR > 1 { b = bare[$2 " " $3]; printf "| %s | %d | %d B | %.0f | %.0f | %.1f%% | %s |\n",
-			$1, $2, $3, $6, $8, $9, b > 0 ? sprintf("%.2f", $8 / b) : "-" }' "$R/fwd.tsv" "$R/fwd.tsv"
+			$1, $2, $3, $6, $8, $9, (b > 0 ? sprintf("%.2f", $8 / b) : "-") }' "$R/fwd.tsv" "$R/fwd.tsv"
 }
 
 conn_table() {
