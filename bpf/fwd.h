@@ -65,6 +65,29 @@ static __always_inline int next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
 	return rc;
 }
 
+/* The next hop towards a backend for a new flow: the next hop depends on
+ * the backend's address, not on the flow, so this CPU's last lookup for the
+ * backend serves (see xlb_backend_nh). Source-based policy routing would
+ * need the per-flow lookup; xlb routes by destination, as IPVS does. */
+static __always_inline int backend_next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
+					    __u32 backend_id, const struct xlb_backend *b,
+					    struct xlb_nexthop *out)
+{
+	struct xlb_backend_nh *c = bpf_map_lookup_elem(&xlb_backend_nh, &backend_id);
+	int rc;
+
+	if (c && c->backend_gen == b->gen && c->nh.ifindex && c->nh.gen == p->nh_gen) {
+		*out = c->nh;
+		return BPF_FIB_LKUP_RET_SUCCESS;
+	}
+	rc = next_hop(ctx, p, &p->key.src, &b->addr, out);
+	if (c && rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		c->nh = *out;
+		c->backend_gen = b->gen;
+	}
+	return rc;
+}
+
 /* Set the next hop's MACs and send: XDP_TX back out of the ingress
  * interface, or redirect to another one. */
 static __always_inline int send_to_next_hop(struct xdp_md *ctx, const struct xlb_nexthop *nh)

@@ -85,6 +85,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_stats SEC(".maps");
 
+/* A backend's next hop as this CPU last looked it up, so a new flow to a
+ * known backend skips the FIB lookup (the most expensive step of a new flow
+ * after the flow-table inserts). Valid while both the next-hop generation
+ * and the backend slot's generation are the ones it was looked up for. A
+ * cache, private to each program: not pinned. */
+struct xlb_backend_nh {
+	struct xlb_nexthop nh;
+	__u32 backend_gen;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_backend_nh);
+} xlb_backend_nh SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

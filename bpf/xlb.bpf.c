@@ -143,7 +143,7 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 		plan_tunnel(p, b, f.gue_port, &t);
 		r = tunnel_next_hop(ctx, p, b, &f, &t);
 	} else {
-		r = next_hop(ctx, p, &p->key.src, &b->addr, &f.nh);
+		r = backend_next_hop(ctx, p, backend_id, b, &f.nh);
 	}
 	count_reason(rescheduled ? XLB_R_RESCHEDULED : XLB_R_NEW_FLOW);
 	/* An RST closes whatever it belongs to; remembering it would only

@@ -1300,6 +1300,87 @@ static void t_udp6_csum0(int vi)
 	expect_verdict("", &p, DEV_XC0, XDP_DROP, XLB_R_DROP_UDP6_ZERO_CSUM);
 }
 
+/* Pin to the CPU we run on: the per-backend next-hop cache is per CPU. */
+static int pin_here(cpu_set_t *saved)
+{
+	cpu_set_t one;
+
+	if (sched_getaffinity(0, sizeof(*saved), saved))
+		return -1;
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	return sched_setaffinity(0, sizeof(one), &one);
+}
+
+static int neigh_set(int h, int family, const uint8_t mac[6])
+{
+	char m[18];
+
+	mac_str(mac, m);
+	return sh("ip %s neigh replace %s lladdr %s nud permanent dev %s",
+		  family == 4 ? "-4" : "-6", family == 4 ? hosts[h].v4 : hosts[h].v6, m,
+		  dev_name[hosts[h].dev]);
+}
+
+/* A new flow of the VIP that its table sends to host h. */
+static void new_flow_to(const struct tvip *v, int h, struct pkt_spec *s)
+{
+	do
+		client_spec(s, v, next_sport(), PKT_TCP_SYN);
+	while (predict_flow(v, s) != h);
+}
+
+static bool dst_mac_is(const char *what, const struct run *r, const uint8_t mac[6])
+{
+	char got[18], want[18];
+
+	if (r->out_len >= 6 && !memcmp(r->out, mac, 6))
+		return true;
+	mac_str(r->out, got);
+	mac_str(mac, want);
+	tc_fail("%sdestination MAC %s, expected %s", what, got, want);
+	return false;
+}
+
+/*
+ * New flows to a backend reuse this CPU's last next hop for it (no FIB
+ * lookup per new flow) until the control plane moves the next-hop
+ * generation: a neighbour's new MAC reaches new flows after
+ * xlb_nexthop_flush(), which xlbd calls every second and on changes.
+ */
+static void t_backend_nh_cache(int vi)
+{
+	static const uint8_t moved[6] = { 0x02, 0xbe, 0, 0, 0, 0x99 };
+	const struct tvip *v = &vips[vi];
+	struct pkt_spec s;
+	cpu_set_t saved;
+	struct pkt in;
+	struct run r;
+	int h;
+
+	if (pin_here(&saved)) {
+		tc_fail("pinning to one CPU: %s", strerror(errno));
+		return;
+	}
+	h = new_flow("first flow: ", v, next_sport());
+	if (h >= 0 && !neigh_set(h, v->family, moved)) {
+		new_flow_to(v, h, &s);
+		build(&in, &s);
+		run_pkt(&r, &in, DEV_XC0);
+		if (check_action("second flow, cached next hop: ", &r, XDP_REDIRECT) &&
+		    dst_mac_is("second flow, cached next hop: ", &r, hosts[h].mac) &&
+		    !xlb_nexthop_flush(cur)) {
+			new_flow_to(v, h, &s);
+			build(&in, &s);
+			run_pkt(&r, &in, DEV_XC0);
+			dst_mac_is("after the generation moved: ", &r, moved);
+		}
+	}
+	if (h >= 0 && (neigh_set(h, v->family, hosts[h].mac) || xlb_nexthop_flush(cur)))
+		tc_fail("restoring the neighbour of %s failed", hosts[h].name);
+	sched_setaffinity(0, sizeof(saved), &saved);
+}
+
 /* ---- cases: DSR, XDP_TX, no neighbour, no backend ------------------------ */
 
 /* DSR keeps TTL: a TTL of 1 is not ours to expire. */
@@ -3160,6 +3241,8 @@ static const struct tcase cases[] = {
 	{ "v6_udp_nat_established", t_udp_established, V6_UDP },
 	{ "v6_udp_csum0_drop", t_udp6_csum0, V6_UDP },
 	{ "v6_udp_nat_reply", t_nat_reply, V6_UDP },
+	{ "v4_new_flow_backend_nexthop_cached", t_backend_nh_cache, V4_NAT },
+	{ "v6_new_flow_backend_nexthop_cached", t_backend_nh_cache, V6_NAT },
 	/* dsr */
 	{ "v4_tcp_syn_dsr", t_new_flow, V4_DSR },
 	{ "v4_tcp_ack_dsr_established", t_ack, V4_DSR },
