@@ -85,6 +85,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_backend_epochs);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xlb_backend_epochs SEC(".maps");
+
 /* A backend's next hop as this CPU last looked it up, so a new flow to a
  * known backend skips the FIB lookup (the most expensive step of a new flow
  * after the flow-table inserts). Valid while both the next-hop generation

@@ -36,6 +36,19 @@ static __always_inline bool family_fits(__u8 mode, const struct xlb_backend *b, 
 	return mode == XLB_MODE_TUNNEL || b->family == p->key.family;
 }
 
+/* The backend slot's epoch (see struct xlb_backend_epochs), or -1, which
+ * no flow's epoch equals. */
+static __always_inline int backend_epoch(__u32 backend_id)
+{
+	const struct xlb_backend_epochs *e;
+	__u32 zero = 0;
+
+	e = bpf_map_lookup_elem(&xlb_backend_epochs, &zero);
+	if (!e || backend_id >= XLB_MAX_BACKENDS)
+		return -1;
+	return *(volatile const __u8 *)&e->epoch[backend_id];
+}
+
 /* Resolve the next hop for f's backend (caching it in f) and send. */
 static __always_inline int to_backend(struct xdp_md *ctx, const struct xlb_pkt *p,
 				      const struct xlb_backend *b, struct xlb_flow *f)
@@ -110,8 +123,8 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 	struct xlb_backend *b;
 	struct xlb_vip *vip;
 	__u32 backend_id;
+	int r, epoch;
 	__s64 id;
-	int r;
 
 	vip = find_vip(p);
 	if (!vip)
@@ -120,6 +133,9 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 	if (id < 0)
 		return drop(XLB_R_DROP_NO_BACKEND);
 	backend_id = id;
+	/* The epoch before the entry: libxlb writes the entry first and then
+	 * moves the epoch, so a flow never pairs a new epoch with an old entry. */
+	epoch = backend_epoch(backend_id);
 	b = bpf_map_lookup_elem(&xlb_backends, &backend_id);
 	if (!b || !backend_keeps_flows(b))
 		return drop(XLB_R_DROP_NO_BACKEND);
@@ -136,6 +152,7 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 	f.kind = XLB_FLOW_FORWARD;
 	f.mode = vip->mode;
 	f.vip_id = vip->id;
+	f.backend_epoch = epoch;
 	if (p->key.proto == IPPROTO_UDP)
 		f.last_seen_ns = bpf_ktime_get_coarse_ns();
 	if (vip->mode == XLB_MODE_TUNNEL) {
@@ -143,6 +160,8 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 		plan_tunnel(p, b, f.gue_port, &t);
 		r = tunnel_next_hop(ctx, p, b, &f, &t);
 	} else {
+		f.backend_addr = b->addr;
+		f.backend_port = b->port;
 		r = backend_next_hop(ctx, p, backend_id, b, &f.nh);
 	}
 	count_reason(rescheduled ? XLB_R_RESCHEDULED : XLB_R_NEW_FLOW);
@@ -188,6 +207,7 @@ static __always_inline bool syn_to_draining(const struct xlb_pkt *p, const struc
 static __always_inline struct xlb_backend *flow_backend(const struct xlb_pkt *p, struct xlb_flow *f)
 {
 	__u32 backend_id = f->backend_id;
+	int epoch = backend_epoch(backend_id);
 	struct xlb_backend *b = bpf_map_lookup_elem(&xlb_backends, &backend_id);
 
 	if (!b || b->gen != f->backend_gen || !backend_keeps_flows(b))
@@ -196,7 +216,39 @@ static __always_inline struct xlb_backend *flow_backend(const struct xlb_pkt *p,
 		return NULL;
 	if (udp_flow_expired(p, f))
 		return NULL;
+	/* Still good: later packets may skip the entry until it changes. */
+	if (f->backend_epoch != epoch && epoch >= 0)
+		f->backend_epoch = epoch;
 	return b;
+}
+
+/* nat and dsr flows carry the backend's address and port: while the
+ * backend's epoch stands, a packet other than a SYN (which must see drain)
+ * needs nothing from the backend's entry. */
+static __always_inline bool backend_unchanged(const struct xlb_pkt *p, struct xlb_flow *f)
+{
+	if (f->mode == XLB_MODE_TUNNEL || p->tcp_syn)
+		return false;
+	if (f->backend_epoch != backend_epoch(f->backend_id))
+		return false;
+	return !udp_flow_expired(p, f);
+}
+
+static __always_inline int forward_unchanged(struct xdp_md *ctx, const struct xlb_pkt *p,
+					     struct xlb_flow *f)
+{
+	int r;
+
+	if (f->mode == XLB_MODE_NAT) {
+		r = nat_precheck(ctx, p);
+		if (r)
+			return decide(r);
+	}
+	count_flow_traffic(p, f->backend_id);
+	r = next_hop(ctx, p, &p->key.src, &f->backend_addr, &f->nh);
+	if (f->mode == XLB_MODE_DSR)
+		return dsr_deliver(ctx, &f->nh, r);
+	return nat_deliver(ctx, p, REWRITE_DST, &f->backend_addr, f->backend_port, &f->nh, r);
 }
 
 static __always_inline int forward_established(struct xdp_md *ctx, const struct xlb_pkt *p,
@@ -246,6 +298,8 @@ int xlb_lb(struct xdp_md *ctx)
 		return new_flow(ctx, &p, false);
 	if (f->kind == XLB_FLOW_NAT_REPLY)
 		return reply_established(ctx, &p, f);
+	if (backend_unchanged(&p, f))
+		return forward_unchanged(ctx, &p, f);
 	b = flow_backend(&p, f);
 	if (!b)
 		return new_flow(ctx, &p, true);

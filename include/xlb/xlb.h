@@ -159,16 +159,36 @@ struct xlb_flow {
 	__u64 last_seen_ns; /* UDP idle expiry; refreshed at most once a second */
 	union {
 		struct xlb_addr vip; /* NAT_REPLY: the address to restore */
+		struct xlb_addr backend_addr; /* FORWARD, nat and dsr: the backend's */
 		struct xlb_addr tunnel_src; /* FORWARD, tunnel mode: outer source */
 	};
 	union {
 		__be16 vip_port; /* NAT_REPLY: the port to restore */
+		__be16 backend_port; /* FORWARD, nat and dsr: the backend's */
 		__be16 gue_port; /* FORWARD, tunnel mode: GUE port, 0 for IP-in-IP */
 	};
 	__u8 kind; /* enum xlb_flow_kind */
 	__u8 mode; /* enum xlb_mode, copied from the VIP at schedule time */
-	__u32 vip_id;
+	__u16 vip_id;
+	__u8 backend_epoch; /* FORWARD: the backend's epoch when last checked */
+	__u8 reserved;
 	struct xlb_nexthop nh; /* towards the backend (forward) or client (reply) */
+};
+
+/*
+ * One byte per backend slot that libxlb moves on every write of the slot
+ * (added, removed, weight, drain, down). A nat or dsr flow remembers the
+ * epoch it last checked its backend at and carries the backend's address
+ * and port, so while the epoch stands an established packet reads neither
+ * the backend's entry nor anything else per backend. A SYN, or a moved
+ * epoch, reads the entry and decides as before. The bytes live in one small
+ * value that the kernel allocates from its direct map (cheap to reach even
+ * with a cold TLB), unlike the 512 KiB of xlb_backends. An epoch wraps
+ * after 256 writes of one slot: a flow idle across exactly that many
+ * changes of its backend would go on to the address it cached.
+ */
+struct xlb_backend_epochs {
+	__u8 epoch[XLB_MAX_BACKENDS];
 };
 
 struct xlb_counters {
@@ -277,6 +297,7 @@ enum xlb_reason {
 #define XLB_MAP_VIP_ADDRS "xlb_vip_addrs"
 #define XLB_MAP_META "xlb_meta"
 #define XLB_MAP_ADDR_FILTER "xlb_addr_filter"
+#define XLB_MAP_BACKEND_EPOCHS "xlb_backend_epochs"
 
 /* ---- backend side: bpf/decap.bpf.c ---------------------------------- */
 
@@ -381,6 +402,7 @@ _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop layout");
 _Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow layout");
+_Static_assert(XLB_MAX_VIPS <= 65536, "VIP ids fit xlb_flow.vip_id");
 _Static_assert(sizeof(struct xlb_counters) == 16, "xlb_counters layout");
 _Static_assert(XLB_R_MAX <= XLB_STATS_REASONS, "reasons fit their stats slots");
 _Static_assert(sizeof(struct xlb_meta) == 16, "xlb_meta layout");

@@ -1381,6 +1381,60 @@ static void t_backend_nh_cache(int vi)
 	sched_setaffinity(0, sizeof(saved), &saved);
 }
 
+static int epoch_move_raw(uint32_t id)
+{
+	int fd = xlb_map_fd(cur, XLB_MAP_BACKEND_EPOCHS);
+	struct xlb_backend_epochs e;
+	uint32_t zero = 0;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &e))
+		return -1;
+	e.epoch[id]++;
+	return bpf_map_update_elem(fd, &zero, &e, BPF_ANY) ? -1 : 0;
+}
+
+/*
+ * An established nat/dsr packet trusts what its flow cached about the
+ * backend while the backend's epoch stands: a change written to the entry
+ * alone is not seen (libxlb always moves the epoch with it); once the epoch
+ * moves, the packet reads the entry and decides from it.
+ */
+static void t_backend_epoch(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	int bfd = xlb_map_fd(cur, XLB_MAP_BACKENDS), h;
+	uint16_t sport = next_sport();
+	struct xlb_backend saved, down;
+	struct xlb_flow_key k;
+	struct pkt_spec s;
+	struct xlb_flow f;
+	struct pkt in;
+	struct run r;
+
+	h = new_flow("first packet: ", v, sport);
+	client_spec(&s, v, sport, PKT_TCP_ACK);
+	flow_key_of(&k, &s);
+	if (h < 0 || flow_get(&k, &f) || bpf_map_lookup_elem(bfd, &f.backend_id, &saved)) {
+		tc_fail("no flow entry or backend entry after the first packet");
+		return;
+	}
+	down = saved;
+	down.flags |= XLB_BACKEND_F_DOWN;
+	if (bpf_map_update_elem(bfd, &f.backend_id, &down, BPF_ANY)) {
+		tc_fail("writing the backend entry: %s", strerror(errno));
+		return;
+	}
+	if (est_flow("entry marked down, epoch unchanged: ", v, sport, &r) == h &&
+	    !epoch_move_raw(f.backend_id)) {
+		build(&in, &s);
+		run_pkt(&r, &in, DEV_XC0);
+		if (check_action("epoch moved: ", &r, XDP_DROP))
+			check_reason("epoch moved: ", &r, XLB_R_DROP_NO_BACKEND);
+	}
+	if (bpf_map_update_elem(bfd, &f.backend_id, &saved, BPF_ANY) || epoch_move_raw(f.backend_id))
+		tc_fail("restoring backend slot %u failed", f.backend_id);
+}
+
 /* ---- cases: DSR, XDP_TX, no neighbour, no backend ------------------------ */
 
 /* DSR keeps TTL: a TTL of 1 is not ours to expire. */
@@ -3242,6 +3296,8 @@ static const struct tcase cases[] = {
 	{ "v6_udp_csum0_drop", t_udp6_csum0, V6_UDP },
 	{ "v6_udp_nat_reply", t_nat_reply, V6_UDP },
 	{ "v4_new_flow_backend_nexthop_cached", t_backend_nh_cache, V4_NAT },
+	{ "v4_nat_established_trusts_backend_epoch", t_backend_epoch, V4_NAT },
+	{ "v6_dsr_established_trusts_backend_epoch", t_backend_epoch, V6_DSR },
 	{ "v6_new_flow_backend_nexthop_cached", t_backend_nh_cache, V6_NAT },
 	/* dsr */
 	{ "v4_tcp_syn_dsr", t_new_flow, V4_DSR },

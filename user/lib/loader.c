@@ -209,6 +209,7 @@ static void map_fds_get(struct xlb *x)
 	const struct xlb_bpf *s = x->skel;
 
 	x->fd.addr_filter = bpf_map__fd(s->maps.xlb_addr_filter);
+	x->fd.backend_epochs = bpf_map__fd(s->maps.xlb_backend_epochs);
 	x->fd.vips = bpf_map__fd(s->maps.xlb_vips);
 	x->fd.vip_addrs = bpf_map__fd(s->maps.xlb_vip_addrs);
 	x->fd.backends = bpf_map__fd(s->maps.xlb_backends);

@@ -47,6 +47,7 @@ struct xlb_link {
 
 struct xlb_map_fds {
 	int addr_filter;
+	int backend_epochs;
 	int vips;
 	int vip_addrs;
 	int backends;
