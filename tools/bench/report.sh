@@ -172,8 +172,9 @@ ctl_tables() {
 	echo
 	echo "| map | entries | key B | value B | entries x (k+v) | memlock |"
 	echo "|---|---:|---:|---:|---:|---:|"
-	awk -F'\t' '$1 == "map" { printf "| %s | %s | %s | %s | %.1f MiB | %s |\n", $2, $3, $4, $5, $6 / 1048576,
-		($7 < 0 ? "-" : sprintf("%.1f MiB", $7 / 1048576)) }' "$R/ctl.tsv"
+	awk -F'\t' '$1 == "map" && $2 != "total" { printf "| %s | %s | %s | %s | %.1f MiB | %s |\n", $2, $3, $4, $5, $6 / 1048576,
+		($7 < 0 ? "-" : sprintf("%.1f MiB", $7 / 1048576)) }
+		$1 == "map" && $2 == "total" { printf "| **total** | | | | %.1f MiB | %.1f MiB |\n", $6 / 1048576, $7 / 1048576 }' "$R/ctl.tsv"
 }
 
 # ---- charts ------------------------------------------------------------------------
