@@ -668,13 +668,24 @@ static int table_publish(const struct xlb *x, struct xlb_vip_entry *v,
 }
 
 /* Undo table_publish: the old table is still in its slot. */
-static void table_unpublish(const struct xlb *x, struct xlb_vip_entry *v, const struct xlb_vip *old)
+static int table_unpublish(const struct xlb *x, struct xlb_vip_entry *v, const struct xlb_vip *old)
 {
-	if (!bpf_map_update_elem(x->fd.vips, &v->info.spec.key, old, BPF_EXIST))
+	int err = bpf_map_update_elem(x->fd.vips, &v->info.spec.key, old, BPF_EXIST);
+
+	if (!err)
 		v->val = *old;
+	return err;
 }
 
-/* ---- backends --------------------------------------------------------- */
+/* ---- backend changes -------------------------------------------------- */
+
+/*
+ * Every change of a VIP's backends, one or a thousand, goes through one
+ * vip_change: its spec and backend list after the change and each slot
+ * write that gets it there, prepared before the first visible write. A
+ * change builds and publishes at most one table, which is what makes a
+ * converge of a thousand backends cost one Maglev build, not a thousand.
+ */
 
 enum be_op {
 	BE_ADD,
@@ -682,17 +693,192 @@ enum be_op {
 	BE_SET,
 };
 
-/* The VIP's backend list after a change, still sorted by slot id. */
-static struct xlb_backend_info *be_list_after(const struct xlb_vip_entry *v, enum be_op op,
-					      size_t idx, const struct xlb_backend_info *nb,
-					      size_t *n_out)
+/* One slot write of a change, with the value it replaces for the undo. */
+struct slot_change {
+	uint32_t id;
+	enum be_op op;
+	bool late; /* after the table switch (see chg_commit) */
+	struct xlb_backend val;
+	struct xlb_backend old;
+};
+
+struct vip_change {
+	struct xlb_vip_entry *v;
+	struct xlb_vip_spec spec; /* the VIP's after the change */
+	struct xlb_backend_info *next; /* its backends after, sorted by slot id */
+	size_t n_next;
+	struct slot_change *slots;
+	size_t n_slots;
+	uint32_t *taken; /* ids taken for new backends: given back on failure */
+	size_t n_taken;
+	struct table_plan plan;
+	bool committed; /* the model holds next and the taken ids */
+};
+
+/* Room for a change of a VIP that has n_cur backends towards n_want. */
+static int chg_init(struct vip_change *c, struct xlb_vip_entry *v,
+		    const struct xlb_vip_spec *spec, size_t n_cur, size_t n_want)
+{
+	memset(c, 0, sizeof(*c));
+	c->v = v;
+	c->spec = *spec;
+	c->plan.fd = -1;
+	c->next = calloc(n_want + 1, sizeof(*c->next));
+	c->slots = calloc(n_cur + n_want + 1, sizeof(*c->slots));
+	c->taken = calloc(n_want + 1, sizeof(*c->taken));
+	if (c->next && c->slots && c->taken)
+		return 0;
+	return xlb_fail(ENOMEM, "out of memory for a change of %zu backends", n_cur + n_want);
+}
+
+static void chg_release(struct xlb *x, struct vip_change *c)
+{
+	size_t i;
+
+	for (i = 0; !c->committed && i < c->n_taken; i++)
+		xlb_ids_put(&x->be_ids, c->taken[i]);
+	table_plan_release(&c->plan);
+	if (!c->committed)
+		free(c->next);
+	free(c->slots);
+	free(c->taken);
+}
+
+/* Queue the write of b's slot. Its current value gives the generation (a
+ * new backend's is one past the last user's) and is the undo. */
+static int chg_slot(const struct xlb *x, struct vip_change *c, enum be_op op,
+		    const struct xlb_backend_info *b, bool late)
+{
+	struct slot_change *s = &c->slots[c->n_slots];
+	int err = slot_read(x, b->id, &s->old);
+
+	if (err)
+		return xlb_fail(-err, "reading %s[%u] failed: %s", XLB_MAP_BACKENDS, b->id,
+				strerror(-err));
+	s->id = b->id;
+	s->op = op;
+	s->late = late;
+	if (op == BE_DEL)
+		slot_freed(&s->old, &s->val);
+	else
+		slot_in_use(c->v, b, op == BE_ADD ? s->old.gen + 1 : s->old.gen, &s->val);
+	c->n_slots++;
+	return 0;
+}
+
+/* Put back the slots of one side written before index end, newest first. */
+static void slots_undo(const struct xlb *x, const struct vip_change *c, bool late, size_t end)
+{
+	while (end--)
+		if (c->slots[end].late == late)
+			slot_write(x, c->slots[end].id, &c->slots[end].old);
+}
+
+/* Write the slots of one side of the table switch: all of them or none. */
+static int slots_write(const struct xlb *x, const struct vip_change *c, bool late)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < c->n_slots; i++) {
+		if (c->slots[i].late != late)
+			continue;
+		err = slot_write(x, c->slots[i].id, &c->slots[i].val);
+		if (err) {
+			slots_undo(x, c, late, i);
+			return xlb_fail(-err, "writing %s[%u] failed: %s", XLB_MAP_BACKENDS,
+					c->slots[i].id, strerror(-err));
+		}
+	}
+	return 0;
+}
+
+/* The VIP's value changes with a new table, and with a new scheduler or
+ * ring size even where the table stays (rr ignores the ring). */
+static bool chg_publishes(const struct vip_change *c)
+{
+	const struct xlb_vip_spec *now = &c->v->info.spec;
+
+	return c->plan.change || now->sched != c->spec.sched ||
+	       now->ring_size != c->spec.ring_size;
+}
+
+/*
+ * The visible writes, in an order the datapath can live with at every
+ * instant: slots of new and changed backends first, so no table names a
+ * slot that is not ready; then the one table switch; then the slots of
+ * backends that left (or went down), so a flow rescheduled off them cannot
+ * land on them again through the old table. A failure undoes in reverse.
+ */
+static int chg_commit(const struct xlb *x, struct vip_change *c)
+{
+	struct xlb_vip prev = c->v->val;
+	bool publish = chg_publishes(c);
+	int err;
+
+	err = slots_write(x, c, false);
+	if (err)
+		return err;
+	if (publish) {
+		err = table_publish(x, c->v, &c->spec, &c->plan);
+		if (err)
+			goto undo_early;
+	}
+	err = slots_write(x, c, true);
+	if (!err)
+		return 0;
+	/* While the new table stays published, the slots it names stay too. */
+	if (publish && table_unpublish(x, c->v, &prev))
+		return err;
+undo_early:
+	slots_undo(x, c, false, c->n_slots);
+	return err;
+}
+
+/* The model follows the committed change. */
+static int chg_finish(struct xlb *x, struct vip_change *c)
+{
+	bool removed = false;
+	size_t i;
+
+	for (i = 0; i < c->n_slots; i++) {
+		if (c->slots[i].op != BE_DEL)
+			continue;
+		xlb_ids_put(&x->be_ids, c->slots[i].id);
+		xlb_stats_retire(x, c->v->val.id, c->slots[i].id);
+		removed = true;
+	}
+	c->v->info.spec = c->spec;
+	vip_set_backends(c->v, c->next, c->n_next);
+	c->committed = true;
+	return removed ? xlb_filter_sync(x) : 0;
+}
+
+/* Prepare, write, then follow in the model. The caller releases c. */
+static int chg_run(struct xlb *x, struct vip_change *c)
+{
+	size_t i;
+	int err;
+
+	err = table_plan(c->v, &c->spec, c->next, c->n_next, &c->plan);
+	if (err)
+		return err;
+	for (i = 0; i < c->n_slots; i++)
+		if (c->slots[i].op == BE_ADD)
+			xlb_stats_zero(x, XLB_STATS_BACKEND(c->slots[i].id));
+	err = chg_commit(x, c);
+	return err ? err : chg_finish(x, c);
+}
+
+/* ---- one backend -------------------------------------------------------- */
+
+/* The VIP's backend list after one change, still sorted by slot id. */
+static void be_list_after(const struct xlb_vip_entry *v, enum be_op op, size_t idx,
+			  const struct xlb_backend_info *nb, struct xlb_backend_info *out,
+			  size_t *n_out)
 {
 	size_t n = v->info.n_backends, i, j = 0;
-	struct xlb_backend_info *out;
 
-	out = calloc(n + 1, sizeof(*out));
-	if (!out)
-		return NULL;
 	for (i = 0; i < n; i++) {
 		if (op == BE_ADD && j == i && v->be[i].id > nb->id)
 			out[j++] = *nb;
@@ -703,104 +889,41 @@ static struct xlb_backend_info *be_list_after(const struct xlb_vip_entry *v, enu
 	if (op == BE_ADD && j == n)
 		out[j++] = *nb;
 	*n_out = j;
-	return out;
 }
 
-/* The slot's value after a change; old is its value now. */
-static void be_slot_after(const struct xlb_vip_entry *v, enum be_op op,
-			  const struct xlb_backend_info *nb, const struct xlb_backend *old,
-			  struct xlb_backend *out)
-{
-	if (op == BE_DEL)
-		slot_freed(old, out);
-	else
-		slot_in_use(v, nb, op == BE_ADD ? old->gen + 1 : old->gen, out);
-}
-
-/*
- * Make the slot write and the table switch visible in an order the datapath
- * can live with, undoing the first if the second fails. A backend leaves
- * the table before its slot stops serving (or rescheduling) its flows, so a
- * rescheduled flow cannot land on it again through the old table; a new
- * backend's slot is ready before any table names it.
- */
-static int be_commit(const struct xlb *x, struct xlb_vip_entry *v, const struct table_plan *p,
-		     uint32_t id, const struct xlb_backend *val, const struct xlb_backend *old,
-		     bool publish_first)
-{
-	struct xlb_vip prev = v->val;
-	int err;
-
-	if (publish_first && p->change) {
-		err = table_publish(x, v, &v->info.spec, p);
-		if (err)
-			return err;
-	}
-	err = slot_write(x, id, val);
-	if (err) {
-		if (publish_first && p->change)
-			table_unpublish(x, v, &prev);
-		return xlb_fail(-err, "writing %s[%u] failed: %s", XLB_MAP_BACKENDS, id,
-				strerror(-err));
-	}
-	if (!publish_first && p->change) {
-		err = table_publish(x, v, &v->info.spec, p);
-		if (err)
-			slot_write(x, id, old);
-	}
-	return err;
-}
-
-/* Apply one backend change to the maps, then to the model. */
+/* Apply one backend change: a vip_change of one slot. */
 static int be_apply(struct xlb *x, struct xlb_vip_entry *v, enum be_op op, size_t idx,
 		    const struct xlb_backend_info *nb)
 {
-	uint32_t id = op == BE_ADD ? nb->id : v->be[idx].id;
-	struct table_plan plan = { .fd = -1 };
-	struct xlb_backend_info *next;
-	struct xlb_backend old, val;
-	bool publish_first;
-	size_t n;
+	const struct xlb_backend_info *b = op == BE_DEL ? &v->be[idx] : nb;
+	bool late = op == BE_DEL || (op == BE_SET && nb->down && !v->be[idx].down);
+	struct vip_change c;
 	int err;
 
-	next = be_list_after(v, op, idx, nb, &n);
-	if (!next)
-		return xlb_fail(ENOMEM, "out of memory for %zu backends", v->info.n_backends + 1);
-	err = table_plan(v, &v->info.spec, next, n, &plan);
-	if (err)
-		goto out;
-	err = slot_read(x, id, &old);
-	if (!err && op == BE_ADD)
-		xlb_stats_zero(x, XLB_STATS_BACKEND(id));
-	if (err) {
-		err = xlb_fail(-err, "preparing %s[%u] failed: %s", XLB_MAP_BACKENDS, id,
-			       strerror(-err));
-		goto out;
+	err = chg_init(&c, v, &v->info.spec, 1, v->info.n_backends + 1);
+	if (!err) {
+		be_list_after(v, op, idx, nb, c.next, &c.n_next);
+		err = chg_slot(x, &c, op, b, late);
 	}
-	be_slot_after(v, op, nb, &old, &val);
-	publish_first = op == BE_DEL || (op == BE_SET && nb->down && !v->be[idx].down);
-	err = be_commit(x, v, &plan, id, &val, &old, publish_first);
-	if (err)
-		goto out;
-	vip_set_backends(v, next, n);
-	next = NULL;
-out:
-	table_plan_release(&plan);
-	free(next);
+	if (!err)
+		err = chg_run(x, &c);
+	chg_release(x, &c);
 	return err;
 }
 
-static int weight_check(uint32_t weight)
+static int weight_check(const struct xlb_endpoint *ep, uint32_t weight)
 {
+	char bn[TEXT_LEN];
+
 	if (weight > XLB_MAX_WEIGHT)
-		return xlb_fail(EINVAL, "weight %u is above the maximum of %u", weight,
-				XLB_MAX_WEIGHT);
+		return xlb_fail(EINVAL, "backend %s: weight %u is above the maximum of %u",
+				ep_text(ep, bn), weight, XLB_MAX_WEIGHT);
 	return 0;
 }
 
-/* Everything that can be wrong with a new backend, checked before any write. */
-static int be_check_new(const struct xlb_vip_entry *v, const struct xlb_endpoint *in,
-			uint32_t weight, struct xlb_endpoint *ep)
+/* What can be wrong with a backend for this VIP, whether new or not. */
+static int be_check(const struct xlb_vip_entry *v, const struct xlb_endpoint *in,
+		    uint32_t weight, struct xlb_endpoint *ep)
 {
 	const struct xlb_vip_key *key = &v->info.spec.key;
 	const char *mode = xlb_mode_name(v->info.spec.mode);
@@ -812,10 +935,8 @@ static int be_check_new(const struct xlb_vip_entry *v, const struct xlb_endpoint
 	ep_canon(in, key, ep);
 	vip_text(key, vn);
 	ep_text(ep, bn);
-	if (weight_check(weight))
+	if (weight_check(ep, weight))
 		return -EINVAL;
-	if (be_index(v, ep) >= 0)
-		return xlb_fail(EEXIST, "backend %s already exists in %s", bn, vn);
 	if (ep->family != key->family && v->info.spec.mode != XLB_MODE_TUNNEL)
 		return xlb_fail(EAFNOSUPPORT,
 				"backend %s is IPv%u but VIP %s is IPv%u: mode %s does not change "
@@ -830,6 +951,36 @@ static int be_check_new(const struct xlb_vip_entry *v, const struct xlb_endpoint
 	return 0;
 }
 
+/* Everything that can be wrong with a new backend, checked before any write. */
+static int be_check_new(const struct xlb_vip_entry *v, const struct xlb_endpoint *in,
+			uint32_t weight, struct xlb_endpoint *ep)
+{
+	char vn[TEXT_LEN], bn[TEXT_LEN];
+	int err = be_check(v, in, weight, ep);
+
+	if (!err && be_index(v, ep) >= 0)
+		return xlb_fail(EEXIST, "backend %s already exists in %s", ep_text(ep, bn),
+				vip_text(&v->info.spec.key, vn));
+	return err;
+}
+
+static int be_take_id(struct xlb *x, uint32_t *id)
+{
+	if (xlb_ids_alloc(&x->be_ids, id))
+		return xlb_fail(ENOSPC, "no free backend slot (all %u are in use): delete unused "
+				"backends first", XLB_MAX_BACKENDS);
+	return 0;
+}
+
+/* A nat backend's replies must pass the filter before any flow goes to it. */
+static int be_filter_add(const struct xlb *x, const struct xlb_vip_entry *v,
+			 const struct xlb_endpoint *ep)
+{
+	if (v->info.spec.mode != XLB_MODE_NAT)
+		return 0;
+	return xlb_filter_add(x, &ep->addr, ep->family, XLB_FILTER_NAT_BACKEND);
+}
+
 int xlb_backend_add(struct xlb *x, const struct xlb_vip_key *vip, const struct xlb_endpoint *ep,
 		    uint32_t weight)
 {
@@ -840,15 +991,12 @@ int xlb_backend_add(struct xlb *x, const struct xlb_vip_key *vip, const struct x
 	err = vip_find(x, vip, &v);
 	if (!err)
 		err = be_check_new(v, ep, weight, &nb.ep);
+	if (!err)
+		err = be_take_id(x, &nb.id);
 	if (err)
 		return err;
-	if (xlb_ids_alloc(&x->be_ids, &nb.id))
-		return xlb_fail(ENOSPC, "no free backend slot (all %u are in use): delete unused "
-				"backends first", XLB_MAX_BACKENDS);
 	nb.weight = weight;
-	err = 0;
-	if (v->info.spec.mode == XLB_MODE_NAT)
-		err = xlb_filter_add(x, &nb.ep.addr, nb.ep.family, XLB_FILTER_NAT_BACKEND);
+	err = be_filter_add(x, v, &nb.ep);
 	if (!err)
 		err = be_apply(x, v, BE_ADD, 0, &nb);
 	if (err)
@@ -859,20 +1007,11 @@ int xlb_backend_add(struct xlb *x, const struct xlb_vip_key *vip, const struct x
 int xlb_backend_del(struct xlb *x, const struct xlb_vip_key *vip, const struct xlb_endpoint *ep)
 {
 	struct xlb_vip_entry *v;
-	uint32_t id;
 	size_t idx;
 	int err;
 
 	err = be_locate(x, vip, ep, &v, &idx);
-	if (err)
-		return err;
-	id = v->be[idx].id;
-	err = be_apply(x, v, BE_DEL, idx, NULL);
-	if (err)
-		return err;
-	xlb_ids_put(&x->be_ids, id);
-	xlb_stats_retire(x, v->val.id, id);
-	return xlb_filter_sync(x);
+	return err ? err : be_apply(x, v, BE_DEL, idx, NULL);
 }
 
 /* Which property of a backend a set call changes. */
@@ -894,6 +1033,8 @@ static int be_set(struct xlb *x, const struct xlb_vip_key *vip, const struct xlb
 	if (err)
 		return err;
 	nb = v->be[idx];
+	if (field == BF_WEIGHT && weight_check(&nb.ep, value))
+		return -EINVAL;
 	if (field == BF_WEIGHT)
 		nb.weight = value;
 	else if (field == BF_DRAIN)
@@ -909,9 +1050,7 @@ static int be_set(struct xlb *x, const struct xlb_vip_key *vip, const struct xlb
 int xlb_backend_set_weight(struct xlb *x, const struct xlb_vip_key *vip,
 			   const struct xlb_endpoint *ep, uint32_t weight)
 {
-	int err = weight_check(weight);
-
-	return err ? err : be_set(x, vip, ep, BF_WEIGHT, weight);
+	return be_set(x, vip, ep, BF_WEIGHT, weight);
 }
 
 int xlb_backend_set_drain(struct xlb *x, const struct xlb_vip_key *vip,
@@ -1035,28 +1174,39 @@ int xlb_vip_add(struct xlb *x, const struct xlb_vip_spec *spec)
 	return 0;
 }
 
+/* The spec a VIP can move to without being re-created: scheduler and ring. */
+static int vip_spec_next(const struct xlb_vip_entry *v, const struct xlb_vip_spec *spec,
+			 struct xlb_vip_spec *next)
+{
+	char vn[TEXT_LEN];
+	int err;
+
+	if (spec->mode != v->info.spec.mode)
+		return xlb_fail(EINVAL, "the mode of VIP %s cannot change (it is %s): delete the "
+				"VIP and add it again (drops its flows)",
+				vip_text(&v->info.spec.key, vn), xlb_mode_name(v->info.spec.mode));
+	err = vip_spec_check(spec, next);
+	if (err)
+		return err;
+	/* Like the mode, the encapsulation is part of what the backends were
+	 * set up for: it changes only by re-adding the VIP. */
+	next->encap = v->info.spec.encap;
+	next->gue_port = v->info.spec.gue_port;
+	return 0;
+}
+
 int xlb_vip_set(struct xlb *x, const struct xlb_vip_spec *spec)
 {
 	struct table_plan plan = { .fd = -1 };
 	struct xlb_vip_spec next;
 	struct xlb_vip_entry *v;
-	char vn[TEXT_LEN];
 	int err;
 
 	err = vip_find(x, &spec->key, &v);
+	if (!err)
+		err = vip_spec_next(v, spec, &next);
 	if (err)
 		return err;
-	if (spec->mode != v->info.spec.mode)
-		return xlb_fail(EINVAL, "the mode of VIP %s cannot change (it is %s): delete the "
-				"VIP and add it again (drops its flows)",
-				vip_text(&v->info.spec.key, vn), xlb_mode_name(v->info.spec.mode));
-	err = vip_spec_check(spec, &next);
-	if (err)
-		return err;
-	/* Like the mode, the encapsulation is part of what the backends were
-	 * set up for: it changes only by re-adding the VIP. */
-	next.encap = v->info.spec.encap;
-	next.gue_port = v->info.spec.gue_port;
 	if (next.sched == v->info.spec.sched && next.ring_size == v->info.spec.ring_size)
 		return 0;
 	err = table_plan(v, &next, v->be, v->info.n_backends, &plan);
@@ -1065,6 +1215,252 @@ int xlb_vip_set(struct xlb *x, const struct xlb_vip_spec *spec)
 	if (!err)
 		v->info.spec = next;
 	table_plan_release(&plan);
+	return err;
+}
+
+/* ---- a whole VIP at once ------------------------------------------------ */
+
+/* An endpoint and the index it came from, sorted for lookups by endpoint
+ * (a thousand backends would make linear searches quadratic). */
+struct ep_ref {
+	struct xlb_endpoint ep; /* canonical, so compared as bytes */
+	size_t i;
+};
+
+static int ep_ref_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct ep_ref *)a)->ep, &((const struct ep_ref *)b)->ep,
+		      sizeof(struct xlb_endpoint));
+}
+
+static const struct ep_ref *ep_ref_find(const struct ep_ref *refs, size_t n,
+					const struct xlb_endpoint *ep)
+{
+	struct ep_ref key = { .ep = *ep };
+
+	return n ? bsearch(&key, refs, n, sizeof(*refs), ep_ref_cmp) : NULL;
+}
+
+/* The wanted backends, each checked, sorted by endpoint; twice is an error. */
+static int want_index(const struct xlb_vip_entry *v, const struct xlb_backend_spec *be,
+		      size_t n, struct ep_ref **out)
+{
+	struct ep_ref *w = calloc(n + 1, sizeof(*w));
+	char vn[TEXT_LEN], bn[TEXT_LEN];
+	size_t i;
+	int err = 0;
+
+	if (!w)
+		return xlb_fail(ENOMEM, "out of memory for %zu backends", n);
+	for (i = 0; !err && i < n; i++) {
+		err = be_check(v, &be[i].ep, be[i].weight, &w[i].ep);
+		w[i].i = i;
+	}
+	if (!err)
+		qsort(w, n, sizeof(*w), ep_ref_cmp);
+	for (i = 1; !err && i < n; i++)
+		if (!ep_ref_cmp(&w[i - 1], &w[i]))
+			err = xlb_fail(EINVAL, "backend %s is given twice for VIP %s: list each "
+				       "backend once", ep_text(&w[i].ep, bn),
+				       vip_text(&v->info.spec.key, vn));
+	if (err)
+		free(w);
+	else
+		*out = w;
+	return err;
+}
+
+static int cur_index(const struct xlb_vip_entry *v, struct ep_ref **out)
+{
+	size_t i, n = v->info.n_backends;
+	struct ep_ref *c = calloc(n + 1, sizeof(*c));
+
+	if (!c)
+		return xlb_fail(ENOMEM, "out of memory for %zu backends", n);
+	for (i = 0; i < n; i++) {
+		c[i].ep = v->be[i].ep;
+		c[i].i = i;
+	}
+	qsort(c, n, sizeof(*c), ep_ref_cmp);
+	*out = c;
+	return 0;
+}
+
+/* The VIP's backends now: kept, with the wanted weight and drain, or deleted. */
+static int plan_current(const struct xlb *x, struct vip_change *c, const struct ep_ref *want,
+			const struct xlb_backend_spec *be, size_t n)
+{
+	const struct xlb_vip_entry *v = c->v;
+	const struct ep_ref *w;
+	struct xlb_backend_info nb;
+	size_t j;
+	int err = 0;
+
+	for (j = 0; !err && j < v->info.n_backends; j++) {
+		w = ep_ref_find(want, n, &v->be[j].ep);
+		if (!w) {
+			err = chg_slot(x, c, BE_DEL, &v->be[j], true);
+			continue;
+		}
+		nb = v->be[j];
+		nb.weight = be[w->i].weight;
+		nb.drain = be[w->i].drain;
+		c->next[c->n_next++] = nb;
+		if (nb.weight != v->be[j].weight || nb.drain != v->be[j].drain)
+			err = chg_slot(x, c, BE_SET, &nb, false);
+	}
+	return err;
+}
+
+/* Backends the VIP does not have yet, in the caller's order: ids go lowest
+ * free first, so a list gives the slots that adding its backends one by one
+ * would. Slots this change frees are not free yet (a table still names
+ * them), so they are not handed out again. */
+static int plan_new(struct xlb *x, struct vip_change *c, const struct ep_ref *cur,
+		    const struct xlb_backend_spec *be, size_t n)
+{
+	struct xlb_backend_info nb;
+	size_t i;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		memset(&nb, 0, sizeof(nb));
+		ep_canon(&be[i].ep, &c->v->info.spec.key, &nb.ep);
+		if (ep_ref_find(cur, c->v->info.n_backends, &nb.ep))
+			continue;
+		nb.weight = be[i].weight;
+		nb.drain = be[i].drain;
+		err = be_take_id(x, &nb.id);
+		if (err)
+			return err;
+		c->taken[c->n_taken++] = nb.id;
+		err = be_filter_add(x, c->v, &nb.ep);
+		if (!err)
+			err = chg_slot(x, c, BE_ADD, &nb, false);
+		if (err)
+			return err;
+		c->next[c->n_next++] = nb;
+	}
+	return 0;
+}
+
+static int be_id_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct xlb_backend_info *)a)->id;
+	uint32_t y = ((const struct xlb_backend_info *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/* Filter bits added for backends that did not come are cleared again,
+ * keeping the message of the failure. */
+static void filter_undo(const struct xlb *x, const struct vip_change *c)
+{
+	char why[512];
+
+	if (!c->n_taken || c->v->info.spec.mode != XLB_MODE_NAT)
+		return;
+	snprintf(why, sizeof(why), "%s", xlb_errmsg());
+	xlb_filter_sync(x);
+	xlb_fail(EIO, "%s", why);
+}
+
+int xlb_vip_apply(struct xlb *x, const struct xlb_vip_spec *spec,
+		  const struct xlb_backend_spec *be, size_t n)
+{
+	struct ep_ref *want = NULL, *cur = NULL;
+	struct xlb_vip_spec next;
+	struct xlb_vip_entry *v;
+	struct vip_change c;
+	int err;
+
+	err = vip_find(x, &spec->key, &v);
+	if (!err)
+		err = vip_spec_next(v, spec, &next);
+	if (err)
+		return err;
+	err = chg_init(&c, v, &next, v->info.n_backends, n);
+	if (!err)
+		err = want_index(v, be, n, &want);
+	if (!err)
+		err = cur_index(v, &cur);
+	if (!err)
+		err = plan_current(x, &c, want, be, n);
+	if (!err)
+		err = plan_new(x, &c, cur, be, n);
+	if (!err) {
+		qsort(c.next, c.n_next, sizeof(*c.next), be_id_cmp);
+		err = chg_run(x, &c);
+	}
+	if (err && !c.committed)
+		filter_undo(x, &c);
+	chg_release(x, &c);
+	free(want);
+	free(cur);
+	return err;
+}
+
+/* ---- health of many backends at once ------------------------------------- */
+
+/* Each listed backend's new health, as a change of its slot: going down is
+ * written after the switch, coming up before it (see chg_commit). */
+static int plan_health(const struct xlb *x, struct vip_change *c, const struct ep_ref *cur,
+		       const struct xlb_backend_health *h, size_t n)
+{
+	const struct xlb_vip_entry *v = c->v;
+	char vn[TEXT_LEN], bn[TEXT_LEN];
+	struct xlb_backend_info *b;
+	const struct ep_ref *r;
+	struct xlb_endpoint ep;
+	size_t i;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		ep_canon(&h[i].ep, &v->info.spec.key, &ep);
+		r = ep_ref_find(cur, v->info.n_backends, &ep);
+		if (!r)
+			return xlb_fail(ENOENT, "backend %s is not in %s (see 'xlbctl show')",
+					ep_text(&ep, bn), vip_text(&v->info.spec.key, vn));
+		b = &c->next[r->i];
+		if (b->down == h[i].down)
+			continue;
+		if (b->down != v->be[r->i].down)
+			return xlb_fail(EINVAL, "backend %s is given twice for VIP %s: list each "
+					"backend once", ep_text(&ep, bn),
+					vip_text(&v->info.spec.key, vn));
+		b->down = h[i].down;
+		err = chg_slot(x, c, BE_SET, b, b->down);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int xlb_vip_set_health(struct xlb *x, const struct xlb_vip_key *vip,
+		       const struct xlb_backend_health *h, size_t n)
+{
+	struct ep_ref *cur = NULL;
+	struct xlb_vip_entry *v;
+	struct vip_change c;
+	size_t n_be;
+	int err;
+
+	err = vip_find(x, vip, &v);
+	if (err)
+		return err;
+	n_be = v->info.n_backends;
+	err = chg_init(&c, v, &v->info.spec, n_be, n_be);
+	if (!err)
+		err = cur_index(v, &cur);
+	if (!err) {
+		memcpy(c.next, v->be, n_be * sizeof(*c.next));
+		c.n_next = n_be;
+		err = plan_health(x, &c, cur, h, n);
+	}
+	if (!err && c.n_slots)
+		err = chg_run(x, &c);
+	chg_release(x, &c);
+	free(cur);
 	return err;
 }
 

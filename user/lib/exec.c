@@ -781,162 +781,122 @@ static bool vip_recreated(const struct xlb_vip_spec *h, const struct xlb_vip_spe
 	return h->mode != w->mode || h->encap != w->encap || h->gue_port != w->gue_port;
 }
 
-/* What goes away: VIPs gone from want or re-created, then backends gone
- * from a kept VIP. */
+/* What goes first: VIPs gone from want or re-created. Backends gone from a
+ * kept VIP leave in that VIP's one change (converge_vip). */
 static int converge_removals(struct xlb *x, const struct xlb_cfg *have,
 			     const struct xlb_cfg *want, char *err, size_t errlen)
 {
-	char k[TEXT_MAX], b[TEXT_MAX], what[2 * TEXT_MAX + 32];
+	char k[TEXT_MAX], what[TEXT_MAX + 16];
 	int rc;
 
 	for (size_t i = 0; i < have->n_vips; i++) {
 		const struct xlb_cfg_vip *h = &have->vips[i];
 		const struct xlb_cfg_vip *w = xlb_cfg_vip_find(want, &h->spec.key);
 
-		if (!w || vip_recreated(&h->spec, &w->spec)) {
-			rc = xlb_vip_del(x, &h->spec.key);
-			if (rc) {
-				snprintf(what, sizeof(what), "vip del %s", key_str(&h->spec.key, k));
-				return lib_fail(rc, what, err, errlen);
-			}
+		if (w && !vip_recreated(&h->spec, &w->spec))
 			continue;
-		}
-		for (size_t j = 0; j < h->n_be; j++) {
-			if (xlb_cfg_backend_find(w, &h->be[j].ep))
-				continue;
-			rc = xlb_backend_del(x, &h->spec.key, &h->be[j].ep);
-			if (rc) {
-				snprintf(what, sizeof(what), "backend del %s %s",
-					 key_str(&h->spec.key, k), ep_str(&h->be[j].ep, b));
-				return lib_fail(rc, what, err, errlen);
-			}
-		}
-	}
-	return 0;
-}
-
-/*
- * A drained backend is added with weight 0 and drained before it gets its
- * weight, so it never takes a new flow, not even for a moment.
- */
-static int backend_create(struct xlb *x, const struct xlb_vip_key *key,
-			  const struct xlb_cfg_backend *w)
-{
-	int rc;
-
-	if (!w->drain)
-		return xlb_backend_add(x, key, &w->ep, w->weight);
-	rc = xlb_backend_add(x, key, &w->ep, 0);
-	if (!rc)
-		rc = xlb_backend_set_drain(x, key, &w->ep, true);
-	if (!rc && w->weight)
-		rc = xlb_backend_set_weight(x, key, &w->ep, w->weight);
-	return rc;
-}
-
-/* Drain before reweighting and reweight before enabling, so no
- * intermediate state sends new flows where neither end state would. */
-static int backend_update(struct xlb *x, const struct xlb_vip_key *key,
-			  const struct xlb_cfg_backend *h, const struct xlb_cfg_backend *w)
-{
-	int rc = 0;
-
-	if (w->drain && !h->drain)
-		rc = xlb_backend_set_drain(x, key, &w->ep, true);
-	if (!rc && w->weight != h->weight)
-		rc = xlb_backend_set_weight(x, key, &w->ep, w->weight);
-	if (!rc && !w->drain && h->drain)
-		rc = xlb_backend_set_drain(x, key, &w->ep, false);
-	return rc;
-}
-
-static int converge_backends(struct xlb *x, const struct xlb_cfg_vip *h,
-			     const struct xlb_cfg_vip *w, char *err, size_t errlen)
-{
-	char k[TEXT_MAX], b[TEXT_MAX], what[2 * TEXT_MAX + 32];
-	int rc;
-
-	for (size_t j = 0; j < w->n_be; j++) {
-		const struct xlb_cfg_backend *wb = &w->be[j];
-		const struct xlb_cfg_backend *hb = h ? xlb_cfg_backend_find(h, &wb->ep) : NULL;
-
-		rc = hb ? backend_update(x, &w->spec.key, hb, wb)
-			: backend_create(x, &w->spec.key, wb);
+		rc = xlb_vip_del(x, &h->spec.key);
 		if (rc) {
-			snprintf(what, sizeof(what), "backend %s %s %s", hb ? "set" : "add",
-				 key_str(&w->spec.key, k), ep_str(&wb->ep, b));
+			snprintf(what, sizeof(what), "vip del %s", key_str(&h->spec.key, k));
 			return lib_fail(rc, what, err, errlen);
 		}
 	}
 	return 0;
 }
 
-/*
- * Every backend added to a Maglev VIP rebuilds its whole table (tens of ms
- * at 65537 entries with many backends), so a new VIP is filled as rr, whose
- * turn table costs next to nothing, and switched to its scheduler once
- * complete: one Maglev build instead of one per backend. A VIP that did not
- * exist has no flows that the interim scheduler could disturb.
- */
-static bool staged(const struct xlb_cfg_vip *w)
+/* Both sorted by endpoint, so equal lists are equal element by element. */
+static bool backends_equal(const struct xlb_cfg_vip *h, const struct xlb_cfg_vip *w)
 {
-	return (w->spec.sched == XLB_SCHED_MAGLEV || w->spec.sched == XLB_SCHED_SRCHASH) &&
-	       w->n_be > 1;
+	if (h->n_be != w->n_be)
+		return false;
+	for (size_t j = 0; j < h->n_be; j++)
+		if (xlb_cfg_ep_cmp(&h->be[j].ep, &w->be[j].ep) ||
+		    h->be[j].weight != w->be[j].weight || h->be[j].drain != w->be[j].drain)
+			return false;
+	return true;
 }
 
-static int create_vip(struct xlb *x, const struct xlb_cfg_vip *w, char *err, size_t errlen)
+static bool vip_unchanged(const struct xlb_cfg_vip *h, const struct xlb_cfg_vip *w)
 {
-	struct xlb_vip_spec spec = w->spec;
+	return h->spec.sched == w->spec.sched && h->spec.ring_size == w->spec.ring_size &&
+	       backends_equal(h, w);
+}
+
+/*
+ * A VIP's scheduler, ring and backends in one libxlb change, however many
+ * backends are added, deleted or changed: the table is built and switched
+ * once (a Maglev build of 65537 entries costs tens of ms with many
+ * backends, once per backend would be minutes for a thousand). Drained
+ * backends come in drained, so no intermediate state sends new flows
+ * anywhere neither end state would.
+ */
+static int apply_vip(struct xlb *x, const struct xlb_cfg_vip *w, char *err, size_t errlen)
+{
 	char k[TEXT_MAX], what[TEXT_MAX + 16];
+	struct xlb_backend_spec *be;
 	int rc;
 
-	if (staged(w))
-		spec.sched = XLB_SCHED_RR;
-	rc = xlb_vip_add(x, &spec);
-	if (rc) {
-		snprintf(what, sizeof(what), "vip add %s", key_str(&w->spec.key, k));
-		return lib_fail(rc, what, err, errlen);
+	be = calloc(w->n_be + 1, sizeof(*be));
+	if (!be)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	for (size_t j = 0; j < w->n_be; j++) {
+		be[j].ep = w->be[j].ep;
+		be[j].weight = w->be[j].weight;
+		be[j].drain = w->be[j].drain;
 	}
-	rc = converge_backends(x, NULL, w, err, errlen);
-	if (rc || !staged(w))
-		return rc;
-	rc = xlb_vip_set(x, &w->spec);
-	if (rc) {
-		snprintf(what, sizeof(what), "vip set %s", key_str(&w->spec.key, k));
-		return lib_fail(rc, what, err, errlen);
-	}
-	return 0;
+	rc = xlb_vip_apply(x, &w->spec, be, w->n_be);
+	free(be);
+	if (!rc)
+		return 0;
+	snprintf(what, sizeof(what), "changing %s", key_str(&w->spec.key, k));
+	return lib_fail(rc, what, err, errlen);
 }
 
 static int converge_vip(struct xlb *x, const struct xlb_cfg_vip *h, const struct xlb_cfg_vip *w,
 			char *err, size_t errlen)
 {
 	char k[TEXT_MAX], what[TEXT_MAX + 16];
-	int rc = 0;
+	int rc;
 
 	/* Deleted by converge_removals. */
 	if (h && vip_recreated(&h->spec, &w->spec))
 		h = NULL;
-	if (!h)
-		return create_vip(x, w, err, errlen);
-	if (h->spec.sched != w->spec.sched || h->spec.ring_size != w->spec.ring_size) {
-		rc = xlb_vip_set(x, &w->spec);
-		snprintf(what, sizeof(what), "vip set %s", key_str(&w->spec.key, k));
+	if (h && vip_unchanged(h, w))
+		return 0;
+	if (!h) {
+		rc = xlb_vip_add(x, &w->spec);
+		if (rc) {
+			snprintf(what, sizeof(what), "vip add %s", key_str(&w->spec.key, k));
+			return lib_fail(rc, what, err, errlen);
+		}
+		if (!w->n_be)
+			return 0;
 	}
-	if (rc)
-		return lib_fail(rc, what, err, errlen);
-	return converge_backends(x, h, w, err, errlen);
+	return apply_vip(x, w, err, errlen);
 }
 
+/* A VIP that will hold more backends than it does (new ones included). */
+static bool vip_grows(const struct xlb_cfg_vip *h, const struct xlb_cfg_vip *w)
+{
+	return !h || vip_recreated(&h->spec, &w->spec) || w->n_be > h->n_be;
+}
+
+/* VIPs that do not grow go first: the slots their deleted backends free
+ * are then there for the VIPs that grow, so a converge never needs more
+ * slots at once than one VIP's change holds on to. */
 static int converge_once(struct xlb *x, const struct xlb_cfg *have, const struct xlb_cfg *want,
 			 char *err, size_t errlen)
 {
 	int rc = converge_removals(x, have, want, err, errlen);
 
-	for (size_t i = 0; !rc && i < want->n_vips; i++) {
-		const struct xlb_cfg_vip *w = &want->vips[i];
+	for (int grows = 0; grows < 2; grows++) {
+		for (size_t i = 0; !rc && i < want->n_vips; i++) {
+			const struct xlb_cfg_vip *w = &want->vips[i];
+			const struct xlb_cfg_vip *h = xlb_cfg_vip_find(have, &w->spec.key);
 
-		rc = converge_vip(x, xlb_cfg_vip_find(have, &w->spec.key), w, err, errlen);
+			if (vip_grows(h, w) == grows)
+				rc = converge_vip(x, h, w, err, errlen);
+		}
 	}
 	return rc;
 }

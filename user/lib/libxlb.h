@@ -176,6 +176,35 @@ int xlb_backend_set_drain(struct xlb *x, const struct xlb_vip_key *vip,
 int xlb_backend_set_down(struct xlb *x, const struct xlb_vip_key *vip,
 			 const struct xlb_endpoint *ep, bool down);
 
+/* One backend as xlb_vip_apply() wants it. */
+struct xlb_backend_spec {
+	struct xlb_endpoint ep; /* port 0 means "same as the VIP" */
+	uint32_t weight;
+	bool drain;
+};
+
+/*
+ * Make an existing VIP's scheduler, ring size and backends equal spec and
+ * be[0..n) in one change: backends missing from be are deleted, new ones
+ * added (up), the others get the given weight and drain (health is kept).
+ * However many backends change, the VIP's table is built and switched once,
+ * where the calls above cost one build each. New backends take slots in
+ * the order of be. Mode and encapsulation cannot change (as xlb_vip_set).
+ */
+int xlb_vip_apply(struct xlb *x, const struct xlb_vip_spec *spec,
+		  const struct xlb_backend_spec *be, size_t n);
+
+/* One backend's health as xlb_vip_set_health() sets it. */
+struct xlb_backend_health {
+	struct xlb_endpoint ep; /* port 0 means "same as the VIP" */
+	bool down;
+};
+
+/* xlb_backend_set_down() for several backends of one VIP in one change:
+ * one table build however many change (a prober's burst of results). */
+int xlb_vip_set_health(struct xlb *x, const struct xlb_vip_key *vip,
+		       const struct xlb_backend_health *h, size_t n);
+
 /* A snapshot of the configuration, valid until the next change. */
 size_t xlb_vip_count(const struct xlb *x);
 const struct xlb_vip_info *xlb_vip_at(const struct xlb *x, size_t i);
