@@ -71,12 +71,15 @@ struct target {
 	size_t heap_i;
 	bool fresh; /* health state not yet read from the datapath */
 	bool keep; /* prober_sync: still configured */
+	bool pending; /* a health change decided, not yet in the datapath */
+	bool pending_down;
 };
 
 struct prober {
 	struct ev_loop *loop;
 	struct xlb *x;
 	struct ev_source timer;
+	struct ev_source flush; /* writes the pending health changes */
 	struct target **t; /* sorted by (VIP, backend) */
 	size_t n;
 	struct target **heap; /* same targets, earliest event first */
@@ -167,23 +170,94 @@ static const char *ep_text(const struct target *t, char *buf)
 	return xlb_endpoint_str(&t->ep, buf, TEXT_MAX);
 }
 
-static void set_health(struct prober *p, struct target *t, bool down)
+static void health_changed(struct target *t, bool down)
 {
 	char v[TEXT_MAX], e[TEXT_MAX];
 	unsigned int n = down ? t->st.fail_run : t->st.ok_run;
-	int rc = xlb_backend_set_down(p->x, &t->vip, &t->ep, down);
 
-	if (rc) {
-		/* The runs keep counting, so the next probe tries again. */
-		log_error("cannot mark backend %s of %s %s: %s", ep_text(t, e), vip_text(t, v),
-			  down ? "down" : "up", xlb_errmsg()[0] ? xlb_errmsg() : strerror(-rc));
-		return;
-	}
 	t->st.down = down;
 	t->st.changed_at = ev_now();
 	log_info("backend %s of %s %s (%u %s probe%s, last: %s)", ep_text(t, e), vip_text(t, v),
 		 down ? "down" : "up", n, down ? "failed" : "successful", n == 1 ? "" : "s",
 		 t->st.detail);
+}
+
+/* Where the target's health is heading: a decided change counts before it
+ * reaches the datapath, so results meanwhile are judged against it. */
+static bool heading_down(const struct target *t)
+{
+	return t->pending ? t->pending_down : t->st.down;
+}
+
+/*
+ * A change of health is decided here and written at the next turn of the
+ * loop, with every other change decided in the same turn: one table build
+ * per VIP for a burst (a rack going dark) where one build per backend
+ * (~15 ms each at a thousand backends) held the loop for seconds and
+ * delayed the very probes that detect the rest.
+ */
+static void set_health(struct prober *p, struct target *t, bool down)
+{
+	int rc;
+
+	t->pending = down != t->st.down;
+	t->pending_down = down;
+	if (!t->pending)
+		return;
+	/* A time long past: readable at the next epoll_wait. */
+	rc = ev_timer_at(p->flush.fd, 1);
+	if (rc)
+		log_error("health change timer: %s", strerror(-rc));
+}
+
+/* The pending changes of n targets of one VIP, in one change. */
+static void flush_vip(struct prober *p, struct target **t, size_t n,
+		      struct xlb_backend_health *h)
+{
+	char v[TEXT_MAX], e[TEXT_MAX];
+	size_t k = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (t[i]->pending)
+			h[k++] = (struct xlb_backend_health){ t[i]->ep, t[i]->pending_down };
+	if (!k)
+		return;
+	rc = xlb_vip_set_health(p->x, &t[0]->vip, h, k);
+	for (size_t i = 0; i < n; i++) {
+		if (!t[i]->pending)
+			continue;
+		t[i]->pending = false;
+		if (!rc) {
+			health_changed(t[i], t[i]->pending_down);
+			continue;
+		}
+		/* The runs keep counting, so the next probe decides again. */
+		log_error("cannot mark backend %s of %s %s: %s", ep_text(t[i], e),
+			  vip_text(t[i], v), t[i]->pending_down ? "down" : "up",
+			  xlb_errmsg()[0] ? xlb_errmsg() : strerror(-rc));
+	}
+}
+
+static void on_flush(struct ev_source *s, uint32_t events)
+{
+	struct prober *p = ev_container_of(s, struct prober, flush);
+	struct xlb_backend_health *h = calloc(p->n + 1, sizeof(*h));
+	size_t i, j;
+
+	ev_timer_drain(s->fd);
+	if (!h) {
+		log_error("health changes delayed by a second: out of memory");
+		ev_timer_at(s->fd, ev_now() + EV_SEC);
+		return;
+	}
+	/* Targets are sorted by VIP: each run of one VIP is one change. */
+	for (i = 0; i < p->n; i = j) {
+		for (j = i + 1; j < p->n && !xlb_cfg_key_cmp(&p->t[j]->vip, &p->t[i]->vip); j++)
+			;
+		flush_vip(p, &p->t[i], j - i, h);
+	}
+	free(h);
 }
 
 static void record(struct prober *p, struct target *t, bool ok, uint64_t rtt, const char *detail)
@@ -201,12 +275,12 @@ static void record(struct prober *p, struct target *t, bool ok, uint64_t rtt, co
 	if (ok) {
 		st->fail_run = 0;
 		st->ok_run++;
-		if (st->down && st->ok_run >= t->check.rise)
+		if (heading_down(t) && st->ok_run >= t->check.rise)
 			set_health(p, t, false);
 	} else {
 		st->ok_run = 0;
 		st->fail_run++;
-		if (!st->down && st->fail_run >= t->check.fall)
+		if (!heading_down(t) && st->fail_run >= t->check.fall)
 			set_health(p, t, true);
 	}
 }
@@ -724,14 +798,18 @@ static size_t health_plan(struct prober *p, const struct xlb_cfg *cfg, struct he
 	return n;
 }
 
-static void health_apply(struct prober *p, const struct health_fix *fix, size_t n)
+/* The fixes of one VIP in one change. */
+static void fix_vip(struct prober *p, const struct health_fix *fix, size_t n,
+		    struct xlb_backend_health *h)
 {
 	char v[TEXT_MAX], e[TEXT_MAX];
+	int rc;
 
+	for (size_t i = 0; i < n; i++)
+		h[i] = (struct xlb_backend_health){ fix[i].ep, fix[i].down };
+	rc = xlb_vip_set_health(p->x, &fix[0].vip, h, n);
+	xlb_vip_key_str(&fix[0].vip, v, sizeof(v));
 	for (size_t i = 0; i < n; i++) {
-		int rc = xlb_backend_set_down(p->x, &fix[i].vip, &fix[i].ep, fix[i].down);
-
-		xlb_vip_key_str(&fix[i].vip, v, sizeof(v));
 		xlb_endpoint_str(&fix[i].ep, e, sizeof(e));
 		if (rc)
 			log_error("cannot mark backend %s of %s %s: %s", e, v,
@@ -741,6 +819,24 @@ static void health_apply(struct prober *p, const struct health_fix *fix, size_t 
 				 fix[i].down ? "still failing its health check"
 					     : "not health checked");
 	}
+}
+
+/* fix is in configuration order, so each VIP's fixes are together. */
+static void health_apply(struct prober *p, const struct health_fix *fix, size_t n)
+{
+	struct xlb_backend_health *h = calloc(n + 1, sizeof(*h));
+	size_t i, j;
+
+	if (!h) {
+		log_error("health flags not updated: out of memory");
+		return;
+	}
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && !xlb_cfg_key_cmp(&fix[j].vip, &fix[i].vip); j++)
+			;
+		fix_vip(p, &fix[i], j - i, h);
+	}
+	free(h);
 }
 
 /* Bring the datapath's health flags in line with the probes. */
@@ -803,24 +899,33 @@ const struct probe_status *prober_status(const struct prober *p, const struct xl
 	return t ? &t->st : NULL;
 }
 
+static int timer_source(struct ev_loop *loop, struct ev_source *s, ev_fn fn)
+{
+	s->fd = ev_timerfd();
+	if (s->fd < 0)
+		return s->fd;
+	s->on_event = fn;
+	if (ev_add(loop, s, EPOLLIN)) {
+		close(s->fd);
+		return -1;
+	}
+	return 0;
+}
+
 struct prober *prober_new(struct ev_loop *loop, struct xlb *x)
 {
 	struct prober *p = calloc(1, sizeof(*p));
-	int fd;
 
 	if (!p)
 		return NULL;
-	fd = ev_timerfd();
-	if (fd < 0) {
+	p->loop = loop;
+	p->x = x;
+	if (timer_source(loop, &p->timer, on_timer)) {
 		free(p);
 		return NULL;
 	}
-	p->loop = loop;
-	p->x = x;
-	p->timer.fd = fd;
-	p->timer.on_event = on_timer;
-	if (ev_add(loop, &p->timer, EPOLLIN)) {
-		close(fd);
+	if (timer_source(loop, &p->flush, on_flush)) {
+		ev_unregister(loop, &p->timer);
 		free(p);
 		return NULL;
 	}
@@ -838,5 +943,6 @@ void prober_free(struct prober *p)
 	free(p->t);
 	free(p->heap);
 	ev_unregister(p->loop, &p->timer);
+	ev_unregister(p->loop, &p->flush);
 	free(p);
 }

@@ -6,7 +6,8 @@
  * A backend starts up when it is added (after a restart: as the pinned
  * datapath remembers it), goes down after `fall` failed probes in a row and
  * comes back after `rise` successes; each change goes to the datapath
- * (xlb_backend_set_down) and to the log with the reason. A VIP with check
+ * (xlb_vip_set_health: the changes decided in one turn of the loop
+ * together, one table build per VIP) and to the log with the reason. A VIP with check
  * none (the default) is not probed and its backends are kept up.
  */
 #ifndef XLBD_PROBE_H
