@@ -474,6 +474,7 @@ static int run(const struct opts *o)
 		rc = serve(&d, o);
 	prober_free(d.prober);
 	rates_free(d.rates);
+	neigh_keeper_free(&d.neigh);
 	xlb_close(d.x);
 	ev_loop_fini(&d.loop);
 	xlb_cfg_free(&d.cfg);

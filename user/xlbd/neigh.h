@@ -2,7 +2,9 @@
 #ifndef XLBD_NEIGH_H
 #define XLBD_NEIGH_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "libxlb.h"
 
 /* The backends whose next hop already has a managed neighbour entry. */
@@ -10,6 +12,9 @@ struct neigh_keeper {
 	struct xlb_endpoint *done;
 	size_t n, cap;
 	uint64_t no_neigh_seen; /* the datapath's pass_no_neigh count last time */
+	bool open; /* fd is an rtnetlink socket, opened at the first sync */
+	int fd;
+	uint32_t seq;
 };
 
 /* Give every backend's next hop a managed neighbour entry (once each). */
