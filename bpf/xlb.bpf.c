@@ -234,23 +234,18 @@ static __always_inline bool backend_unchanged(const struct xlb_pkt *p, struct xl
 	return !udp_flow_expired(p, f);
 }
 
-static __always_inline int forward_unchanged(struct xdp_md *ctx, const struct xlb_pkt *p,
+/* The backend's address and port as the flow carries them (nat, dsr). */
+static __always_inline int to_cached_backend(struct xdp_md *ctx, const struct xlb_pkt *p,
 					     struct xlb_flow *f)
 {
-	int r;
+	int rc = next_hop(ctx, p, &p->key.src, &f->backend_addr, &f->nh);
 
-	if (f->mode == XLB_MODE_NAT) {
-		r = nat_precheck(ctx, p);
-		if (r)
-			return decide(r);
-	}
-	count_flow_traffic(p, f->backend_id);
-	r = next_hop(ctx, p, &p->key.src, &f->backend_addr, &f->nh);
 	if (f->mode == XLB_MODE_DSR)
-		return dsr_deliver(ctx, &f->nh, r);
-	return nat_deliver(ctx, p, REWRITE_DST, &f->backend_addr, f->backend_port, &f->nh, r);
+		return dsr_deliver(ctx, &f->nh, rc);
+	return nat_deliver(ctx, p, REWRITE_DST, &f->backend_addr, f->backend_port, &f->nh, rc);
 }
 
+/* b is NULL when the flow's cached backend serves (backend_unchanged). */
 static __always_inline int forward_established(struct xdp_md *ctx, const struct xlb_pkt *p,
 					       const struct xlb_backend *b, struct xlb_flow *f)
 {
@@ -262,6 +257,8 @@ static __always_inline int forward_established(struct xdp_md *ctx, const struct 
 			return decide(r);
 	}
 	count_flow_traffic(p, f->backend_id);
+	if (!b)
+		return to_cached_backend(ctx, p, f);
 	return to_backend(ctx, p, b, f);
 }
 
@@ -299,7 +296,7 @@ int xlb_lb(struct xdp_md *ctx)
 	if (f->kind == XLB_FLOW_NAT_REPLY)
 		return reply_established(ctx, &p, f);
 	if (backend_unchanged(&p, f))
-		return forward_unchanged(ctx, &p, f);
+		return forward_established(ctx, &p, NULL, f);
 	b = flow_backend(&p, f);
 	if (!b)
 		return new_flow(ctx, &p, true);
