@@ -8,8 +8,9 @@ set -euo pipefail
 # Every package, with the reason it is here.
 PACKAGES=(
 	# build: BPF objects and skeletons, libxlb (libbpf only: libxdp's
-	# dispatcher fails on current kernels, so it is not used), the binaries
-	make gcc libc6-dev clang bpftool libbpf-dev libelf-dev zlib1g-dev
+	# dispatcher fails on current kernels, so it is not used), the binaries;
+	# libmnl is xlbd's rtnetlink (neighbour entries for backends' next hops)
+	make gcc libc6-dev clang bpftool libbpf-dev libelf-dev zlib1g-dev libmnl-dev
 	# demo and e2e tests: namespaces and veths (ip, ss), veth offloads,
 	# sysctls, nginx backends, clients (curl, wrk, socat), JSON from xlbctl.
 	# The UDP echo is perl and nsenter is util-linux: both always installed.

@@ -18,14 +18,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <unistd.h>
+#include <libmnl/libmnl.h>
 #include <linux/neighbour.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
 #include "log.h"
@@ -34,98 +34,115 @@
 /* ---- rtnetlink ------------------------------------------------------------ */
 
 /* A request: one header, one family header, a few attributes. */
-struct nl_msg {
-	union {
-		struct nlmsghdr nh;
-		char buf[256];
-	};
-};
-
+#define NL_REQUEST_MAX 256
 /* Replies to these requests are one message, well below this. */
 #define NL_REPLY_MAX 4096
 
-static void *nl_init(struct nl_msg *m, uint16_t type, uint16_t flags, size_t hdr_len)
-{
-	memset(m, 0, sizeof(*m));
-	m->nh.nlmsg_len = NLMSG_LENGTH(hdr_len);
-	m->nh.nlmsg_type = type;
-	m->nh.nlmsg_flags = NLM_F_REQUEST | flags;
-	return NLMSG_DATA(&m->nh);
-}
+/* Reads the answer to a request: 0 or -errno. */
+typedef int (*nl_parse_fn)(const struct nlmsghdr *nh, void *data);
 
-static void nl_attr(struct nl_msg *m, uint16_t type, const void *data, size_t len)
-{
-	struct rtattr *rta = (struct rtattr *)(m->buf + NLMSG_ALIGN(m->nh.nlmsg_len));
-
-	rta->rta_type = type;
-	rta->rta_len = RTA_LENGTH(len);
-	memcpy(RTA_DATA(rta), data, len);
-	m->nh.nlmsg_len = NLMSG_ALIGN(m->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
-}
+/* The request in flight. Only the message with its sequence number is its
+ * answer: anything else is a late reply to one that timed out. */
+struct nl_call {
+	uint32_t seq;
+	bool done;
+	int err;
+	nl_parse_fn parse; /* NULL: an acknowledgement is the whole answer */
+	void *data;
+};
 
 /* A blocking socket with a receive timeout: the kernel answers at once, and
  * a reply that never comes must not stall the daemon. */
-static int nl_open(void)
+static int nl_open(struct mnl_socket **out)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	struct timeval tv = { .tv_sec = 1 };
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/* The reply to our sequence number, skipping stale ones (a reply that came
- * after its request timed out). */
-static int nl_recv(int fd, uint32_t seq, char *buf, struct nlmsghdr **out)
-{
-	for (;;) {
-		ssize_t n = recv(fd, buf, NL_REPLY_MAX, 0);
-		struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		for (; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
-			if (nh->nlmsg_seq != seq)
-				continue;
-			*out = nh;
-			return 0;
-		}
-	}
-}
-
-/*
- * Send m and wait for its answer: 0 with *reply set to the answer (NULL for
- * a bare acknowledgement), or the kernel's -errno.
- */
-static int nl_talk(struct neigh_keeper *k, struct nl_msg *m, char *buf,
-		   struct nlmsghdr **reply)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	struct nlmsghdr *nh = NULL;
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	int err;
 
-	m->nh.nlmsg_seq = ++k->seq;
-	if (sendto(k->fd, m, m->nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (!nl)
 		return -errno;
-	err = nl_recv(k->fd, k->seq, buf, &nh);
-	if (err)
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) ||
+	    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
+		err = -errno;
+		mnl_socket_close(nl);
 		return err;
-	*reply = NULL;
-	if (nh->nlmsg_type == NLMSG_ERROR)
-		return ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
-	*reply = nh;
+	}
+	*out = nl;
 	return 0;
+}
+
+static struct nlmsghdr *nl_request(void *buf, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nh = mnl_nlmsg_put_header(buf);
+
+	nh->nlmsg_type = type;
+	nh->nlmsg_flags = NLM_F_REQUEST | flags;
+	return nh;
+}
+
+static int on_answer(const struct nlmsghdr *nh, void *data)
+{
+	struct nl_call *c = data;
+
+	if (nh->nlmsg_seq != c->seq)
+		return MNL_CB_OK;
+	c->done = true;
+	c->err = c->parse ? c->parse(nh, c->data) : 0;
+	return MNL_CB_STOP;
+}
+
+/* The kernel's -errno, or with 0 an acknowledgement: an answer for a request
+ * that wants none, a protocol error for one that wants data. */
+static int on_error(const struct nlmsghdr *nh, void *data)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nh);
+	struct nl_call *c = data;
+
+	if (nh->nlmsg_seq != c->seq)
+		return MNL_CB_OK;
+	c->done = true;
+	if (mnl_nlmsg_get_payload_len(nh) < sizeof(*e))
+		c->err = -EBADMSG;
+	else
+		c->err = e->error ? e->error : c->parse ? -EPROTO : 0;
+	return MNL_CB_STOP;
+}
+
+/* Sequence numbers are matched by the callbacks, not by mnl_cb_run2 (seq 0),
+ * so that a late reply is skipped rather than failing the request. */
+static int nl_wait(struct mnl_socket *nl, struct nl_call *c)
+{
+	/* Any other message with the sequence number is the answer too (and
+	 * the wrong one: the parser says so). */
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
+		[NLMSG_NOOP] = on_answer,
+		[NLMSG_ERROR] = on_error,
+		[NLMSG_DONE] = on_answer,
+		[NLMSG_OVERRUN] = on_answer,
+	};
+	char buf[NL_REPLY_MAX];
+	ssize_t n;
+
+	while (!c->done) {
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || mnl_cb_run2(buf, n, 0, 0, on_answer, c, ctl, NLMSG_MIN_TYPE) < 0)
+			return -errno;
+	}
+	return c->err;
+}
+
+/* Send nh and wait for its answer, handed to parse: 0, or the kernel's or
+ * parse's -errno. */
+static int nl_talk(struct neigh_keeper *k, struct nlmsghdr *nh, nl_parse_fn parse, void *data)
+{
+	struct nl_call c = { .seq = ++k->seq, .parse = parse, .data = data };
+
+	nh->nlmsg_seq = c.seq;
+	if (mnl_socket_sendto(k->nl, nh, nh->nlmsg_len) < 0)
+		return -errno;
+	return nl_wait(k->nl, &c);
 }
 
 static int af_of(const struct xlb_endpoint *ep, size_t *alen)
@@ -144,97 +161,103 @@ struct hop {
 	size_t alen;
 };
 
-static void hop_from_attrs(struct rtmsg *rt, size_t len, struct hop *h)
+/* An IPv4 route through an IPv6 next hop. */
+static void hop_via(struct hop *h, const struct rtvia *via, size_t len)
 {
-	struct rtattr *a = RTM_RTA(rt);
-	struct rtvia *via;
+	h->af = via->rtvia_family;
+	h->alen = len - sizeof(*via);
+	if (h->alen > sizeof(h->addr))
+		h->alen = sizeof(h->addr);
+	memcpy(h->addr, via->rtvia_addr, h->alen);
+}
 
-	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) >= sizeof(int))
-			memcpy(&h->ifindex, RTA_DATA(a), sizeof(int));
-		else if (a->rta_type == RTA_GATEWAY && RTA_PAYLOAD(a) == h->alen)
-			memcpy(h->addr, RTA_DATA(a), h->alen);
-		else if (a->rta_type == RTA_VIA && RTA_PAYLOAD(a) >= sizeof(*via)) {
-			/* An IPv4 route through an IPv6 next hop. */
-			via = RTA_DATA(a);
-			h->af = via->rtvia_family;
-			h->alen = RTA_PAYLOAD(a) - sizeof(*via);
-			if (h->alen > sizeof(h->addr))
-				h->alen = sizeof(h->addr);
-			memcpy(h->addr, via->rtvia_addr, h->alen);
-		}
-	}
+static int hop_attr(const struct nlattr *a, void *data)
+{
+	const void *p = mnl_attr_get_payload(a);
+	size_t len = mnl_attr_get_payload_len(a);
+	struct hop *h = data;
+
+	if (mnl_attr_get_type(a) == RTA_OIF && len >= sizeof(int))
+		memcpy(&h->ifindex, p, sizeof(int));
+	else if (mnl_attr_get_type(a) == RTA_GATEWAY && len == h->alen)
+		memcpy(h->addr, p, h->alen);
+	else if (mnl_attr_get_type(a) == RTA_VIA && len >= sizeof(struct rtvia))
+		hop_via(h, p, len);
+	return MNL_CB_OK;
+}
+
+static int route_parse(const struct nlmsghdr *nh, void *data)
+{
+	const struct rtmsg *rt = mnl_nlmsg_get_payload(nh);
+	struct hop *h = data;
+
+	if (nh->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(nh) < sizeof(*rt))
+		return -EPROTO;
+	if (rt->rtm_type != RTN_UNICAST)
+		return -ENETUNREACH;
+	mnl_attr_parse(nh, sizeof(*rt), hop_attr, h);
+	return h->ifindex ? 0 : -ENETUNREACH;
 }
 
 /* The route the kernel uses towards ep (as `ip route get`). */
 static int route_get(struct neigh_keeper *k, const struct xlb_endpoint *ep, struct hop *h)
 {
-	char buf[NL_REPLY_MAX];
-	struct nlmsghdr *reply;
-	struct nl_msg m;
-	struct rtmsg *rt = nl_init(&m, RTM_GETROUTE, 0, sizeof(*rt));
-	int err;
+	alignas(struct nlmsghdr) char buf[NL_REQUEST_MAX];
+	struct nlmsghdr *nh = nl_request(buf, RTM_GETROUTE, 0);
+	struct rtmsg *rt = mnl_nlmsg_put_extra_header(nh, sizeof(*rt));
 
 	memset(h, 0, sizeof(*h));
 	h->af = af_of(ep, &h->alen);
 	rt->rtm_family = h->af;
 	rt->rtm_dst_len = h->alen * 8;
-	nl_attr(&m, RTA_DST, &ep->addr, h->alen);
+	mnl_attr_put(nh, RTA_DST, h->alen, &ep->addr);
 	/* Without a gateway the backend is on the link: it is its own hop. */
 	memcpy(h->addr, &ep->addr, h->alen);
-	err = nl_talk(k, &m, buf, &reply);
-	if (err)
-		return err;
-	if (!reply || reply->nlmsg_type != RTM_NEWROUTE)
+	return nl_talk(k, nh, route_parse, h);
+}
+
+static int neigh_parse(const struct nlmsghdr *nh, void *data)
+{
+	const struct ndmsg *nd = mnl_nlmsg_get_payload(nh);
+	uint16_t *state = data;
+
+	if (nh->nlmsg_type != RTM_NEWNEIGH || mnl_nlmsg_get_payload_len(nh) < sizeof(*nd))
 		return -EPROTO;
-	rt = NLMSG_DATA(reply);
-	if (rt->rtm_type != RTN_UNICAST)
-		return -ENETUNREACH;
-	hop_from_attrs(rt, RTM_PAYLOAD(reply), h);
-	return h->ifindex ? 0 : -ENETUNREACH;
+	*state = nd->ndm_state;
+	return 0;
 }
 
 /* The state of the hop's neighbour entry; 0 (NUD_NONE) if it has none. */
 static int neigh_state(struct neigh_keeper *k, const struct hop *h, uint16_t *state)
 {
-	char buf[NL_REPLY_MAX];
-	struct nlmsghdr *reply;
-	struct nl_msg m;
-	struct ndmsg *nd = nl_init(&m, RTM_GETNEIGH, 0, sizeof(*nd));
+	alignas(struct nlmsghdr) char buf[NL_REQUEST_MAX];
+	struct nlmsghdr *nh = nl_request(buf, RTM_GETNEIGH, 0);
+	struct ndmsg *nd = mnl_nlmsg_put_extra_header(nh, sizeof(*nd));
 	int err;
 
 	nd->ndm_family = h->af;
 	nd->ndm_ifindex = h->ifindex;
-	nl_attr(&m, NDA_DST, h->addr, h->alen);
+	mnl_attr_put(nh, NDA_DST, h->alen, h->addr);
 	*state = NUD_NONE;
-	err = nl_talk(k, &m, buf, &reply);
-	if (err == -ENOENT)
-		return 0;
-	if (err)
-		return err;
-	if (!reply || reply->nlmsg_type != RTM_NEWNEIGH)
-		return -EPROTO;
-	*state = ((struct ndmsg *)NLMSG_DATA(reply))->ndm_state;
-	return 0;
+	err = nl_talk(k, nh, neigh_parse, state);
+	return err == -ENOENT ? 0 : err;
 }
 
 /* `ip neigh replace ADDR dev DEV managed`: no address and no state given,
  * the kernel resolves it and keeps it resolved. */
 static int neigh_manage(struct neigh_keeper *k, const struct hop *h)
 {
-	uint32_t ext = NTF_EXT_MANAGED;
-	char buf[NL_REPLY_MAX];
-	struct nlmsghdr *reply;
-	struct nl_msg m;
-	struct ndmsg *nd = nl_init(&m, RTM_NEWNEIGH,
-				   NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, sizeof(*nd));
+	alignas(struct nlmsghdr) char buf[NL_REQUEST_MAX];
+	struct nlmsghdr *nh = nl_request(buf, RTM_NEWNEIGH,
+					 NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+	struct ndmsg *nd = mnl_nlmsg_put_extra_header(nh, sizeof(*nd));
 
 	nd->ndm_family = h->af;
 	nd->ndm_ifindex = h->ifindex;
 	nd->ndm_state = NUD_NONE;
-	nl_attr(&m, NDA_DST, h->addr, h->alen);
-	nl_attr(&m, NDA_FLAGS_EXT, &ext, sizeof(ext));
-	return nl_talk(k, &m, buf, &reply);
+	mnl_attr_put(nh, NDA_DST, h->alen, h->addr);
+	mnl_attr_put_u32(nh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
+	return nl_talk(k, nh, NULL, NULL);
 }
 
 /* ---- per backend ---------------------------------------------------------- */
@@ -306,18 +329,16 @@ static void mark_done(struct neigh_keeper *k, const struct xlb_endpoint *ep)
 
 static bool keeper_open(struct neigh_keeper *k)
 {
-	int fd;
+	int err;
 
-	if (k->open)
+	if (k->nl)
 		return true;
-	fd = nl_open();
-	if (fd < 0) {
+	err = nl_open(&k->nl);
+	if (err) {
 		log_warn("cannot open a netlink socket for neighbour entries: %s; backends' "
-			 "next hops are resolved only by traffic", strerror(-fd));
+			 "next hops are resolved only by traffic", strerror(-err));
 		return false;
 	}
-	k->fd = fd;
-	k->open = true;
 	return true;
 }
 
@@ -339,8 +360,8 @@ void neigh_sync(struct neigh_keeper *k, const struct xlb *x)
 
 void neigh_keeper_free(struct neigh_keeper *k)
 {
-	if (k->open)
-		close(k->fd);
+	if (k->nl)
+		mnl_socket_close(k->nl);
 	free(k->done);
 	*k = (struct neigh_keeper){ 0 };
 }

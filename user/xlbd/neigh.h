@@ -7,13 +7,14 @@
 #include <stdint.h>
 #include "libxlb.h"
 
+struct mnl_socket;
+
 /* The backends whose next hop already has a managed neighbour entry. */
 struct neigh_keeper {
 	struct xlb_endpoint *done;
 	size_t n, cap;
 	uint64_t no_neigh_seen; /* the datapath's pass_no_neigh count last time */
-	bool open; /* fd is an rtnetlink socket, opened at the first sync */
-	int fd;
+	struct mnl_socket *nl; /* rtnetlink, opened at the first sync */
 	uint32_t seq;
 };
 
