@@ -4,8 +4,8 @@
 
 #include "libxlb.h"
 
-/* Per thread, so the prober thread (if any) and the control loop don't
- * overwrite each other's explanation. */
+/* Per thread, so a caller's threads never overwrite each other's
+ * explanation. */
 static __thread char last_error[512];
 
 const char *xlb_errmsg(void)
@@ -21,4 +21,42 @@ int xlb_fail(int err, const char *fmt, ...)
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
 	return err > 0 ? -err : err;
+}
+
+static void notice_stderr(enum xlb_notice_level level, const char *msg)
+{
+	fprintf(stderr, "%s: %s\n", level == XLB_NOTICE_WARN ? "warning" : "info", msg);
+}
+
+static xlb_notice_fn notice_sink = notice_stderr;
+
+void xlb_set_notice_sink(xlb_notice_fn fn)
+{
+	notice_sink = fn ? fn : notice_stderr;
+}
+
+static void notice(enum xlb_notice_level level, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	notice_sink(level, msg);
+}
+
+void xlb_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	notice(XLB_NOTICE_WARN, fmt, ap);
+	va_end(ap);
+}
+
+void xlb_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	notice(XLB_NOTICE_INFO, fmt, ap);
+	va_end(ap);
 }

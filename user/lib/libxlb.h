@@ -22,6 +22,14 @@ const char *xlb_errmsg(void);
 /* Set the message (printf-style) and return -err (err is a positive errno). */
 int xlb_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* What the library did on its own that the operator should know of (it
+ * mounted bpffs, say). Goes to stderr unless the program sets a sink. */
+enum xlb_notice_level { XLB_NOTICE_WARN, XLB_NOTICE_INFO };
+typedef void (*xlb_notice_fn)(enum xlb_notice_level level, const char *msg);
+void xlb_set_notice_sink(xlb_notice_fn fn);
+void xlb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void xlb_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* ---- addresses and endpoints ----------------------------------------- */
 
 /* An address with its family and a port (wire order). */

@@ -102,6 +102,7 @@ void rep_problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "note: ..." information that needs no action. */
 void rep_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 unsigned int rep_problems(void);
+void rep_libxlb_notice(enum xlb_notice_level level, const char *msg);
 
 const char *be_mode_name(enum be_mode m);
 const char *be_vip_str(const struct be_vip *v, char *buf, size_t len);

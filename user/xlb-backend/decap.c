@@ -52,15 +52,11 @@ static void link_path(char buf[PATH_MAX], const char *root, const char *dev)
 		buf[0] = '\0';
 }
 
-/* Checks only (and mounts bpffs where every BPF tool expects it). */
+/* Checks only (and mounts bpffs where every BPF tool expects it; libxlb
+ * reports that through the notice sink). */
 static int pin_root_check(const char *root)
 {
-	bool mounted = xlb_on_bpffs(XLB_BPFFS);
-	int err = xlb_pin_root_check(root);
-
-	if (!err && !mounted && xlb_on_bpffs(XLB_BPFFS))
-		rep_done("mounted bpffs on %s", XLB_BPFFS);
-	return err;
+	return xlb_pin_root_check(root);
 }
 
 static int pin_root_create(const char *root)

@@ -278,6 +278,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	libbpf_set_print(libbpf_log);
+	xlb_set_notice_sink(rep_libxlb_notice);
 	if (state_paths(&o)) {
 		fprintf(stderr, "xlb-backend: error: %s\n", xlb_errmsg());
 		return 2;

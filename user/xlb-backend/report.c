@@ -73,3 +73,12 @@ const char *be_vip_prefix_str(const struct be_vip *v, char *buf, size_t len)
 		 v->family == XLB_FAMILY_V4 ? 32 : 128);
 	return buf;
 }
+
+/* What libxlb did on its own: a mount is "done", a doubt is a "note". */
+void rep_libxlb_notice(enum xlb_notice_level level, const char *msg)
+{
+	if (level == XLB_NOTICE_WARN)
+		rep_note("%s", msg);
+	else
+		rep_done("%s", msg);
+}

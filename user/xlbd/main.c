@@ -186,6 +186,11 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
+static void libxlb_notice(enum xlb_notice_level level, const char *msg)
+{
+	xlog(level == XLB_NOTICE_WARN ? XLOG_WARN : XLOG_INFO, "%s", msg);
+}
+
 /* ---- --detach -------------------------------------------------------------- */
 
 static int detach(const struct opts *o)
@@ -491,6 +496,7 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc == 1 ? 0 : 2;
 	libbpf_set_print(libbpf_log);
+	xlb_set_notice_sink(libxlb_notice);
 	if (o.detach)
 		return detach(&o);
 	raise_nofile();
