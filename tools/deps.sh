@@ -15,6 +15,11 @@ PACKAGES=(
 	# sysctls, nginx backends, clients (curl, wrk, socat), JSON from xlbctl.
 	# The UDP echo is perl and nsenter is util-linux: both always installed.
 	iproute2 ethtool procps nginx-light curl socat wrk jq nftables
+	# scale-out e2e (tests/e2e/cluster.sh): BIRD 2 speaks BGP and BFD
+	# between the gateways and the router, each bird inside its own
+	# namespace with its own config and control socket (the machine-wide
+	# bird service is held like nginx's, see below)
+	bird2
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 
@@ -47,8 +52,8 @@ lists_need_update() {
 }
 
 # Debian starts a service as soon as its package is installed. The project
-# runs nginx only inside its own namespaces, so a policy-rc.d tells the
-# installer not to start the machine-wide nginx (only if none exists yet;
+# runs nginx and bird only inside its own namespaces, so a policy-rc.d tells
+# the installer not to start the machine-wide nginx or bird (only if none exists yet;
 # it is removed again right after the install).
 POLICY_RC=/usr/sbin/policy-rc.d
 POLICY_RC_OURS=0

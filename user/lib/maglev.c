@@ -353,6 +353,55 @@ int xlb_maglev_build(const struct xlb_table_member *members, size_t n,
 	return err;
 }
 
+/* ---- digests ---------------------------------------------------------- */
+
+#define FNV64_OFFSET 0xcbf29ce484222325ull
+#define FNV64_PRIME 0x100000001b3ull
+
+static uint64_t fnv_u64(uint64_t h, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		h ^= (v >> (8 * i)) & 0xff;
+		h *= FNV64_PRIME;
+	}
+	return h;
+}
+
+/* 64 bits of a member's identity: two independent 32-bit hashes. */
+static uint64_t ident_hash64(const struct xlb_endpoint *ep)
+{
+	uint8_t ident[IDENT_LEN];
+
+	ident_make(ep, ident);
+	return (uint64_t)ident_hash(ident, SEED_OFFSET) << 32 | ident_hash(ident, SEED_SKIP);
+}
+
+/*
+ * Entries are hashed as the identity of the member they name, never as its
+ * id: ids are slots local to one node (they follow the history of adds and
+ * deletes), identities are the configuration, which is what nodes share.
+ */
+int xlb_table_digest(const uint32_t *ids, uint32_t size,
+		     const struct xlb_table_member *members, size_t n, uint64_t *digest)
+{
+	uint64_t *by_id, h = fnv_u64(FNV64_OFFSET, size);
+	uint32_t i;
+
+	by_id = calloc(XLB_MAX_BACKENDS, sizeof(*by_id));
+	if (!by_id)
+		return xlb_fail(ENOMEM, "digest: out of memory");
+	for (i = 0; i < n; i++)
+		if (members[i].id < XLB_MAX_BACKENDS)
+			by_id[members[i].id] = ident_hash64(&members[i].ep);
+	/* An id of no member (a table being replaced) hashes as all ones. */
+	for (i = 0; i < size; i++)
+		h = fnv_u64(h, ids[i] < XLB_MAX_BACKENDS && by_id[ids[i]] ? by_id[ids[i]]
+									  : ~0ull);
+	free(by_id);
+	*digest = h;
+	return 0;
+}
+
 /* ---- rr/wrr turn sequences -------------------------------------------- */
 
 static uint32_t gcd(uint32_t a, uint32_t b)

@@ -19,6 +19,8 @@
  *
  * Stopping (SIGTERM, SIGINT) leaves the datapath attached and pinned: traffic
  * keeps flowing and the next xlbd adopts it. `xlbd --detach` removes it.
+ * The VIP routes of scale-out (announce.c) follow the datapath: they stay
+ * while xlbd is stopped and go with --detach.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -56,14 +58,18 @@ struct opts {
 	const char *pin_root;
 	const char *state;
 	bool detach;
+	uint32_t route_table; /* 0: no VIP routes */
+	uint8_t route_proto;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xlbd -i IFACE[,IFACE...] [-c FILE] [--xdp-mode native|generic]\n"
-		"            [--socket PATH] [--pin-root PATH] [--state PATH] [-v]\n"
-		"       xlbd --detach [--pin-root PATH] [--socket PATH]\n"
+		"            [--socket PATH] [--pin-root PATH] [--state PATH]\n"
+		"            [--route-table N] [--route-proto N] [-v]\n"
+		"       xlbd --detach [--pin-root PATH] [--socket PATH] [--route-table N]\n"
+		"            [--route-proto N]\n"
 		"\n"
 		"  -i, --interface IFACES  attach the balancer to these interfaces\n"
 		"  -c, --config FILE       statements applied when there is no state file\n"
@@ -74,8 +80,13 @@ static void usage(FILE *f)
 		")\n"
 		"      --state PATH        running configuration, rewritten on every change\n"
 		"                          (default " XLB_STATE_DEFAULT "); it wins over -c\n"
-		"      --detach            remove the datapath and its pins, then exit\n"
-		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n");
+		"      --route-table N     kernel routing table of the VIP routes a routing\n"
+		"                          daemon exports (scale-out; default %u, 0 = none)\n"
+		"      --route-proto N     their rtnetlink protocol number (default %u)\n"
+		"      --detach            remove the datapath, its pins and its VIP routes,\n"
+		"                          then exit\n"
+		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n",
+		ANNOUNCE_TABLE_DEFAULT, ANNOUNCE_PROTO_DEFAULT);
 }
 
 static int add_ifaces(struct opts *o, char *list)
@@ -103,6 +114,38 @@ static int parse_mode(struct opts *o, const char *s)
 	return 0;
 }
 
+static int parse_u32(const char *opt, const char *s, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v > max || s[0] == '-') {
+		fprintf(stderr, "xlbd: bad %s '%s' (expected a number 0-%u)\n", opt, s, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_route_proto(struct opts *o, const char *s)
+{
+	uint32_t v;
+
+	if (parse_u32("--route-proto", s, 255, &v))
+		return -1;
+	/* Below 5 the kernel's own (kernel, boot, static): routing daemons
+	 * treat those as the system's routes, not as ours. */
+	if (v < 5) {
+		fprintf(stderr, "xlbd: --route-proto %u is reserved by the kernel (use 5-255)\n",
+			v);
+		return -1;
+	}
+	o->route_proto = v;
+	return 0;
+}
+
 /* 0 to run, 1 to exit 0 (help), 2 for a usage error. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -114,6 +157,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "pin-root", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "detach", no_argument, NULL, 'D' },
+		{ "route-table", required_argument, NULL, 'T' },
+		{ "route-proto", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -121,7 +166,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){ .config = CONFIG_DEFAULT, .socket = XLB_SOCKET_DEFAULT,
-			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT };
+			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT,
+			    .route_table = ANNOUNCE_TABLE_DEFAULT,
+			    .route_proto = ANNOUNCE_PROTO_DEFAULT };
 	while ((c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -147,6 +194,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'D':
 			o->detach = true;
+			break;
+		case 'T':
+			if (parse_u32("--route-table", optarg, UINT32_MAX, &o->route_table))
+				return 2;
+			break;
+		case 'P':
+			if (parse_route_proto(o, optarg))
+				return 2;
 			break;
 		case 'v':
 			verbosity++;
@@ -206,9 +261,17 @@ static int detach(const struct opts *o)
 		return 1;
 	}
 	rc = xlb_destroy_pins(o->pin_root);
+	if (rc) {
+		close(lock);
+		log_error("detach: %s", xlb_errmsg());
+		return 1;
+	}
+	rc = o->route_table ? announce_withdraw_all(o->route_table, o->route_proto) : 0;
 	close(lock);
 	if (rc) {
-		log_error("detach: %s", xlb_errmsg());
+		log_error("detach: removing the VIP routes from table %u: %s (remove them with "
+			  "'ip route flush table %u proto %u')",
+			  o->route_table, strerror(-rc), o->route_table, o->route_proto);
 		return 1;
 	}
 	log_info("datapath detached and pins under %s removed; the state file (%s) is kept, "
@@ -378,6 +441,10 @@ static void on_tick(struct ev_source *s, uint32_t events)
 
 	ev_timer_drain(s->fd);
 	neigh_watch(&ds->d->neigh, ds->d->x);
+	/* Health changes reach the routes within a tick; once a second the
+	 * table is read back, so a route removed by hand comes back. */
+	announce_sync(&ds->d->announce, &ds->d->cfg, ds->d->x,
+		      (ds->ticks + 1) % TICKS_PER_SEC == 0);
 	if (++ds->ticks % TICKS_PER_SEC)
 		return;
 	rates_sample(ds->d->rates, ds->d->x, now);
@@ -458,6 +525,7 @@ static int run(const struct opts *o)
 
 	xlb_cfg_init(&d.cfg);
 	xlb_cfg_init(&want);
+	announce_init(&d.announce, o->route_table, o->route_proto);
 	lock = ctl_lock(o->socket, err, sizeof(err));
 	if (lock < 0) {
 		log_error("%s", err);
@@ -480,6 +548,7 @@ static int run(const struct opts *o)
 	prober_free(d.prober);
 	rates_free(d.rates);
 	neigh_keeper_free(&d.neigh);
+	announce_free(&d.announce);
 	xlb_close(d.x);
 	ev_loop_fini(&d.loop);
 	xlb_cfg_free(&d.cfg);
