@@ -13,7 +13,8 @@
 #   - a gateway killed under load (xlbd, bird, link down): downloads through
 #     it and through the survivors finish intact (same backend on the new
 #     node), zero failed requests after convergence; convergence time noted.
-# Lab: tests/e2e/cluster_lab.bash.
+# Lab: tests/e2e/cluster_lab.bash. Sourced (tools/bench/scaleout.sh), it
+# only defines its functions.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/cluster_lab.bash"
@@ -46,7 +47,9 @@ vip_statements() {
 	local vip=$1 v i
 	v=$(vip_stmt "$vip")
 	echo "vip add $v mode $(vip_mode "$vip")"
-	for i in $(lab_backend_ids); do echo "backend add $v $(backend_for "$vip" "$i")"; done
+	for i in $(seq 1 "${CL_CONFIG_BACKENDS:-$LAB_BACKENDS}"); do
+		echo "backend add $v $(backend_for "$vip" "$i")"
+	done
 	echo "check set $v tcp interval 500ms timeout 400ms fall 2 rise 1"
 }
 
@@ -322,7 +325,7 @@ check_one_node_withdraws() {
 	hops=$(cl_route_hops "$CL_DSR4")
 	a1=$(cl_ctl gw1 -j show | jq '.node.announced | length')
 	a3=$(cl_ctl gw3 -j show | jq '.node.announced | length')
-	if [[ $hops == "$(cl_gw4 1) $(cl_gw4 2)" && $a1 == 2 && $a3 == 0 ]]; then
+	if [[ $hops == "$(cl_gw4 1) $(cl_gw4 2)" && $a1 == "${#VIPS[@]}" && $a3 == 0 ]]; then
 		pass cluster_backends_down_one_node "gw3 withdrew its VIPs, gw1 and gw2 still announce (route via $hops)"
 	else
 		fail cluster_backends_down_one_node "route via '$hops', gw1 announces $a1, gw3 announces $a3"
@@ -348,8 +351,11 @@ busiest_gateway() {
 }
 
 kill_gateway() {
-	local role=$1
-	kill -KILL "$(cat "$E2E_DIR/$role.xlbd.pid")" 2>/dev/null || true
+	local role=$1 pid
+	pid=$(cat "$E2E_DIR/$role.xlbd.pid")
+	kill -KILL "$pid" 2>/dev/null || true
+	# Reaped here, so the shell does not report the kill as an error.
+	{ wait "$pid"; } 2>/dev/null || true
 	kill -KILL "$(cl_bird_pid "$role")" 2>/dev/null || true
 	lab_in "$role" ip link set lan down
 }
@@ -409,4 +415,6 @@ main() {
 	e2e_finish
 }
 
-main "$@"
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	main "$@"
+fi
