@@ -15,6 +15,8 @@ PACKAGES=(
 	# sysctls, nginx backends, clients (curl, wrk, socat), JSON from xlbctl.
 	# The UDP echo is perl and nsenter is util-linux: both always installed.
 	iproute2 ethtool procps nginx-light curl socat wrk jq nftables
+	# the flood test holds 1,000 connections with perl (Time::HiRes is in perl)
+	perl
 	# scale-out e2e (tests/e2e/cluster.sh): BIRD 2 speaks BGP and BFD
 	# between the gateways and the router, each bird inside its own
 	# namespace with its own config and control socket (the machine-wide

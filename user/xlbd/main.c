@@ -39,11 +39,15 @@
 #include "log.h"
 #include "persist.h"
 #include "proto.h"
+#include "stmt.h"
 #include "xlbd.h"
 
 #define CONFIG_DEFAULT "/etc/xlb/xlb.conf"
 #define PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
 #define MAX_IFACES 64
+/* Long options without a short form. */
+#define ROUTE_TABLE_OPT 0x100
+#define ROUTE_PROTO_OPT 0x101
 
 /* -v: xlbd's debug lines; -vv: libbpf's too. */
 static int verbosity;
@@ -58,8 +62,10 @@ struct opts {
 	const char *pin_root;
 	const char *state;
 	bool detach;
+	struct xlb_open_opts flows; /* the flow tables' sizes and timeouts */
+	uint32_t flood_rate;
 	uint32_t route_table; /* 0: no VIP routes */
-	uint8_t route_proto;
+	uint32_t route_proto;
 };
 
 static void usage(FILE *f)
@@ -80,12 +86,23 @@ static void usage(FILE *f)
 		")\n"
 		"      --state PATH        running configuration, rewritten on every change\n"
 		"                          (default " XLB_STATE_DEFAULT "); it wins over -c\n"
+		"      --flow-entries N    confirmed connections the flow table holds\n"
+		"                          (default %u; one entry per connection)\n"
+		"      --new-flow-entries N  unconfirmed flows (handshakes, floods) held\n"
+		"                          (default %u)\n"
+		"      --resize-flows      copy pinned flows into tables of a new size\n"
+		"      --tcp-idle DUR      idle TCP connections leave the table (default %us)\n"
+		"      --udp-idle DUR      idle UDP flows are scheduled again (default %llus)\n"
+		"      --flood-rate N      new flows/s, mostly unconfirmed, logged as a flood\n"
+		"                          (default %u)\n"
 		"      --route-table N     kernel routing table of the VIP routes a routing\n"
 		"                          daemon exports (scale-out; default %u, 0 = none)\n"
 		"      --route-proto N     their rtnetlink protocol number (default %u)\n"
 		"      --detach            remove the datapath, its pins and its VIP routes,\n"
 		"                          then exit\n"
 		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n",
+		XLB_FLOWS_DEFAULT, XLB_FLOWS_NEW_DEFAULT, XLB_TCP_IDLE_DEFAULT_S,
+		XLB_UDP_IDLE_DEFAULT_NS / 1000000000ull, XLBD_FLOOD_RATE_DEFAULT,
 		ANNOUNCE_TABLE_DEFAULT, ANNOUNCE_PROTO_DEFAULT);
 }
 
@@ -114,36 +131,77 @@ static int parse_mode(struct opts *o, const char *s)
 	return 0;
 }
 
-static int parse_u32(const char *opt, const char *s, uint32_t max, uint32_t *out)
+static int parse_count(const char *opt, const char *s, uint32_t min, uint32_t *out)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || v > max || s[0] == '-') {
-		fprintf(stderr, "xlbd: bad %s '%s' (expected a number 0-%u)\n", opt, s, max);
+	if (errno || end == s || *end || v < min || v > UINT32_MAX || *s == '-') {
+		fprintf(stderr, "xlbd: %s '%s' is not a number from %u to %u\n", opt, s, min,
+			UINT32_MAX);
 		return -1;
 	}
-	*out = v;
+	*out = (uint32_t)v;
 	return 0;
 }
 
-static int parse_route_proto(struct opts *o, const char *s)
+static int parse_seconds(const char *opt, const char *s, uint32_t *out)
 {
-	uint32_t v;
+	uint32_t ms;
 
-	if (parse_u32("--route-proto", s, 255, &v))
-		return -1;
-	/* Below 5 the kernel's own (kernel, boot, static): routing daemons
-	 * treat those as the system's routes, not as ours. */
-	if (v < 5) {
-		fprintf(stderr, "xlbd: --route-proto %u is reserved by the kernel (use 5-255)\n",
-			v);
+	if (xlb_duration_parse(s, &ms) || ms < 1000) {
+		fprintf(stderr, "xlbd: %s '%s' is not a duration of at least 1s (like 30s, 15m "
+				"is 900s)\n",
+			opt, s);
 		return -1;
 	}
-	o->route_proto = v;
+	*out = ms / 1000;
 	return 0;
+}
+
+/* --route-table (0 turns announcing off) and --route-proto: below 5 are
+ * the kernel's own (kernel, boot, static), which routing daemons treat as
+ * the system's routes, not ours. */
+static int parse_route_opt(struct opts *o, int c, const char *arg)
+{
+	if (c == ROUTE_TABLE_OPT)
+		return parse_count("--route-table", arg, 0, &o->route_table);
+	if (parse_count("--route-proto", arg, 5, &o->route_proto))
+		return -1;
+	if (o->route_proto > 255) {
+		fprintf(stderr, "xlbd: --route-proto %u is not a protocol number (5-255)\n",
+			o->route_proto);
+		return -1;
+	}
+	return 0;
+}
+
+/* The flow tables' options (docs/operations.md, "Sizing the flow tables"). */
+static int parse_flow_opt(struct opts *o, int c, const char *arg)
+{
+	uint32_t s;
+
+	switch (c) {
+	case 'F':
+		return parse_count("--flow-entries", arg, XLB_FLOWS_MIN, &o->flows.flow_entries);
+	case 'N':
+		return parse_count("--new-flow-entries", arg, XLB_FLOWS_MIN,
+				   &o->flows.new_flow_entries);
+	case 'R':
+		o->flows.resize_flows = true;
+		return 0;
+	case 'T':
+		return parse_seconds("--tcp-idle", arg, &o->flows.tcp_idle_s);
+	case 'U':
+		if (parse_seconds("--udp-idle", arg, &s))
+			return -1;
+		o->flows.udp_idle_ns = (uint64_t)s * 1000000000ull;
+		return 0;
+	default:
+		return parse_count("--flood-rate", arg, 1, &o->flood_rate);
+	}
 }
 
 /* 0 to run, 1 to exit 0 (help), 2 for a usage error. */
@@ -157,8 +215,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "pin-root", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "detach", no_argument, NULL, 'D' },
-		{ "route-table", required_argument, NULL, 'T' },
-		{ "route-proto", required_argument, NULL, 'P' },
+		{ "flow-entries", required_argument, NULL, 'F' },
+		{ "new-flow-entries", required_argument, NULL, 'N' },
+		{ "resize-flows", no_argument, NULL, 'R' },
+		{ "tcp-idle", required_argument, NULL, 'T' },
+		{ "udp-idle", required_argument, NULL, 'U' },
+		{ "flood-rate", required_argument, NULL, 'L' },
+		{ "route-table", required_argument, NULL, ROUTE_TABLE_OPT },
+		{ "route-proto", required_argument, NULL, ROUTE_PROTO_OPT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -167,6 +231,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){ .config = CONFIG_DEFAULT, .socket = XLB_SOCKET_DEFAULT,
 			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT,
+			    .flood_rate = XLBD_FLOOD_RATE_DEFAULT,
 			    .route_table = ANNOUNCE_TABLE_DEFAULT,
 			    .route_proto = ANNOUNCE_PROTO_DEFAULT };
 	while ((c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
@@ -195,12 +260,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'D':
 			o->detach = true;
 			break;
+		case 'F':
+		case 'N':
+		case 'R':
 		case 'T':
-			if (parse_u32("--route-table", optarg, UINT32_MAX, &o->route_table))
+		case 'U':
+		case 'L':
+			if (parse_flow_opt(o, c, optarg))
 				return 2;
 			break;
-		case 'P':
-			if (parse_route_proto(o, optarg))
+		case ROUTE_TABLE_OPT:
+		case ROUTE_PROTO_OPT:
+			if (parse_route_opt(o, c, optarg))
 				return 2;
 			break;
 		case 'v':
@@ -362,8 +433,12 @@ static void raise_nofile(void)
 
 static int open_datapath(struct xlbd *d, const struct opts *o)
 {
-	struct xlb_open_opts oo = { .pin_root = o->pin_root };
-	int rc = xlb_open(&d->x, &oo);
+	struct xlb_open_opts oo = o->flows;
+	int rc;
+
+	oo.pin_root = o->pin_root;
+	d->flows.flood_rate = o->flood_rate;
+	rc = xlb_open(&d->x, &oo);
 
 	if (rc) {
 		log_error("loading the datapath: %s", xlb_errmsg());
@@ -451,6 +526,7 @@ static void on_tick(struct ev_source *s, uint32_t events)
 	ctl_sweep(ds->d->ctl, now);
 	if (xlb_nexthop_flush(ds->d->x))
 		log_warn("%s", xlb_errmsg());
+	flows_tick(&ds->d->flows, ds->d->x, now / EV_SEC);
 }
 
 static int signals_open(struct daemon_sources *ds)

@@ -20,6 +20,7 @@
 #include "rates.h"
 
 #include "announce.h"
+#include "flows.h"
 #include "neigh.h"
 
 struct xlbd {
@@ -31,6 +32,7 @@ struct xlbd {
 	struct ctl *ctl;
 	struct neigh_keeper neigh;
 	struct announcer announce; /* VIP routes for BGP (scale-out) */
+	struct flow_keeper flows;
 	const char *state_path;
 };
 
