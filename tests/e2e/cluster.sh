@@ -16,8 +16,8 @@
 # Lab: tests/e2e/cluster_lab.bash. Sourced (tools/bench/scaleout.sh), it
 # only defines its functions.
 set -euo pipefail
-source "$(dirname "$0")/common.bash"
-source "$(dirname "$0")/cluster_lab.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/cluster_lab.bash"
 
 PORT=80
 VIPS=("$CL_DSR4" "$CL_DSR6" "$CL_TUN4" "$CL_TUN6")
