@@ -338,6 +338,58 @@ check_one_node_withdraws() {
 	fi
 }
 
+# ---- the routes follow the datapath, not the daemon -------------------------------------
+
+table_routes() {
+	{
+		lab_in "$1" ip -4 route show table "$CL_TABLE" proto "$CL_TABLE"
+		lab_in "$1" ip -6 route show table "$CL_TABLE" proto "$CL_TABLE"
+	} 2>/dev/null | wc -l
+}
+
+# kill -9 and restart of gw1's xlbd: its routes stay in the kernel (the
+# datapath keeps forwarding), the restarted daemon reconciles without
+# withdrawing anything, and the router never loses gw1.
+check_restart_keeps_routes() {
+	local pid before during after hops t0
+	before=$(table_routes gw1)
+	pid=$(cat "$E2E_DIR/gw1.xlbd.pid")
+	t0=$(now)
+	kill -KILL "$pid" 2>/dev/null || true
+	{ wait "$pid"; } 2>/dev/null || true
+	sleep 1
+	during=$(table_routes gw1)
+	hops=$(cl_hop_count "$CL_DSR4")
+	if ! cl_xlbd_start gw1; then
+		fail cluster_restart_keeps_routes "xlbd on gw1 did not start again"
+		return 1
+	fi
+	sleep 1.5
+	after=$(table_routes gw1)
+	if ((before == ${#VIPS[@]} && during == before && after == before && hops == 3)) &&
+		! awk -v t="$t0" '$1 > t' "$E2E_DIR/gw1.log" | grep -q withdrawn; then
+		pass cluster_restart_keeps_routes "$before routes kept through kill -9 and restart, router kept 3 next hops"
+	else
+		fail cluster_restart_keeps_routes "routes before $before, while down $during, after $after; router next hops $hops"
+	fi
+}
+
+# xlbd --detach takes the routes with the datapath; the router follows.
+check_detach_withdraws() {
+	local role=$1 pid left n
+	n=$(cl_hop_count "$CL_DSR4")
+	pid=$(cat "$E2E_DIR/$role.xlbd.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	{ wait "$pid"; } 2>/dev/null || true
+	lab_in "$role" "$XLBD" --detach --pin-root "$(cl_pin "$role")" --socket "$(cl_sock "$role")" >/dev/null 2>&1 || true
+	left=$(table_routes "$role")
+	if ((left == 0)) && cl_wait_hops "$CL_DSR4" $((n - 1)) "$CONVERGE_LIMIT" >/dev/null; then
+		pass cluster_detach_withdraws "xlbd --detach on $role removed its routes; the router dropped it"
+	else
+		fail cluster_detach_withdraws "$left routes left on $role, router via $(cl_route_hops "$CL_DSR4")"
+	fi
+}
+
 # ---- a gateway dies under load ---------------------------------------------------------
 
 # The gateway holding most flows: the test wants connections to move.
@@ -348,6 +400,14 @@ busiest_gateway() {
 		((f > most)) && most=$f && best=$i
 	done
 	echo "$best"
+}
+
+# A gateway still announcing (after check_kill).
+survivor() {
+	local i
+	for i in $(cl_gw_ids); do
+		[[ $i != "$VICTIM" ]] && echo "gw$i" && return
+	done
 }
 
 kill_gateway() {
@@ -370,6 +430,7 @@ check_kill() {
 	done
 	sleep 2
 	victim=$(busiest_gateway)
+	VICTIM=$victim
 	flows=$(gw_flows "gw$victim")
 	note "kill: gw$victim holds $flows flows"
 	t0=$(now)
@@ -411,7 +472,9 @@ main() {
 	for vip in "${VIPS[@]}"; do check_spread "$vip"; done
 	check_drain
 	check_one_node_withdraws
+	check_restart_keeps_routes
 	check_kill
+	check_detach_withdraws "$(survivor)"
 	e2e_finish
 }
 
