@@ -75,7 +75,8 @@ static void usage(FILE *f)
 		"      --state PATH        running configuration, rewritten on every change\n"
 		"                          (default " XLB_STATE_DEFAULT "); it wins over -c\n"
 		"      --detach            remove the datapath and its pins, then exit\n"
-		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n");
+		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n"
+		"      --version           print xlbd's version and exit\n");
 }
 
 static int add_ifaces(struct opts *o, char *list)
@@ -116,6 +117,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "detach", no_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	int c;
@@ -154,6 +156,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			return 1;
+		case 'V':
+			printf("xlbd %s\n", XLB_VERSION);
 			return 1;
 		default:
 			usage(stderr);
