@@ -7,8 +7,9 @@
 # every version starts with a number.
 #
 #   packaging/version.sh           the version, e.g. 1.2.3-4-gabc1234-dirty
-#   packaging/version.sh --debian  the same as a Debian version (native
-#                                  package, so no '-'): 1.2.3+4.gabc1234.dirty
+#   packaging/version.sh --debian [VERSION]
+#                                  it (or VERSION) as a Debian version (a
+#                                  native package: no '-'): 1.2.3+4.gabc1234.dirty
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,10 +44,10 @@ version() {
 }
 
 case ${1:-} in
---debian) version | sed -e 's/-/+/' -e 's/-/./g' ;;
+--debian) { if [ $# -gt 1 ]; then echo "$2"; else version; fi; } | sed -e 's/-/+/' -e 's/-/./g' ;;
 '') version ;;
 *)
-	echo "usage: $0 [--debian]" >&2
+	echo "usage: $0 [--debian [VERSION]]" >&2
 	exit 2
 	;;
 esac
