@@ -25,6 +25,9 @@ DEFAULT_PIN=/sys/fs/bpf/xlb
 DEFAULT_SOCK=/run/xlb/xlbd.sock
 DEFAULT_STATE=/var/lib/xlb/state.conf
 PKG_INSTALLED=0
+# Exists while this test's package is installed: a rerun after a crash
+# purges it, where an xlb installed by anyone else makes the test refuse.
+PKG_MARKER=/var/tmp/xe2e-install.package-installed
 
 # Every file make install writes with the default PREFIX, as DESTDIR sees it.
 SOURCE_FILES="etc/default/xlbd
@@ -165,6 +168,11 @@ check_uninstall() {
 
 refuse_if_xlb_here() {
 	local p
+	if [[ -e $PKG_MARKER ]]; then
+		note "purging the package a crashed run left installed"
+		PKG_INSTALLED=1
+		pkg_cleanup
+	fi
 	for p in "$DEFAULT_PIN" "$DEFAULT_SOCK" "$DEFAULT_STATE" /usr/sbin/xlbd; do
 		if [[ -e $p ]]; then
 			fail install/deb "$p exists: an xlb is installed or running on this machine, and this test would replace and purge it; remove it first (dpkg --purge xlb)"
@@ -174,10 +182,13 @@ refuse_if_xlb_here() {
 }
 
 pkg_cleanup() {
-	if ((PKG_INSTALLED)); then
-		[[ ! -d $DEFAULT_PIN ]] || /usr/sbin/xlbd --detach >/dev/null 2>&1 || rm -rf "$DEFAULT_PIN"
-		dpkg --purge xlb >/dev/null 2>&1 || true
+	((PKG_INSTALLED)) || return 0
+	if [[ -d $DEFAULT_PIN ]]; then
+		/usr/sbin/xlbd --detach >/dev/null 2>&1 || rm -rf -- "$DEFAULT_PIN"
 	fi
+	dpkg --purge xlb >/dev/null 2>&1 || true
+	rm -f -- "$DEFAULT_SOCK" "$PKG_MARKER"
+	PKG_INSTALLED=0
 }
 
 check_deb_contents() {
@@ -203,11 +214,12 @@ check_deb_contents() {
 # removal to take away.
 check_deb_install() {
 	local deb=$1 got xdp
+	touch "$PKG_MARKER"
+	PKG_INSTALLED=1
 	if ! dpkg -i "$deb" >"$E2E_DIR/dpkg.log" 2>&1; then
 		fail install/dpkg-i "$(tail -3 "$E2E_DIR/dpkg.log" | tr '\n' ' ')"
 		exit 1
 	fi
-	PKG_INSTALLED=1
 	got=$(dpkg-query -W -f='${Status}' xlb)
 	check install/dpkg-i "$got" test "$got" == "install ok installed"
 	got=$(/usr/sbin/xlbd --version)
@@ -241,7 +253,7 @@ check_deb_removal() {
 	left=$(ls -d /etc/xlb /etc/default/xlbd /var/lib/xlb /usr/sbin/xlbd 2>/dev/null | tr '\n' ' ' || true)
 	check install/dpkg-purge "left: ${left:-nothing}; dpkg: $(dpkg-query -W -f='${Status}' xlb 2>&1 | head -1)" \
 		eval '[[ -z $left ]] && ! dpkg-query -W xlb >/dev/null 2>&1'
-	PKG_INSTALLED=0
+	pkg_cleanup
 }
 
 check_deb() {
@@ -261,7 +273,8 @@ main() {
 	local root
 	e2e_init install
 	e2e_require_binaries
-	trap 'pkg_cleanup; e2e_cleanup' EXIT
+	# The daemon first (it may hold the default pins), then the package.
+	trap 'e2e_cleanup; pkg_cleanup' EXIT
 	root=$E2E_DIR/root
 	check_source_install "$root"
 	check_lab "$root"
