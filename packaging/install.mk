@@ -26,6 +26,8 @@ INSTALL       ?= install
 # when the version does, so a new commit relinks three binaries, not more.
 
 XLB_VERSION ?= $(shell packaging/version.sh)
+# Once, not at every use.
+XLB_VERSION := $(XLB_VERSION)
 VERSION_OBJS := $(foreach d,xlbd xlbctl xlb-backend,$(BUILD)/user/$(d)/main.o)
 
 $(VERSION_OBJS): CFLAGS += -DXLB_VERSION='"$(XLB_VERSION)"'
