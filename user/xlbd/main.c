@@ -87,7 +87,8 @@ static void usage(FILE *f)
 		"      --flood-rate N      new flows/s, mostly unconfirmed, logged as a flood\n"
 		"                          (default %u)\n"
 		"      --detach            remove the datapath and its pins, then exit\n"
-		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n",
+		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n"
+		"      --version           print xlbd's version and exit\n",
 		XLB_FLOWS_DEFAULT, XLB_FLOWS_NEW_DEFAULT, XLB_TCP_IDLE_DEFAULT_S,
 		XLB_UDP_IDLE_DEFAULT_NS / 1000000000ull, XLBD_FLOOD_RATE_DEFAULT);
 }
@@ -192,6 +193,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "flood-rate", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	int c;
@@ -240,6 +242,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			return 1;
+		case 'V':
+			printf("xlbd %s\n", XLB_VERSION);
 			return 1;
 		default:
 			usage(stderr);
