@@ -17,6 +17,12 @@ PACKAGES=(
 	iproute2 ethtool procps nginx-light curl socat wrk jq nftables
 	# the flood test holds 1,000 connections with perl (Time::HiRes is in perl)
 	perl
+	# man pages (make man): scdoc renders docs/man/*.scd at build time
+	scdoc
+	# make deb: debhelper's dh; dpkg-buildpackage checks build-essential;
+	# lintian inspects the package (tests/e2e/install.sh); bash-completion
+	# is what loads xlbctl's completion (the test exercises it)
+	build-essential debhelper lintian bash-completion
 	# scale-out e2e (tests/e2e/cluster.sh): BIRD 2 speaks BGP and BFD
 	# between the gateways and the router, each bird inside its own
 	# namespace with its own config and control socket (the machine-wide

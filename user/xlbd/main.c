@@ -100,7 +100,8 @@ static void usage(FILE *f)
 		"      --route-proto N     their rtnetlink protocol number (default %u)\n"
 		"      --detach            remove the datapath, its pins and its VIP routes,\n"
 		"                          then exit\n"
-		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n",
+		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n"
+		"      --version           print xlbd's version and exit\n",
 		XLB_FLOWS_DEFAULT, XLB_FLOWS_NEW_DEFAULT, XLB_TCP_IDLE_DEFAULT_S,
 		XLB_UDP_IDLE_DEFAULT_NS / 1000000000ull, XLBD_FLOOD_RATE_DEFAULT,
 		ANNOUNCE_TABLE_DEFAULT, ANNOUNCE_PROTO_DEFAULT);
@@ -225,6 +226,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "route-proto", required_argument, NULL, ROUTE_PROTO_OPT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	int c;
@@ -280,6 +282,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			return 1;
+		case 'V':
+			printf("xlbd %s\n", XLB_VERSION);
 			return 1;
 		default:
 			usage(stderr);
