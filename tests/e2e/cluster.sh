@@ -410,14 +410,16 @@ survivor() {
 	done
 }
 
+# As a power loss looks to the router: the link goes first, so nothing (no
+# BGP session close from a dying BIRD) tells it; only BFD notices.
 kill_gateway() {
 	local role=$1 pid
+	lab_in "$role" ip link set lan down
 	pid=$(cat "$E2E_DIR/$role.xlbd.pid")
 	kill -KILL "$pid" 2>/dev/null || true
 	# Reaped here, so the shell does not report the kill as an error.
 	{ wait "$pid"; } 2>/dev/null || true
 	kill -KILL "$(cl_bird_pid "$role")" 2>/dev/null || true
-	lab_in "$role" ip link set lan down
 }
 
 check_kill() {

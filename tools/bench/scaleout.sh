@@ -25,6 +25,9 @@ put() {
 
 lab_fresh() {
 	cl_down
+	# A fresh lab starts from no state: the last lab's state files would
+	# hand the new gateways the old configuration.
+	rm -rf -- "$E2E_DIR"
 	mkdir -p "$E2E_DIR"
 	lab_up_all >"$E2E_DIR/lab.log" 2>&1 || xb_die "lab setup failed: $(tail -3 "$E2E_DIR/lab.log")"
 	configure || xb_die "configuration refused"
@@ -32,16 +35,19 @@ lab_fresh() {
 	wait_all_announced >/dev/null || xb_die "BGP did not converge"
 }
 
-# Downloads (started by start_downloads) that did not arrive intact.
+# Downloads (started by start_downloads) that did not arrive intact, in
+# BROKEN. Not a $(...) function: wait works only on this shell's children.
 broken_downloads() {
 	local want got i n=0
 	want=$(cat "$LAB_DIR/www/big.sha256")
 	for i in "${!DL_PIDS[@]}"; do
 		wait "${DL_PIDS[i]}" || true
 		got=$(sha256sum "${DL_FILES[i]}" 2>/dev/null | awk '{print $1}')
-		[[ $got == "$want" ]] || n=$((n + 1))
+		[[ $got == "$want" ]] && continue
+		n=$((n + 1))
+		xb_log "broken: ${DL_FILES[i]##*/}: $(stat -c %s "${DL_FILES[i]}" 2>/dev/null || echo 0) bytes, $(head -c 200 "${DL_FILES[i]}.log" 2>/dev/null | tr '\n' ' ')"
 	done
-	echo "$n"
+	BROKEN=$n
 }
 
 kill_under_load() {
@@ -65,13 +71,14 @@ kill_under_load() {
 	eval "$(tally <"$E2E_DIR/stream")"
 	put "${mode}_failover_ms" "$ms"
 	put "${mode}_downloads" "${#DL_PIDS[@]}"
-	put "${mode}_downloads_broken" "$(broken_downloads)"
+	broken_downloads
+	put "${mode}_downloads_broken" "$BROKEN"
 	put "${mode}_stream_ok" "$ok"
 	put "${mode}_stream_failed" "$bad"
 }
 
 backend_add_under_load() {
-	local i vip broken
+	local i vip
 	CL_CONFIG_BACKENDS=3 lab_fresh
 	start_downloads add 1 2
 	sleep 2
@@ -80,9 +87,9 @@ backend_add_under_load() {
 			cl_ctl "gw$i" backend add "$(vip_stmt "$vip")" "$(backend_for "$vip" 4)" >/dev/null
 		done
 	done
-	broken=$(broken_downloads)
+	broken_downloads
 	put add_downloads "${#DL_PIDS[@]}"
-	put add_downloads_broken "$broken"
+	put add_downloads_broken "$BROKEN"
 	put add_digests_equal "$([[ $(digests gw1) == "$(digests gw2)" && $(digests gw1) == "$(digests gw3)" ]] && echo yes || echo no)"
 }
 
