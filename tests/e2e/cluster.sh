@@ -392,12 +392,16 @@ check_detach_withdraws() {
 
 # ---- a gateway dies under load ---------------------------------------------------------
 
-# The gateway holding most flows: the test wants connections to move.
+# The live gateway holding most flows: the test wants connections to move.
 busiest_gateway() {
-	local i f best=1 most=-1
+	local i f best= most=-1
 	for i in $(cl_gw_ids); do
-		f=$(gw_flows "gw$i")
-		((f > most)) && most=$f && best=$i
+		f=$(gw_flows "gw$i" 2>/dev/null) || continue
+		[[ -n $f ]] || continue
+		if ((f > most)); then
+			most=$f
+			best=$i
+		fi
 	done
 	echo "$best"
 }
