@@ -423,22 +423,26 @@ section_scaleout() {
 		Results of $(when scaleout.tsv). \`tools/bench/scaleout.sh\`: the lab of
 		\`tests/e2e/cluster.sh\` (router with BIRD, BGP + BFD 100 ms x 3 to three gateways each
 		running xlbd and BIRD with the shipped configuration, ECMP with a layer-4 hash, four
-		backends). Failover: $(sval dsr_downloads) slow downloads (~10 s each) and a stream of new
-		connections (20/s) through one IPv4 VIP, then the gateway holding most flows is killed
-		(xlbd and bird SIGKILL, link down). Time: from the kill until the router's route no
-		longer uses it. See docs/scale-out.md.
+		backends), one lab for the whole run. First one backend is added to every VIP on all
+		three gateways (3 -> 4 backends) while $(sval add_downloads) slow downloads (~10 s each)
+		run. Then, per mode, $(sval dsr_downloads) downloads and a stream of new connections
+		(20/s) through the mode's IPv4 VIP, and the live gateway holding most flows loses its
+		link, then its xlbd and BIRD (SIGKILL). Failover: from the link going down until the
+		router's route no longer uses the gateway (only BFD can tell it). See
+		docs/scale-out.md.
 
-		| mode | failover | downloads broken | new connections failed across the failure |
-		|---|---:|---:|---:|
-		| dsr | $(sval dsr_failover_ms) ms | $(sval dsr_downloads_broken) of $(sval dsr_downloads) | $(sval dsr_stream_failed) of $(( $(sval dsr_stream_ok) + $(sval dsr_stream_failed) )) |
-		| tunnel | $(sval tunnel_failover_ms) ms | $(sval tunnel_downloads_broken) of $(sval tunnel_downloads) | $(sval tunnel_stream_failed) of $(( $(sval tunnel_stream_ok) + $(sval tunnel_stream_failed) )) |
+		| mode | gateways | failover | downloads broken | new connections failed across the failure |
+		|---|---|---:|---:|---:|
+		| dsr | $(sval dsr_gateways) | $(sval dsr_failover_ms) ms | $(sval dsr_downloads_broken) of $(sval dsr_downloads) | $(sval dsr_stream_failed) of $(( $(sval dsr_stream_ok) + $(sval dsr_stream_failed) )) |
+		| tunnel | $(sval tunnel_gateways) | $(sval tunnel_failover_ms) ms | $(sval tunnel_downloads_broken) of $(sval tunnel_downloads) | $(sval tunnel_stream_failed) of $(( $(sval tunnel_stream_ok) + $(sval tunnel_stream_failed) )) |
 
-		One backend added to every VIP on all three gateways (3 -> 4 backends) while
-		$(sval add_downloads) downloads run: $(sval add_downloads_broken) broken (established
-		connections keep their backend); tables identical on the three nodes afterwards:
-		$(sval add_digests_equal). New connections sent to another backend than before: $(sval add_new_conn_moved_pct) %
-		of the Maglev table's entries (ideal 25 %, all of them to the new backend; measured on
-		the builder's tables, 65537 entries, by \`test_maglev\`'s maglev_add_one_n3).
+		Backend added on all gateways under load: $(sval add_downloads_broken) of
+		$(sval add_downloads) downloads broken (established connections keep their backend);
+		table digests equal on the three gateways afterwards: $(sval add_digests_equal). Share of
+		new connections now sent to another backend: $(sval add_new_conn_moved_pct) % of the
+		Maglev table's entries (ideal 25 %, all to the new backend), counted on the table
+		builder's output for 3 -> 4 backends of 65537 entries (\`test_maglev\`,
+		maglev_add_one_n3), not on live traffic.
 
 	EOF
 }
