@@ -15,6 +15,9 @@ PACKAGES=(
 	# sysctls, nginx backends, clients (curl, wrk, socat), JSON from xlbctl.
 	# The UDP echo is perl and nsenter is util-linux: both always installed.
 	iproute2 ethtool procps nginx-light curl socat wrk jq nftables
+	# make fuzz and the corpus replays in make test: clang's libFuzzer,
+	# ASan and UBSan runtimes
+	libclang-rt-14-dev
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 
