@@ -55,8 +55,10 @@ test_blackhole() {
 	local vip be t0 t_down ms ok fail b1 b2 b3
 	vip=$(vip_of 4 tcp)
 	be="$(backend_of 4 2):$LAB_HTTP_PORT of $vip"
-	t0=$(now)
+	# Timed from the moment nft has committed the rule (it returns after the
+	# commit): the backend is silent from then on.
 	blackhole_on 2
+	t0=$(now)
 	t_down=$(logged blackhole_detect "backend $be down" "$t0" 10) || return 0
 	ms=$(ms_between "$t0" "$t_down")
 	note "blackhole: $(log_line "backend $be down" "$t0")"
