@@ -392,12 +392,6 @@ static int run_one(const struct input *in, struct run *r)
 	return 0;
 }
 
-static bool is_info(int i)
-{
-	return i == XLB_R_NEW_FLOW || i == XLB_R_RESCHEDULED || i == XLB_R_NAT_REPLY ||
-	       i == XLB_R_FLOW_INSERT_FAILED || i == XLB_R_ICMP_TO_BACKEND;
-}
-
 /* The verdict a reason stands for (docs/datapath.md). */
 static uint32_t action_of(int reason)
 {
@@ -425,7 +419,7 @@ static int check_counters(const struct run *r)
 			continue;
 		if (d > 1)
 			return broken("%s moved by %llu", reason_names[i], (unsigned long long)d), -1;
-		if (is_info(i))
+		if (xlb_reason_is_info(i))
 			continue;
 		if (reason >= 0)
 			return broken("two reasons moved: %s and %s", reason_names[reason],
@@ -948,7 +942,7 @@ static uint32_t outcome_of(const struct run *r, int reason)
 	uint32_t o = r->action << 8 | (uint32_t)reason, i;
 
 	for (i = 0; i < XLB_R_MAX; i++)
-		if (is_info((int)i) && r->after[i] != r->before[i])
+		if (xlb_reason_is_info((int)i) && r->after[i] != r->before[i])
 			o |= 1u << (16 + i % 16);
 	return o;
 }
