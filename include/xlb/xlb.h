@@ -271,6 +271,9 @@ enum xlb_reason {
 	XLB_R_DROP_TOO_BIG, /* tunnel: IPv4 without DF does not fit: dropped (XDP cannot fragment) */
 	XLB_R_TX_ICMP_ECHO, /* echo request to a VIP address answered by xlb */
 	XLB_R_ICMP_TO_BACKEND, /* informational: ICMP error quoting a VIP flow sent to its backend */
+	XLB_R_DROP_IP_CSUM, /* to a VIP address: IPv4 header checksum wrong (RFC 1812 5.2.2) */
+	XLB_R_DROP_L2_BCAST, /* to a VIP address in a link-layer broadcast/multicast frame (RFC 1812 5.3.4) */
+	XLB_R_TX_ICMP_TIME_EXCEEDED, /* to a VIP address with TTL/hop limit <= 1: time exceeded sent back */
 	XLB_R_MAX,
 };
 
@@ -284,7 +287,9 @@ enum xlb_reason {
 			"drop_fragment", "drop_udp6_zero_csum", "drop_family", \
 			"drop_encap_failed", "new_flow", "rescheduled",        \
 			"nat_reply", "flow_insert_failed", "tx_icmp_too_big",  \
-			"drop_too_big", "tx_icmp_echo", "icmp_to_backend"      \
+			"drop_too_big", "tx_icmp_echo", "icmp_to_backend",     \
+			"drop_ip_csum", "drop_l2_bcast",                       \
+			"tx_icmp_time_exceeded"                                \
 	}
 
 /* Map names as pinned under the pin root (bpffs). */
