@@ -303,6 +303,8 @@ static __always_inline int echo_reply(struct xdp_md *ctx, const struct xlb_pkt *
 		ic->icmp6_cksum = csum_fold(csum_add16(sum, *(__u16 *)ic));
 	}
 	swap_macs(eth);
+	if (trim_frame(ctx))
+		return drop(XLB_R_DROP_MALFORMED);
 	return verdict(XLB_R_TX_ICMP_ECHO, XDP_TX);
 }
 
