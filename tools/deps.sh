@@ -15,6 +15,8 @@ PACKAGES=(
 	# sysctls, nginx backends, clients (curl, wrk, socat), JSON from xlbctl.
 	# The UDP echo is perl and nsenter is util-linux: both always installed.
 	iproute2 ethtool procps nginx-light curl socat wrk jq nftables
+	# e2e hygiene.sh: TTL-limited TCP and UDP probes (traceroute -T / -U)
+	traceroute
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 
