@@ -180,8 +180,8 @@ static __always_inline int expire(struct xdp_md *ctx, const struct xlb_pkt *p)
 }
 
 /*
- * A TCP/UDP packet past the address filter: 0 to go on to the flow table,
- * else the reason it stops here. XLB_R_TX_ICMP_TIME_EXCEEDED asks for the
+ * A TCP/UDP packet past the address filter: 0 to go on (flows, nat
+ * replies), else the reason it stops here. XLB_R_TX_ICMP_TIME_EXCEEDED asks for the
  * answer (see vet_verdict). The order is a router's: link layer, IP
  * header, TTL, then what only xlb cares about.
  */
@@ -191,20 +191,22 @@ static __always_inline int vet_packet(struct xdp_md *ctx, const struct xlb_pkt *
 
 	if (r)
 		return r;
-	/* A nat reply that would expire is nat_precheck's (pass_ttl). */
+	/* A nat reply (to a client) that would expire is nat_precheck's:
+	 * the kernel tells the backend (pass_ttl). */
 	if (pkt_ttl(p, pkt_end(ctx)) <= 1 && is_vip_address(p))
 		return XLB_R_TX_ICMP_TIME_EXCEEDED;
 	return vet_l4(ctx, p);
 }
 
-/* Act on vet_packet's reason. Only packets to a VIP address are xlb's to
- * drop; the others that share the filter's bits (nat replies, collisions)
- * go to the kernel, which applies the same rules itself. */
-static __always_inline int vet_verdict(struct xdp_md *ctx, const struct xlb_pkt *p, int r)
+/* Act on vet_packet's reason. A packet that is ours (to a VIP address, or
+ * a nat reply) is dropped; the others that share the filter's bits go to
+ * the kernel, which applies the same rules itself. */
+static __always_inline int vet_verdict(struct xdp_md *ctx, const struct xlb_pkt *p, int r,
+				       bool ours)
 {
 	if (r == XLB_R_TX_ICMP_TIME_EXCEEDED)
 		return expire(ctx, p);
-	return is_vip_address(p) ? drop(r) : pass(XLB_R_PASS_MALFORMED);
+	return ours ? drop(r) : pass(XLB_R_PASS_MALFORMED);
 }
 
 #endif
