@@ -15,6 +15,14 @@ PACKAGES=(
 	# sysctls, nginx backends, clients (curl, wrk, socat), JSON from xlbctl.
 	# The UDP echo is perl and nsenter is util-linux: both always installed.
 	iproute2 ethtool procps nginx-light curl socat wrk jq nftables
+	# the flood test holds 1,000 connections with perl (Time::HiRes is in perl)
+	perl
+	# man pages (make man): scdoc renders docs/man/*.scd at build time
+	scdoc
+	# make deb: debhelper's dh; dpkg-buildpackage checks build-essential;
+	# lintian inspects the package (tests/e2e/install.sh); bash-completion
+	# is what loads xlbctl's completion (the test exercises it)
+	build-essential debhelper lintian bash-completion
 	# e2e hygiene.sh: TTL-limited TCP and UDP probes (traceroute -T / -U)
 	traceroute
 )
