@@ -33,7 +33,9 @@ trace() {
 	h1=$(hop 1 "$out")
 	note "$name: $(tr '\n' '|' <<<"$out")"
 	if [[ $(awk '{print $1}' <<<"$h1") != "$gw" || $h1 == *'!'* ]]; then
-		fail "$name" "hop 1 is '$h1', expected the gateway $gw with no error mark"
+		note "$name: client's ICMP and UDP counters: $(lab_in client nstat -az 2>/dev/null |
+			awk '$1 ~ /^(Icmp|Icmp6|Udp|Udp6)(In|Out)/ && $2 > 0 {printf "%s=%s ", $1, $2}')"
+		fail "$name" "hop 1 is '$h1', expected the gateway $gw with no error mark (tx_icmp_time_exceeded +$((after - before)))"
 	elif ((after - before != 1)); then
 		fail "$name" "tx_icmp_time_exceeded moved by $((after - before)), expected 1 (the kernel answered?)"
 	else
