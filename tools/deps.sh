@@ -26,6 +26,8 @@ PACKAGES=(
 	# make fuzz and the corpus replays in make test: clang's libFuzzer,
 	# ASan and UBSan runtimes
 	libclang-rt-14-dev
+	# e2e hygiene.sh: TTL-limited TCP and UDP probes (traceroute -T / -U)
+	traceroute
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 
