@@ -11,10 +11,15 @@ PACKAGES=(
 	# dispatcher fails on current kernels, so it is not used), the binaries;
 	# libmnl is xlbd's rtnetlink (neighbour entries for backends' next hops)
 	make gcc libc6-dev clang bpftool libbpf-dev libelf-dev zlib1g-dev libmnl-dev
+	# xlbd --metrics: the Prometheus endpoint's HTTP server
+	libmicrohttpd-dev
 	# demo and e2e tests: namespaces and veths (ip, ss), veth offloads,
 	# sysctls, nginx backends, clients (curl, wrk, socat), JSON from xlbctl.
 	# The UDP echo is perl and nsenter is util-linux: both always installed.
 	iproute2 ethtool procps nginx-light curl socat wrk jq nftables
+	# tests of xlbd --metrics: promtool checks a scrape, and a real
+	# Prometheus server (run by the test only; its service is held like nginx's)
+	prometheus
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 
@@ -47,8 +52,8 @@ lists_need_update() {
 }
 
 # Debian starts a service as soon as its package is installed. The project
-# runs nginx only inside its own namespaces, so a policy-rc.d tells the
-# installer not to start the machine-wide nginx (only if none exists yet;
+# runs nginx and prometheus only inside its own namespaces or tests, so a
+# policy-rc.d tells the installer not to start the machine-wide ones (only if none exists yet;
 # it is removed again right after the install).
 POLICY_RC=/usr/sbin/policy-rc.d
 POLICY_RC_OURS=0

@@ -62,7 +62,10 @@ static void usage(FILE *f)
 		"              [expect CODE] [payload WORD] [interval DUR] [timeout DUR]\n"
 		"              [rise N] [fall N]\n"
 		"  show | stats | save\n"
-		"  apply FILE  (all or nothing; - reads stdin)\n");
+		"  apply FILE  (all or nothing; - reads stdin)\n"
+		"  explain     PROTO/VIP:PORT CLIENT[:PORT]\n"
+		"              which backend the client's connection goes to, and why\n"
+		"              (maglev needs the client port; srchash, rr, wrr do not)\n");
 }
 
 static int buf_reserve(struct buf *b, size_t more)

@@ -47,4 +47,8 @@ void xlbd_stats(struct xlbd *d, struct xp *p);
 void xlbd_vip_list(struct xlbd *d, struct xp *p);
 void xlbd_save(struct xlbd *d, struct xp *p);
 
+/* explain.c: `explain`; -1 with err set when it cannot answer. */
+int xlbd_explain(struct xlbd *d, const struct xlb_stmt *st, bool json, FILE *out, char *err,
+		 size_t errlen);
+
 #endif /* XLBD_XLBD_H */
