@@ -81,7 +81,7 @@ $(TLIB): $(TLIB_OBJS)
 
 $(BUILD)/xlbd: $(patsubst %.c,$(BUILD)/%.o,$(XLBD_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmnl
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmnl -lmicrohttpd
 
 $(BUILD)/xlbctl: $(patsubst %.c,$(BUILD)/%.o,$(XLBCTL_SRCS)) $(LIB)
 	$(call msg,LINK,$@)

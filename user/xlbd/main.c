@@ -35,6 +35,7 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "persist.h"
 #include "proto.h"
 #include "xlbd.h"
@@ -56,13 +57,16 @@ struct opts {
 	const char *pin_root;
 	const char *state;
 	bool detach;
+	bool metrics; /* --metrics given: serve metrics_addr */
+	struct metrics_addr metrics_addr;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xlbd -i IFACE[,IFACE...] [-c FILE] [--xdp-mode native|generic]\n"
-		"            [--socket PATH] [--pin-root PATH] [--state PATH] [-v]\n"
+		"            [--socket PATH] [--pin-root PATH] [--state PATH]\n"
+		"            [--metrics [ADDR:]PORT] [-v]\n"
 		"       xlbd --detach [--pin-root PATH] [--socket PATH]\n"
 		"\n"
 		"  -i, --interface IFACES  attach the balancer to these interfaces\n"
@@ -74,6 +78,9 @@ static void usage(FILE *f)
 		")\n"
 		"      --state PATH        running configuration, rewritten on every change\n"
 		"                          (default " XLB_STATE_DEFAULT "); it wins over -c\n"
+		"      --metrics [ADDR:]PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+		"                          (off by default; ADDR defaults to " METRICS_DEFAULT_ADDR
+		", IPv6 as [ADDR])\n"
 		"      --detach            remove the datapath and its pins, then exit\n"
 		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n");
 }
@@ -106,6 +113,7 @@ static int parse_mode(struct opts *o, const char *s)
 /* 0 to run, 1 to exit 0 (help), 2 for a usage error. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
+	char err[256];
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "config", required_argument, NULL, 'c' },
@@ -114,6 +122,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "pin-root", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "detach", no_argument, NULL, 'D' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -147,6 +156,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'D':
 			o->detach = true;
+			break;
+		case 'M':
+			if (metrics_addr_parse(optarg, &o->metrics_addr, err, sizeof(err))) {
+				fprintf(stderr, "xlbd: %s\n", err);
+				return 2;
+			}
+			o->metrics = true;
 			break;
 		case 'v':
 			verbosity++;
@@ -295,6 +311,20 @@ static void raise_nofile(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* Before the datapath: a port in use refuses the start with nothing done. */
+static int open_metrics(struct xlbd *d, const struct opts *o)
+{
+	char err[512];
+
+	if (!o->metrics)
+		return 0;
+	d->metrics = metrics_open(d, &o->metrics_addr, err, sizeof(err));
+	if (d->metrics)
+		return 0;
+	log_error("%s", err);
+	return -EADDRINUSE;
 }
 
 static int open_datapath(struct xlbd *d, const struct opts *o)
@@ -467,6 +497,8 @@ static int run(const struct opts *o)
 	if (!rc)
 		rc = ev_loop_init(&d.loop);
 	if (!rc)
+		rc = open_metrics(&d, o);
+	if (!rc)
 		rc = open_datapath(&d, o);
 	if (!rc) {
 		d.prober = prober_new(&d.loop, d.x);
@@ -477,6 +509,7 @@ static int run(const struct opts *o)
 		rc = apply_start_config(&d, &want, src);
 	if (!rc)
 		rc = serve(&d, o);
+	metrics_close(d.metrics);
 	prober_free(d.prober);
 	rates_free(d.rates);
 	neigh_keeper_free(&d.neigh);

@@ -21,6 +21,8 @@
 
 #include "neigh.h"
 
+struct metrics;
+
 struct xlbd {
 	struct xlb *x;
 	struct xlb_cfg cfg; /* the running configuration, checks included */
@@ -30,6 +32,8 @@ struct xlbd {
 	struct ctl *ctl;
 	struct neigh_keeper neigh;
 	const char *state_path;
+	struct metrics *metrics; /* NULL without --metrics */
+	uint64_t generation; /* configurations committed since start (metrics) */
 };
 
 /* change.c: make next the running configuration: state file first, then
