@@ -71,10 +71,29 @@ release_service_starts() {
 	fi
 }
 
+# Installing also enables a package's service for the next boot. The tests
+# start their own Prometheus on loopback; a machine-wide one listening on
+# :9090 after a reboot is not wanted, so it is installed disabled (only when
+# installed just now: an operator's own Prometheus is left alone).
+SERVICES_OFF=(prometheus)
+
+disable_services() {
+	local svc p
+	for svc in "${SERVICES_OFF[@]}"; do
+		for p in "$@"; do
+			[[ $p == "$svc" ]] || continue
+			log "disabling the $svc service the package enabled (the tests run their own)"
+			deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
+			update-rc.d "$svc" disable >/dev/null 2>&1 || true
+		done
+	done
+}
+
 install_packages() {
 	hold_service_starts
 	trap release_service_starts EXIT
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+	disable_services "$@"
 }
 
 main() {

@@ -50,6 +50,17 @@ test_port_in_use() {
 	rm -rf -- "$E2E_PIN-second"
 }
 
+# A bad address is a usage error (exit 2) that names it.
+test_bad_address() {
+	local name=metrics_bad_address out rc=0
+	out=$("$XLBD" -i none --metrics 198.18.0.300:9742 2>&1) || rc=$?
+	if ((rc == 2)) && [[ $out == *"bad --metrics address '198.18.0.300'"* ]]; then
+		pass "$name" "exit 2: $out"
+	else
+		fail "$name" "exit $rc: $out"
+	fi
+}
+
 test_http_errors() {
 	local name=metrics_http_not_found code
 	code=$(metrics_get /nothing "$E2E_DIR/404.txt") || true
@@ -216,6 +227,7 @@ main() {
 	sleep 1 # a few probe results
 	test_listen_default
 	test_port_in_use
+	test_bad_address
 	test_http_errors
 	test_scrape
 	test_prometheus_rate
