@@ -146,8 +146,8 @@ promql() {
 
 # Until Prometheus has scraped xlbd successfully (at most 30 s).
 prom_wait_target() {
-	local n
-	for n in $(seq 150); do
+	local _
+	for _ in $(seq 150); do
 		[[ $(promql 'up{job="xlbd"}' 2>/dev/null | jq -r '.data.result[0].value[1]' 2>/dev/null) == 1 ]] && return 0
 		sleep 0.2
 	done
@@ -159,6 +159,7 @@ prom_wait_target() {
 # Prints: sent replies start_epoch end_epoch.
 udp_sender() {
 	local target=$1
+	# shellcheck disable=SC2016 # perl's variables, not the shell's
 	lab_in client perl -MIO::Socket::IP -MTime::HiRes=time,sleep -e '
 		my ($host, $port, $rate, $secs) = @ARGV;
 		my $s = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port, Proto => "udp")
