@@ -91,7 +91,9 @@ test_scrape() {
 		"xlb_backend_weight{vip=\"$vip_tcp\",backend=\"$be\"}" \
 		"xlb_backend_flows{vip=\"$vip_tcp\",backend=\"$be\"}" \
 		"xlb_probe_duration_seconds_count{vip=\"$vip_tcp\"}" \
-		xlb_config_generation xlb_flow_table_entries xlb_flow_table_entries_limit; do
+		xlb_config_generation 'xlb_flow_table_entries{table="confirmed"}' \
+		'xlb_flow_table_entries_limit{table="unconfirmed"}' \
+		'xlb_flow_table_memory_bytes{table="confirmed"}'; do
 		[[ $(series "$scrape" "$s") != missing ]] || missing+=("$s")
 	done
 	check metrics_families_and_labels "${missing[*]:-all present}" [ ${#missing[@]} -eq 0 ]
@@ -109,13 +111,17 @@ test_scrape() {
 		[[ $got != missing && $got -le $v ]] || missing+=("$r=$got/$v")
 	done < <(ctl -j stats | jq -r '.reasons | to_entries[] | "\(.key) \(.value)"')
 	check metrics_reasons_all "$(ctl -j stats | jq '.reasons | length') reasons${missing:+, wrong: ${missing[*]}}" [ ${#missing[@]} -eq 0 ]
-	# The smoke test's connections are in the table, far below its size.
-	r=$(series "$scrape" xlb_flow_table_entries)
-	v=$(series "$scrape" xlb_flow_table_entries_limit)
-	if [[ $r =~ ^[0-9]+$ && $v =~ ^[0-9]+$ ]] && ((r >= 10 && r < v)); then
-		pass metrics_flow_table "entries=$r limit=$v"
+	# The smoke test's connections are in the tables (closed ones back in
+	# the unconfirmed table), far below their sizes.
+	local c u cl ul
+	c=$(series "$scrape" 'xlb_flow_table_entries{table="confirmed"}')
+	u=$(series "$scrape" 'xlb_flow_table_entries{table="unconfirmed"}')
+	cl=$(series "$scrape" 'xlb_flow_table_entries_limit{table="confirmed"}')
+	ul=$(series "$scrape" 'xlb_flow_table_entries_limit{table="unconfirmed"}')
+	if [[ "$c$u$cl$ul" =~ ^[0-9]+$ ]] && ((c + u >= 10 && c < cl && u < ul)); then
+		pass metrics_flow_table "entries confirmed=$c/$cl unconfirmed=$u/$ul"
 	else
-		fail metrics_flow_table "entries=$r limit=$v (expected 10 <= entries < limit)"
+		fail metrics_flow_table "entries confirmed=$c/$cl unconfirmed=$u/$ul (expected 10 <= together, each below its limit)"
 	fi
 }
 

@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 
@@ -56,27 +55,21 @@ static int vip_read(const struct xlb *x, const struct xlb_vip_key *key, struct x
 	return 0;
 }
 
-static uint64_t monotonic_ns(void)
+/* The datapath's lookup: the confirmed table first, then the unconfirmed. */
+static int flow_lookup(const struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f,
+		       bool *confirmed)
 {
-	struct timespec ts;
+	const char *name = XLB_MAP_FLOWS;
+	int err = bpf_map_lookup_elem(x->fd.flows, k, f);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* Whether the datapath would follow the entry (bpf/xlb.bpf.c flow_backend):
- * its slot in use and up, of the generation it was made for, and a UDP
- * flow not idle for longer than the idle timeout. */
-static bool flow_followed(const struct xlb *x, const struct xlb_flow_key *k,
-			  const struct xlb_flow *f, const struct xlb_backend *b)
-{
-	uint64_t now = monotonic_ns();
-
-	if ((b->flags & (XLB_BACKEND_F_IN_USE | XLB_BACKEND_F_DOWN)) != XLB_BACKEND_F_IN_USE ||
-	    b->gen != f->backend_gen)
-		return false;
-	return k->proto != IPPROTO_UDP || now <= f->last_seen_ns ||
-	       now - f->last_seen_ns <= x->udp_idle_ns;
+	*confirmed = !err;
+	if (err == -ENOENT) {
+		name = XLB_MAP_FLOWS_NEW;
+		err = bpf_map_lookup_elem(x->fd.flows_new, k, f);
+	}
+	if (err && err != -ENOENT)
+		return xlb_fail(-err, "looking up a flow in %s failed: %s", name, strerror(-err));
+	return err;
 }
 
 int xlb_flow_find(const struct xlb *x, const struct xlb_vip_key *vip,
@@ -90,19 +83,15 @@ int xlb_flow_find(const struct xlb *x, const struct xlb_vip_key *vip,
 
 	memset(out, 0, sizeof(*out));
 	flow_key_make(vip, client, &k);
-	err = bpf_map_lookup_elem(x->fd.flows, &k, &f);
-	if (err == -ENOENT)
-		return -ENOENT;
+	err = flow_lookup(x, &k, &f, &out->confirmed);
 	if (err)
-		return xlb_fail(-err, "looking up a flow in %s failed: %s", XLB_MAP_FLOWS,
-				strerror(-err));
-	if (f.kind != XLB_FLOW_FORWARD)
-		return -ENOENT;
+		return err;
 	out->backend_id = f.backend_id;
 	out->mode = f.mode;
 	id = f.backend_id;
 	if (id < XLB_MAX_BACKENDS && !bpf_map_lookup_elem(x->fd.backends, &id, &b))
-		out->followed = flow_followed(x, &k, &f, &b);
+		out->followed = xlb_flow_followed(&b, &k, &f, xlb_coarse_ms_now(),
+						  (uint32_t)(x->udp_idle_ns >> 20));
 	return 0;
 }
 

@@ -91,7 +91,9 @@ static void why_text(const struct answer *a, char *buf, size_t len)
 	if (a->have_pick)
 		pick_why(a, pick, sizeof(pick));
 	if (a->have_flow && a->flow.followed)
-		snprintf(buf, len, "flow-table entry: an established flow stays on its backend");
+		snprintf(buf, len, "flow-table entry (%s): the flow stays on its backend",
+			 a->flow.confirmed ? "confirmed: kept until closed or idle"
+					   : "unconfirmed: its handshake is in progress or it closed");
 	else if (a->have_flow)
 		snprintf(buf, len,
 			 "flow-table entry to %s, which is gone, down or replaced: the next packet "
@@ -129,6 +131,7 @@ static void print_flow(struct xp *p, const struct answer *a)
 	xp_str(p, "backend", NULL, backend_text(a->vip, a->flow.backend_id, be, sizeof(be)));
 	xp_uint(p, "backend_id", NULL, a->flow.backend_id);
 	xp_bool(p, "followed", NULL, a->flow.followed);
+	xp_bool(p, "confirmed", NULL, a->flow.confirmed);
 	xp_obj_close(p);
 }
 

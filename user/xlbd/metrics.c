@@ -18,7 +18,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
 #include <microhttpd.h>
 
 #include "log.h"
@@ -390,54 +389,57 @@ static void write_reasons(struct scrape *s)
 	family(s, "xlb_reason_packets_total", "counter",
 	       "Packets by what the datapath did with them and why (xlbctl stats' reasons): "
 	       "tx and redirect were forwarded, pass_* went to the kernel, drop_* were "
-	       "dropped; new_flow, rescheduled, nat_reply, flow_insert_failed and "
-	       "icmp_to_backend count events among those.");
+	       "dropped; the informational ones (new_flow, flow_confirmed, nat_reply, ...) "
+	       "count events among those packets.");
 	for (int r = 0; r < XLB_R_MAX; r++)
 		fprintf(s->f, "xlb_reason_packets_total{reason=\"%s\"} %llu\n", xlb_reason_name(r),
 			(unsigned long long)c[r]);
 }
 
-/*
- * The flow table's occupancy and the live flows per backend. What libxlb
- * offers today is a walk of the table (xlb_flow_counts: forward entries the
- * datapath still follows) and the map's size; this is the one place to
- * switch once the flow table keeps its own counters.
- */
-static int flow_table_usage(struct scrape *s, uint64_t *used, uint64_t *limit)
+/* The live flows per backend (walks the flow tables: xlb_backend_flows). */
+static void backend_flows(struct scrape *s)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd = xlb_map_fd(s->d->x, XLB_MAP_FLOWS);
-
 	s->flows = calloc(XLB_MAX_BACKENDS, sizeof(*s->flows));
-	if (fd < 0 || !s->flows || bpf_obj_get_info_by_fd(fd, &info, &len) ||
-	    xlb_flow_counts(s->d->x, s->flows, XLB_MAX_BACKENDS)) {
-		free(s->flows);
-		s->flows = NULL;
-		return -1;
-	}
-	*used = 0;
-	for (size_t i = 0; i < XLB_MAX_BACKENDS; i++)
-		*used += s->flows[i];
-	*limit = info.max_entries;
-	return 0;
+	if (s->flows && !xlb_flow_counts(s->d->x, s->flows, XLB_MAX_BACKENDS))
+		return;
+	log_warn("metrics: flows per backend not read: %s", s->flows ? xlb_errmsg() : "no memory");
+	free(s->flows);
+	s->flows = NULL;
 }
 
-static void write_flow_table(struct scrape *s, uint64_t used, uint64_t limit)
+static void flow_table_row(struct scrape *s, const char *name, const char *table, uint64_t v)
 {
+	fprintf(s->f, "%s{table=\"%s\"} %llu\n", name, table, (unsigned long long)v);
+}
+
+/* Both flow tables: xlb_flows holds confirmed connections (nothing evicts
+ * them), xlb_flows_new those in their handshake (an LRU). */
+static void write_flow_tables(struct scrape *s)
+{
+	struct xlb_flow_usage u;
+
+	if (xlb_flow_usage(s->d->x, &u)) {
+		log_warn("metrics: flow tables not read: %s", xlb_errmsg());
+		return;
+	}
 	family(s, "xlb_flow_table_entries", "gauge",
-	       "Flows in the flow table that the datapath follows (forward entries; a nat "
-	       "flow also holds a reply entry).");
-	fprintf(s->f, "xlb_flow_table_entries %llu\n", (unsigned long long)used);
+	       "Entries in the flow tables: confirmed (handshake done; kept until closed or "
+	       "idle) and unconfirmed (handshake in progress; least recently used evicted).");
+	flow_table_row(s, "xlb_flow_table_entries", "confirmed", u.confirmed);
+	flow_table_row(s, "xlb_flow_table_entries", "unconfirmed", u.unconfirmed);
 	family(s, "xlb_flow_table_entries_limit", "gauge",
-	       "Entries the flow table holds before the least recently used are evicted.");
-	fprintf(s->f, "xlb_flow_table_entries_limit %llu\n", (unsigned long long)limit);
+	       "Entries each flow table holds (xlbd's flow size options). A full confirmed "
+	       "table leaves new connections unconfirmed (reason flow_table_full).");
+	flow_table_row(s, "xlb_flow_table_entries_limit", "confirmed", u.confirmed_capacity);
+	flow_table_row(s, "xlb_flow_table_entries_limit", "unconfirmed", u.unconfirmed_capacity);
+	family(s, "xlb_flow_table_memory_bytes", "gauge",
+	       "Kernel memory charged for each flow table.");
+	flow_table_row(s, "xlb_flow_table_memory_bytes", "confirmed", u.confirmed_bytes);
+	flow_table_row(s, "xlb_flow_table_memory_bytes", "unconfirmed", u.unconfirmed_bytes);
 }
 
 void metrics_write(struct xlbd *d, FILE *f)
 {
-	uint64_t used = 0, limit = 0;
-	bool have_flows;
 	struct scrape s;
 
 	if (scrape_init(&s, d, f)) {
@@ -445,9 +447,7 @@ void metrics_write(struct xlbd *d, FILE *f)
 		log_warn("metrics: out of memory for a scrape");
 		return;
 	}
-	have_flows = !flow_table_usage(&s, &used, &limit);
-	if (!have_flows)
-		log_warn("metrics: flow table not read: %s", xlb_errmsg());
+	backend_flows(&s);
 	write_info(&s);
 	write_vip_counters(&s);
 	write_backend_counters(&s);
@@ -455,8 +455,7 @@ void metrics_write(struct xlbd *d, FILE *f)
 	write_probe_results(&s);
 	write_probe_durations(&s);
 	write_reasons(&s);
-	if (have_flows)
-		write_flow_table(&s, used, limit);
+	write_flow_tables(&s);
 	scrape_fini(&s);
 }
 
