@@ -102,19 +102,16 @@ static __always_inline struct xlb_vip *find_vip(const struct xlb_pkt *p)
 	return bpf_map_lookup_elem(&xlb_vips, &vkey);
 }
 
-static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p, bool rescheduled)
+static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
+				    const struct xlb_vip *vip, bool rescheduled)
 {
 	struct xlb_flow f = {};
 	struct tunnel_plan t;
 	struct xlb_backend *b;
-	struct xlb_vip *vip;
 	__u32 backend_id;
 	int r, epoch;
 	__s64 id;
 
-	vip = find_vip(p);
-	if (!vip)
-		return pass(XLB_R_PASS_NOT_VIP);
 	id = schedule(vip, &p->key);
 	if (id < 0)
 		return drop(XLB_R_DROP_NO_BACKEND);
@@ -470,6 +467,7 @@ int xlb_lb(struct xdp_md *ctx)
 {
 	struct xlb_pkt p = {};
 	const struct xlb_nat_end *e;
+	const struct xlb_vip *vip = NULL;
 	bool confirmed = true, resched = false;
 	struct xlb_flow *f;
 	__u32 roles;
@@ -492,14 +490,27 @@ int xlb_lb(struct xdp_md *ctx)
 	f = bpf_map_lookup_elem(&xlb_flows, &p.key);
 	if (!f) {
 		confirmed = false;
-		f = bpf_map_lookup_elem(&xlb_flows_new, &p.key);
+		/* A SYN is a new connection: only turn-taking schedulers must
+		 * find its retransmission's entry (a hash picks the same
+		 * backend again), so a SYN skips the second lookup. */
+		if (p.tcp_syn) {
+			vip = find_vip(&p);
+			if (vip && turn_taking(vip))
+				f = bpf_map_lookup_elem(&xlb_flows_new, &p.key);
+		} else {
+			f = bpf_map_lookup_elem(&xlb_flows_new, &p.key);
+		}
 	}
 	if (f) {
 		r = established(ctx, &p, f, confirmed, &resched);
 		if (!resched)
 			return r;
 	}
-	return new_flow(ctx, &p, resched);
+	if (!vip)
+		vip = find_vip(&p);
+	if (!vip)
+		return pass(XLB_R_PASS_NOT_VIP);
+	return new_flow(ctx, &p, vip, resched);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
