@@ -130,7 +130,9 @@ static int meta_check(const char *root)
 
 /* ---- flow table sizes ------------------------------------------------- */
 
-#define RESIZE_SUFFIX ".resizing"
+/* No dot: bpffs refuses names with one (EPERM), keeping them for its own
+ * files such as maps.debug. */
+#define RESIZE_SUFFIX "_resizing"
 
 /* A pinned map's max_entries, or 0 when it is not pinned. */
 static int pinned_entries(const char *root, const char *name, uint32_t *n)
