@@ -582,11 +582,12 @@ struct metrics *metrics_open(struct xlbd *d, const struct metrics_addr *a, char 
 	fd = listen_on(a, err, errlen);
 	if (fd < 0)
 		goto fail;
+	/* The logger first: libmicrohttpd prints to stderr until it has one. */
 	m->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, m,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
 				  (unsigned int)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-				  (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER,
-				  mhd_log, NULL, MHD_OPTION_END);
+				  (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
 	if (!m->mhd) {
 		close(fd);
 		snprintf(err, errlen, "metrics: libmicrohttpd did not start on %s", a->text);
