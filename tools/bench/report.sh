@@ -435,7 +435,8 @@ section_metrics() {
 	cat <<-EOF
 		Results of $(when metrics.tsv). \`tools/bench/metrics.sh\`: xlbd \`--metrics\` with
 		$(mval vips) VIPs x $(mval backends_per_vip) backends (tcp checks, so every backend has probe
-		results; an empty flow table of the default size, which each scrape walks).
+		results; empty flow tables of the default sizes, which each scrape walks twice:
+		flows per backend and occupancy).
 		$(mval scrapes) scrapes in a row by one curl on the gateway's loopback; xlbd's CPU is its
 		user + system time during the scrapes less its time over as long without scrapes
 		(probes and ticks: $(mval idle_cpu_pct) % of a core).
