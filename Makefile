@@ -1,5 +1,6 @@
 # xlb build. `make` builds everything into build/; `make test` runs every
 # test layer; `make deps` installs the Debian packages; V=1 shows commands.
+# `make install` (DESTDIR, PREFIX, ...) and `make deb`: packaging/install.mk.
 
 BUILD    ?= build
 CLANG    ?= clang
@@ -55,6 +56,9 @@ PROG_BINS  := $(patsubst tests/prog/%.c,$(BUILD)/tests/prog/%,$(wildcard tests/p
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
 all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(TOOL_BINS) $(UNIT_BINS) $(PROG_BINS)
+
+# make install | uninstall | deb | man, and the version the binaries print.
+include packaging/install.mk
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	$(call msg,BPF,$@)

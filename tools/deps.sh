@@ -20,6 +20,14 @@ PACKAGES=(
 	# tests of xlbd --metrics: promtool checks a scrape, and a real
 	# Prometheus server (run by the test only; its service is held like nginx's)
 	prometheus
+	# the flood test holds 1,000 connections with perl (Time::HiRes is in perl)
+	perl
+	# man pages (make man): scdoc renders docs/man/*.scd at build time
+	scdoc
+	# make deb: debhelper's dh; dpkg-buildpackage checks build-essential;
+	# lintian inspects the package (tests/e2e/install.sh); bash-completion
+	# is what loads xlbctl's completion (the test exercises it)
+	build-essential debhelper lintian bash-completion
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 

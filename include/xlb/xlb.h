@@ -39,6 +39,8 @@
 /* Confirmed TCP flows idle this long are removed by xlbd's sweep (IPVS's
  * established timeout). */
 #define XLB_TCP_IDLE_DEFAULT_S 900
+/* A closed (RST, FIN) confirmed flow keeps its entry this long. */
+#define XLB_CLOSING_GRACE_S 10
 /* Per-CPU cache of next hops towards clients (nat replies), by address. */
 #define XLB_CLIENT_NH_SLOTS 4096
 /* A backend address:port may serve this many nat VIPs. With one, its

@@ -1268,6 +1268,255 @@ static void t_counters(int vi)
 			(unsigned long long)(b1.bytes - b0.bytes), p.len);
 }
 
+/* ---- cases: flow states (unconfirmed -> confirmed -> closing) ----------- */
+
+static bool flow_in(const char *table, const struct pkt_spec *s, struct xlb_flow *f)
+{
+	struct xlb_flow_key k;
+
+	flow_key_of(&k, s);
+	return !flow_get_in(table, &k, f);
+}
+
+static bool expect_flags(const char *what, const char *table, const struct pkt_spec *s,
+			 uint32_t want)
+{
+	struct xlb_flow f;
+
+	if (!flow_in(table, s, &f))
+		return tc_fail("%sno entry in %s", what, table);
+	if (f.flags != want)
+		return tc_fail("%s%s entry flags 0x%x, expected 0x%x", what, table, f.flags, want);
+	return true;
+}
+
+static bool expect_absent(const char *what, const char *table, const struct pkt_spec *s)
+{
+	struct xlb_flow f;
+
+	return flow_in(table, s, &f) ? tc_fail("%san entry in %s, expected none", what, table)
+				     : true;
+}
+
+/* nat: a flow is confirmed when its handshake completes: the client's ACK
+ * after the backend's SYN-ACK. An ACK before it (or a blind one) is
+ * forwarded but confirms nothing. */
+static void t_confirm_nat_handshake(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	const struct tbe *be;
+	struct pkt_spec s, a, rs;
+	struct pkt in;
+	struct run r;
+
+	be = open_flow(v, &s);
+	if (!be || !check_unconfirmed_syn_entry(&s))
+		return;
+	client_spec(&a, v, s.sport, PKT_TCP_ACK);
+	if (fwd_check("ACK before the SYN-ACK: ", v, &a, &r) < 0 ||
+	    !check_info("ACK before the SYN-ACK: ", &r, XLB_R_FLOW_CONFIRMED, 0) ||
+	    !expect_absent("ACK before the SYN-ACK: ", XLB_MAP_FLOWS, &s))
+		return;
+	reply_spec(&rs, &s, be);
+	build(&in, &rs);
+	run_pkt(&r, &in, DEV_XB0);
+	if (!check_info("SYN-ACK: ", &r, XLB_R_NAT_REPLY, 1) ||
+	    !expect_flags("SYN-ACK: ", XLB_MAP_FLOWS_NEW, &s,
+			  XLB_FLOW_F_SYN | XLB_FLOW_F_REPLY_SEEN))
+		return;
+	if (fwd_check("handshake ACK: ", v, &a, &r) < 0 ||
+	    !check_info("handshake ACK: ", &r, XLB_R_FLOW_CONFIRMED, 1) ||
+	    !expect_flags("handshake ACK: ", XLB_MAP_FLOWS, &s, XLB_FLOW_F_SYN))
+		return;
+	expect_flags("handshake ACK: ", XLB_MAP_FLOWS_NEW, &s,
+		     XLB_FLOW_F_SYN | XLB_FLOW_F_REPLY_SEEN | XLB_FLOW_F_CONFIRMED);
+}
+
+/* dsr sees no replies: the client's first packet after its SYN confirms. */
+static void t_confirm_after_syn(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	struct pkt_spec s, a;
+	struct run r;
+
+	if (!open_flow(v, &s) || !check_unconfirmed_syn_entry(&s))
+		return;
+	client_spec(&a, v, s.sport, PKT_TCP_ACK);
+	if (fwd_check("ACK: ", v, &a, &r) < 0 ||
+	    !check_info("ACK: ", &r, XLB_R_FLOW_CONFIRMED, 1))
+		return;
+	expect_flags("ACK: ", XLB_MAP_FLOWS, &s, XLB_FLOW_F_SYN);
+}
+
+/* UDP: a second datagram confirms. */
+static void t_confirm_udp(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	struct pkt_spec s;
+	struct run r;
+
+	client_spec(&s, v, next_sport(), 0);
+	with_payload(&s);
+	if (fwd_check("first datagram: ", v, &s, &r) < 0 ||
+	    !check_info("first datagram: ", &r, XLB_R_FLOW_CONFIRMED, 0) ||
+	    !expect_flags("first datagram: ", XLB_MAP_FLOWS_NEW, &s, 0) ||
+	    !expect_absent("first datagram: ", XLB_MAP_FLOWS, &s))
+		return;
+	s.ip_id++;
+	if (fwd_check("second datagram: ", v, &s, &r) < 0 ||
+	    !check_info("second datagram: ", &r, XLB_R_FLOW_CONFIRMED, 1))
+		return;
+	expect_flags("second datagram: ", XLB_MAP_FLOWS, &s, 0);
+}
+
+/* Complete the handshake of flow s (opened by open_flow): nat needs the
+ * backend's SYN-ACK to pass first. Leaves the client's ACK in a. */
+static bool handshake(const struct tvip *v, const struct pkt_spec *s, struct pkt_spec *a)
+{
+	struct xlb_flow f;
+	struct pkt_spec rs;
+	struct pkt in;
+	struct run r;
+	int h;
+
+	if (v->mode == XLB_MODE_NAT) {
+		if (!flow_in(XLB_MAP_FLOWS_NEW, s, &f))
+			return tc_fail("handshake: no unconfirmed entry");
+		for (h = 0; h < NHOST; h++) {
+			uint8_t addr[16];
+
+			host_addr(addr, h, v->family);
+			if (!memcmp(addr, f.backend_addr.bytes, 16) && vip_be(v, h))
+				break;
+		}
+		if (h == NHOST)
+			return tc_fail("handshake: the entry's backend is not one of the VIP's");
+		reply_spec(&rs, s, vip_be(v, h));
+		build(&in, &rs);
+		run_pkt(&r, &in, DEV_XB0);
+		if (!check_info("SYN-ACK: ", &r, XLB_R_NAT_REPLY, 1))
+			return false;
+	}
+	client_spec(a, v, s->sport, PKT_TCP_ACK);
+	return fwd_check("handshake ACK: ", v, a, &r) >= 0 &&
+	       check_info("handshake ACK: ", &r, XLB_R_FLOW_CONFIRMED, 1);
+}
+
+/* A confirmed flow's RST is forwarded and marks it closing (xlbd's sweep
+ * removes it); a SYN on the tuple then starts a new, unconfirmed flow. */
+static void t_close_then_reuse(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	struct pkt_spec s, a, rst;
+	struct run r;
+
+	if (!open_flow(v, &s) || !handshake(v, &s, &a))
+		return;
+	client_spec(&rst, v, s.sport, PKT_TCP_RST | PKT_TCP_ACK);
+	if (fwd_check("RST: ", v, &rst, &r) < 0 || !check_info("RST: ", &r, XLB_R_FLOW_CLOSED, 1) ||
+	    !expect_flags("RST: ", XLB_MAP_FLOWS, &s, XLB_FLOW_F_SYN | XLB_FLOW_F_CLOSING))
+		return;
+	if (fwd_check("SYN reusing the port: ", v, &s, &r) < 0 ||
+	    !check_info("SYN reusing the port: ", &r, XLB_R_RESCHEDULED, 1) ||
+	    !expect_absent("SYN reusing the port: ", XLB_MAP_FLOWS, &s))
+		return;
+	expect_flags("SYN reusing the port: ", XLB_MAP_FLOWS_NEW, &s, XLB_FLOW_F_SYN);
+}
+
+/* A datapath of its own with small tables (so a test can fill them), and
+ * the one VIP the test needs. Returns the previous instance to restore. */
+static struct xlb *small_instance(const struct tvip *v, uint32_t flows, uint32_t new_flows)
+{
+	struct xlb_open_opts o = { .no_pin = true, .flow_entries = flows,
+				   .new_flow_entries = new_flows };
+	struct tvip copy = *v;
+	struct xlb *x;
+
+	if (xlb_open(&x, &o)) {
+		tc_fail("xlb_open (small tables): %s", xlb_errmsg());
+		return NULL;
+	}
+	if (setup_vip(x, &copy)) {
+		xlb_close(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* Eviction order: fresh tuples (four times the unconfirmed table) evict
+ * unconfirmed flows only; the confirmed flow keeps forwarding from its
+ * entry and the oldest unconfirmed one is gone. */
+static void t_flood_evicts_unconfirmed_only(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	struct xlb *x = small_instance(v, XLB_FLOWS_MIN, XLB_FLOWS_MIN);
+	struct pkt_spec s, a, early, f;
+	struct run r;
+	int i;
+
+	if (!x)
+		return;
+	cur = x;
+	if (!open_flow(v, &s) || !handshake(v, &s, &a) || !open_flow(v, &early))
+		goto out;
+	for (i = 0; i < 4 * XLB_FLOWS_MIN; i++) {
+		struct pkt in;
+
+		client_spec(&f, v, next_sport(), PKT_TCP_SYN);
+		f.src[3] = (uint8_t)(i >> 8); /* beyond the port range */
+		build(&in, &f);
+		run_pkt(&r, &in, DEV_XC0);
+	}
+	if (!expect_flags("after the flood: ", XLB_MAP_FLOWS, &s, XLB_FLOW_F_SYN) ||
+	    !expect_absent("after the flood, the early unconfirmed flow: ", XLB_MAP_FLOWS_NEW,
+			   &early))
+		goto out;
+	if (fwd_check("confirmed flow after the flood: ", v, &a, &r) >= 0)
+		check_info("confirmed flow after the flood: ", &r, XLB_R_NEW_FLOW, 0);
+out:
+	cur = X;
+	xlb_close(x);
+}
+
+/* A full confirmed table refuses the copy (flow_table_full); the flow is
+ * still forwarded, from its unconfirmed entry. */
+static void t_confirmed_table_full(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	struct xlb *x = small_instance(v, XLB_FLOWS_MIN, XLB_FLOWS_MIN);
+	struct xlb_flow_key k = {};
+	struct xlb_flow zero = {};
+	struct pkt_spec s, a;
+	struct run r;
+	int fd, i;
+
+	if (!x)
+		return;
+	cur = x;
+	fd = xlb_map_fd(x, XLB_MAP_FLOWS);
+	k.family = XLB_FAMILY_V4;
+	k.proto = IPPROTO_TCP;
+	for (i = 0; i < XLB_FLOWS_MIN; i++) {
+		k.sport = htons((uint16_t)i);
+		if (bpf_map_update_elem(fd, &k, &zero, BPF_NOEXIST)) {
+			tc_fail("filling the confirmed table: %s", strerror(errno));
+			goto out;
+		}
+	}
+	if (!open_flow(v, &s))
+		goto out;
+	client_spec(&a, v, s.sport, PKT_TCP_ACK);
+	if (fwd_check("ACK: ", v, &a, &r) < 0 ||
+	    !check_info("ACK: ", &r, XLB_R_FLOW_TABLE_FULL, 1) ||
+	    !check_info("ACK: ", &r, XLB_R_FLOW_CONFIRMED, 0) ||
+	    !expect_absent("ACK: ", XLB_MAP_FLOWS, &s))
+		goto out;
+	expect_flags("ACK: ", XLB_MAP_FLOWS_NEW, &s, XLB_FLOW_F_SYN);
+out:
+	cur = X;
+	xlb_close(x);
+}
+
 /* ---- cases: UDP ---------------------------------------------------------- */
 
 /* A second datagram of a UDP flow follows the first. */
@@ -3311,6 +3560,17 @@ static const struct tcase cases[] = {
 	{ "v6_tcp_fin_nat_established", t_fin, V6_NAT },
 	{ "v6_tcp_rst_unknown_no_flow", t_rst_unknown, V6_NAT },
 	{ "v6_nat_flow_entries", t_flow_entries, V6_NAT },
+	{ "v4_nat_confirmed_by_handshake", t_confirm_nat_handshake, V4_NAT },
+	{ "v6_nat_confirmed_by_handshake", t_confirm_nat_handshake, V6_NAT },
+	{ "v4_dsr_confirmed_after_syn", t_confirm_after_syn, V4_DSR },
+	{ "v6_dsr_confirmed_after_syn", t_confirm_after_syn, V6_DSR },
+	{ "v4_udp_confirmed_by_second_datagram", t_confirm_udp, V4_UDP },
+	{ "v6_udp_confirmed_by_second_datagram", t_confirm_udp, V6_UDP },
+	{ "v4_dsr_rst_closes_then_syn_reschedules", t_close_then_reuse, V4_DSR },
+	{ "v4_nat_rst_closes_then_syn_reschedules", t_close_then_reuse, V4_NAT },
+	{ "v4_dsr_flood_evicts_unconfirmed_only", t_flood_evicts_unconfirmed_only, V4_DSR },
+	{ "v4_nat_flood_evicts_unconfirmed_only", t_flood_evicts_unconfirmed_only, V4_NAT },
+	{ "v4_dsr_confirmed_table_full", t_confirmed_table_full, V4_DSR },
 	{ "v6_tcp_nat_reply", t_nat_reply, V6_NAT },
 	{ "v6_tcp_nat_reply_hoplimit1", t_nat_reply_ttl1, V6_NAT },
 	{ "v6_tcp_hoplimit1_nat", t_ttl1, V6_NAT },

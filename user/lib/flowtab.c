@@ -184,11 +184,21 @@ int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u)
 
 /* ---- the idle sweep -------------------------------------------------------- */
 
+uint64_t xlb_flow_capacity(const struct xlb *x)
+{
+	return x->flow_entries;
+}
+
+/* Closed connections (RST, FIN) keep their entry a short grace for their
+ * last packets; idle ones their protocol's timeout. */
 static bool flow_idle(const struct xlb *x, const struct xlb_flow_key *k, const struct xlb_flow *f,
 		      uint32_t now)
 {
 	uint32_t limit = k->proto == IPPROTO_UDP ? (uint32_t)(x->udp_idle_ns / 1000000000ull)
 						 : x->tcp_idle_s;
+
+	if ((f->flags & XLB_FLOW_F_CLOSING) && limit > XLB_CLOSING_GRACE_S)
+		limit = XLB_CLOSING_GRACE_S;
 
 	return (int32_t)(now - f->tick) > (int32_t)limit;
 }

@@ -248,6 +248,7 @@ struct xlb_flow_usage {
 	uint32_t tcp_idle_s, udp_idle_s;
 };
 int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u);
+uint64_t xlb_flow_capacity(const struct xlb *x);
 /* The idle sweep: looks at up to budget confirmed flows from where the last
  * call stopped and removes those idle past their timeout. Returns 1 when a
  * pass over the table ended, 0 when more is left, or -errno. */

@@ -48,6 +48,7 @@ static void usage(FILE *f)
 		"  -j, --json          print JSON\n"
 		"  -s, --socket PATH   xlbd's control socket (default $XLB_SOCKET or "
 		XLB_SOCKET_DEFAULT ")\n"
+		"      --version       print xlbctl's version and exit\n"
 		"\n"
 		"statements:\n"
 		"  vip add     PROTO/VIP:PORT [sched maglev|rr|wrr|srchash] [mode nat|dsr|tunnel]\n"
@@ -63,9 +64,7 @@ static void usage(FILE *f)
 		"              [rise N] [fall N]\n"
 		"  show | stats | save\n"
 		"  apply FILE  (all or nothing; - reads stdin)\n"
-		"  explain     PROTO/VIP:PORT CLIENT[:PORT]\n"
-		"              which backend the client's connection goes to, and why\n"
-		"              (maglev needs the client port; srchash, rr, wrr do not)\n");
+		"  explain     PROTO/VIP:PORT CLIENT[:PORT]  (which backend, and why)\n");
 }
 
 static int buf_reserve(struct buf *b, size_t more)
@@ -285,6 +284,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	const char *sock = getenv("XLB_SOCKET");
@@ -306,6 +306,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("xlbctl %s\n", XLB_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -38,6 +38,7 @@
 #include "metrics.h"
 #include "persist.h"
 #include "proto.h"
+#include "stmt.h"
 #include "xlbd.h"
 
 #define CONFIG_DEFAULT "/etc/xlb/xlb.conf"
@@ -59,6 +60,8 @@ struct opts {
 	bool detach;
 	bool metrics; /* --metrics given: serve metrics_addr */
 	struct metrics_addr metrics_addr;
+	struct xlb_open_opts flows; /* the flow tables' sizes and timeouts */
+	uint32_t flood_rate;
 };
 
 static void usage(FILE *f)
@@ -78,11 +81,23 @@ static void usage(FILE *f)
 		")\n"
 		"      --state PATH        running configuration, rewritten on every change\n"
 		"                          (default " XLB_STATE_DEFAULT "); it wins over -c\n"
+		"      --flow-entries N    confirmed connections the flow table holds\n"
+		"                          (default %u; one entry per connection)\n"
+		"      --new-flow-entries N  unconfirmed flows (handshakes, floods) held\n"
+		"                          (default %u)\n"
+		"      --resize-flows      copy pinned flows into tables of a new size\n"
+		"      --tcp-idle DUR      idle TCP connections leave the table (default %us)\n"
+		"      --udp-idle DUR      idle UDP flows are scheduled again (default %llus)\n"
+		"      --flood-rate N      new flows/s, mostly unconfirmed, logged as a flood\n"
+		"                          (default %u)\n"
 		"      --metrics [ADDR:]PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 		"                          (off by default; ADDR defaults to " METRICS_DEFAULT_ADDR
 		", IPv6 as [ADDR])\n"
 		"      --detach            remove the datapath and its pins, then exit\n"
-		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n");
+		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n"
+		"      --version           print xlbd's version and exit\n",
+		XLB_FLOWS_DEFAULT, XLB_FLOWS_NEW_DEFAULT, XLB_TCP_IDLE_DEFAULT_S,
+		XLB_UDP_IDLE_DEFAULT_NS / 1000000000ull, XLBD_FLOOD_RATE_DEFAULT);
 }
 
 static int add_ifaces(struct opts *o, char *list)
@@ -110,6 +125,62 @@ static int parse_mode(struct opts *o, const char *s)
 	return 0;
 }
 
+static int parse_count(const char *opt, const char *s, uint32_t min, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > UINT32_MAX || *s == '-') {
+		fprintf(stderr, "xlbd: %s '%s' is not a number from %u to %u\n", opt, s, min,
+			UINT32_MAX);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_seconds(const char *opt, const char *s, uint32_t *out)
+{
+	uint32_t ms;
+
+	if (xlb_duration_parse(s, &ms) || ms < 1000) {
+		fprintf(stderr, "xlbd: %s '%s' is not a duration of at least 1s (like 30s, 15m "
+				"is 900s)\n",
+			opt, s);
+		return -1;
+	}
+	*out = ms / 1000;
+	return 0;
+}
+
+/* The flow tables' options (docs/operations.md, "Sizing the flow tables"). */
+static int parse_flow_opt(struct opts *o, int c, const char *arg)
+{
+	uint32_t s;
+
+	switch (c) {
+	case 'F':
+		return parse_count("--flow-entries", arg, XLB_FLOWS_MIN, &o->flows.flow_entries);
+	case 'N':
+		return parse_count("--new-flow-entries", arg, XLB_FLOWS_MIN,
+				   &o->flows.new_flow_entries);
+	case 'R':
+		o->flows.resize_flows = true;
+		return 0;
+	case 'T':
+		return parse_seconds("--tcp-idle", arg, &o->flows.tcp_idle_s);
+	case 'U':
+		if (parse_seconds("--udp-idle", arg, &s))
+			return -1;
+		o->flows.udp_idle_ns = (uint64_t)s * 1000000000ull;
+		return 0;
+	default:
+		return parse_count("--flood-rate", arg, 1, &o->flood_rate);
+	}
+}
+
 /* 0 to run, 1 to exit 0 (help), 2 for a usage error. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -123,14 +194,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "state", required_argument, NULL, 'S' },
 		{ "detach", no_argument, NULL, 'D' },
 		{ "metrics", required_argument, NULL, 'M' },
+		{ "flow-entries", required_argument, NULL, 'F' },
+		{ "new-flow-entries", required_argument, NULL, 'N' },
+		{ "resize-flows", no_argument, NULL, 'R' },
+		{ "tcp-idle", required_argument, NULL, 'T' },
+		{ "udp-idle", required_argument, NULL, 'U' },
+		{ "flood-rate", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	int c;
 
 	*o = (struct opts){ .config = CONFIG_DEFAULT, .socket = XLB_SOCKET_DEFAULT,
-			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT };
+			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT,
+			    .flood_rate = XLBD_FLOOD_RATE_DEFAULT };
 	while ((c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -164,12 +243,24 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			o->metrics = true;
 			break;
+		case 'F':
+		case 'N':
+		case 'R':
+		case 'T':
+		case 'U':
+		case 'L':
+			if (parse_flow_opt(o, c, optarg))
+				return 2;
+			break;
 		case 'v':
 			verbosity++;
 			xlog_set_verbose(true);
 			break;
 		case 'h':
 			usage(stdout);
+			return 1;
+		case 'V':
+			printf("xlbd %s\n", XLB_VERSION);
 			return 1;
 		default:
 			usage(stderr);
@@ -329,8 +420,12 @@ static int open_metrics(struct xlbd *d, const struct opts *o)
 
 static int open_datapath(struct xlbd *d, const struct opts *o)
 {
-	struct xlb_open_opts oo = { .pin_root = o->pin_root };
-	int rc = xlb_open(&d->x, &oo);
+	struct xlb_open_opts oo = o->flows;
+	int rc;
+
+	oo.pin_root = o->pin_root;
+	d->flows.flood_rate = o->flood_rate;
+	rc = xlb_open(&d->x, &oo);
 
 	if (rc) {
 		log_error("loading the datapath: %s", xlb_errmsg());
@@ -414,6 +509,7 @@ static void on_tick(struct ev_source *s, uint32_t events)
 	ctl_sweep(ds->d->ctl, now);
 	if (xlb_nexthop_flush(ds->d->x))
 		log_warn("%s", xlb_errmsg());
+	flows_tick(&ds->d->flows, ds->d->x, now / EV_SEC);
 }
 
 static int signals_open(struct daemon_sources *ds)

@@ -19,6 +19,7 @@
 #include "probe.h"
 #include "rates.h"
 
+#include "flows.h"
 #include "neigh.h"
 
 struct metrics;
@@ -31,6 +32,7 @@ struct xlbd {
 	struct rates *rates;
 	struct ctl *ctl;
 	struct neigh_keeper neigh;
+	struct flow_keeper flows;
 	const char *state_path;
 	struct metrics *metrics; /* NULL without --metrics */
 	uint64_t generation; /* configurations committed since start (metrics) */
