@@ -28,6 +28,9 @@ PACKAGES=(
 	# lintian inspects the package (tests/e2e/install.sh); bash-completion
 	# is what loads xlbctl's completion (the test exercises it)
 	build-essential debhelper lintian bash-completion
+	# make fuzz and the corpus replays in make test: clang's libFuzzer,
+	# ASan and UBSan runtimes
+	libclang-rt-14-dev
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 
