@@ -14,6 +14,7 @@
 #include "parse.h"
 #include "sched.h"
 #include "stats.h"
+#include "vet.h"
 
 #define NSEC_PER_SEC 1000000000ull
 
@@ -23,7 +24,7 @@ const volatile __u64 udp_idle_ns = XLB_UDP_IDLE_DEFAULT_NS;
 static __always_inline bool reason_is_drop(int r)
 {
 	return (r >= XLB_R_DROP_NO_BACKEND && r <= XLB_R_DROP_ENCAP_FAILED) ||
-	       r == XLB_R_DROP_TOO_BIG;
+	       r == XLB_R_DROP_TOO_BIG || r == XLB_R_DROP_IP_CSUM || r == XLB_R_DROP_L2_BCAST;
 }
 
 static __always_inline int decide(int r)
@@ -481,11 +482,18 @@ int xlb_lb(struct xdp_md *ctx)
 	roles = maybe_ours(&p);
 	if (roles & XLB_MAYBE_NAT_REPLY) {
 		e = nat_end_of(&p);
-		if (e)
+		if (e) {
+			r = vet_packet(ctx, &p);
+			if (r)
+				return vet_verdict(ctx, &p, r, true);
 			return nat_reply(ctx, &p, e);
+		}
 	}
 	if (!(roles & XLB_MAYBE_VIP))
 		return pass(XLB_R_PASS_NOT_VIP);
+	r = vet_packet(ctx, &p);
+	if (r)
+		return vet_verdict(ctx, &p, r, is_vip_address(&p));
 
 	f = bpf_map_lookup_elem(&xlb_flows, &p.key);
 	if (!f) {

@@ -16,6 +16,7 @@
  *   node drain | node enable
  *   show | stats | save
  *   apply FILE
+ *   explain     PROTO/VIP:PORT CLIENT[:PORT]   (which backend, and why; not for batches)
  */
 #ifndef XLB_STMT_H
 #define XLB_STMT_H
@@ -42,6 +43,7 @@ enum xlb_verb {
 	XLB_V_STATS,
 	XLB_V_SAVE,
 	XLB_V_APPLY,
+	XLB_V_EXPLAIN,
 	XLB_V_NODE_DRAIN, /* withdraw this node's VIP routes (scale-out) */
 	XLB_V_NODE_ENABLE,
 };
@@ -99,6 +101,8 @@ struct xlb_stmt {
 	struct xlb_check_spec check;
 	/* apply */
 	char path[4096];
+	/* explain: port 0 when not given; family equal to the VIP's */
+	struct xlb_endpoint client;
 };
 
 /*

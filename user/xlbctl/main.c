@@ -64,7 +64,8 @@ static void usage(FILE *f)
 		"              [rise N] [fall N]\n"
 		"  node drain | node enable  (withdraw / announce this node's VIP routes)\n"
 		"  show | stats | save\n"
-		"  apply FILE  (all or nothing; - reads stdin)\n");
+		"  apply FILE  (all or nothing; - reads stdin)\n"
+		"  explain     PROTO/VIP:PORT CLIENT[:PORT]  (which backend, and why)\n");
 }
 
 static int buf_reserve(struct buf *b, size_t more)

@@ -23,12 +23,14 @@
  * while xlbd is stopped and go with --detach.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -36,7 +38,9 @@
 
 #include <bpf/libbpf.h>
 
+#include "linkwatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "persist.h"
 #include "proto.h"
 #include "stmt.h"
@@ -62,6 +66,8 @@ struct opts {
 	const char *pin_root;
 	const char *state;
 	bool detach;
+	bool metrics; /* --metrics given: serve metrics_addr */
+	struct metrics_addr metrics_addr;
 	struct xlb_open_opts flows; /* the flow tables' sizes and timeouts */
 	uint32_t flood_rate;
 	uint32_t route_table; /* 0: no VIP routes */
@@ -73,7 +79,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xlbd -i IFACE[,IFACE...] [-c FILE] [--xdp-mode native|generic]\n"
 		"            [--socket PATH] [--pin-root PATH] [--state PATH]\n"
-		"            [--route-table N] [--route-proto N] [-v]\n"
+		"            [--metrics [ADDR:]PORT] [--route-table N] [--route-proto N] [-v]\n"
 		"       xlbd --detach [--pin-root PATH] [--socket PATH] [--route-table N]\n"
 		"            [--route-proto N]\n"
 		"\n"
@@ -95,6 +101,9 @@ static void usage(FILE *f)
 		"      --udp-idle DUR      idle UDP flows are scheduled again (default %llus)\n"
 		"      --flood-rate N      new flows/s, mostly unconfirmed, logged as a flood\n"
 		"                          (default %u)\n"
+		"      --metrics [ADDR:]PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+		"                          (off by default; ADDR defaults to " METRICS_DEFAULT_ADDR
+		", IPv6 as [ADDR])\n"
 		"      --route-table N     kernel routing table of the VIP routes a routing\n"
 		"                          daemon exports (scale-out; default %u, 0 = none)\n"
 		"      --route-proto N     their rtnetlink protocol number (default %u)\n"
@@ -208,6 +217,7 @@ static int parse_flow_opt(struct opts *o, int c, const char *arg)
 /* 0 to run, 1 to exit 0 (help), 2 for a usage error. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
+	char err[256];
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "config", required_argument, NULL, 'c' },
@@ -216,6 +226,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "pin-root", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "detach", no_argument, NULL, 'D' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "flow-entries", required_argument, NULL, 'F' },
 		{ "new-flow-entries", required_argument, NULL, 'N' },
 		{ "resize-flows", no_argument, NULL, 'R' },
@@ -261,6 +272,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'D':
 			o->detach = true;
+			break;
+		case 'M':
+			if (metrics_addr_parse(optarg, &o->metrics_addr, err, sizeof(err))) {
+				fprintf(stderr, "xlbd: %s\n", err);
+				return 2;
+			}
+			o->metrics = true;
 			break;
 		case 'F':
 		case 'N':
@@ -436,6 +454,44 @@ static void raise_nofile(void)
 	}
 }
 
+/* Before the datapath: a port in use refuses the start with nothing done. */
+static int open_metrics(struct xlbd *d, const struct opts *o)
+{
+	char err[512];
+
+	if (!o->metrics)
+		return 0;
+	d->metrics = metrics_open(d, &o->metrics_addr, err, sizeof(err));
+	if (d->metrics)
+		return 0;
+	log_error("%s", err);
+	return -EADDRINUSE;
+}
+
+/*
+ * One daemon per pinned datapath, whatever its socket: two would fight over
+ * the maps. The lock is on the pin root directory itself (bpffs supports
+ * flock) and lasts as long as the process; taken before anything is
+ * attached or converged.
+ */
+static int pins_lock(const char *pin_root)
+{
+	int fd = open(pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		log_error("opening the pin root %s: %s", pin_root, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		log_error("another xlbd is running on the datapath pinned at %s (it holds a lock "
+			  "on that directory): stop it first, or give this one its own --pin-root",
+			  pin_root);
+		close(fd);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 static int open_datapath(struct xlbd *d, const struct opts *o)
 {
 	struct xlb_open_opts oo = o->flows;
@@ -449,6 +505,9 @@ static int open_datapath(struct xlbd *d, const struct opts *o)
 		log_error("loading the datapath: %s", xlb_errmsg());
 		return rc;
 	}
+	rc = pins_lock(o->pin_root);
+	if (rc)
+		return rc;
 	if (xlb_vip_count(d->x))
 		log_info("adopted the pinned datapath under %s (%zu VIPs): established flows "
 			 "keep their backends",
@@ -596,9 +655,20 @@ static int serve(struct xlbd *d, const struct opts *o)
 	return rc;
 }
 
+static int watch_links(struct xlbd *d, const struct opts *o, struct linkwatch **lw)
+{
+	char err[256];
+
+	*lw = linkwatch_open(&d->loop, d->x, o->ifaces, o->n_ifaces, o->mode, err, sizeof(err));
+	if (!*lw)
+		log_error("%s", err);
+	return *lw ? 0 : -EIO;
+}
+
 static int run(const struct opts *o)
 {
 	struct xlbd d = { .state_path = o->state, .loop.epfd = -1 };
+	struct linkwatch *lw = NULL;
 	struct xlb_cfg want;
 	enum cfg_source src;
 	char err[512];
@@ -616,6 +686,8 @@ static int run(const struct opts *o)
 	if (!rc)
 		rc = ev_loop_init(&d.loop);
 	if (!rc)
+		rc = open_metrics(&d, o);
+	if (!rc)
 		rc = open_datapath(&d, o);
 	if (!rc) {
 		d.prober = prober_new(&d.loop, d.x);
@@ -625,7 +697,11 @@ static int run(const struct opts *o)
 	if (!rc)
 		rc = apply_start_config(&d, &want, src);
 	if (!rc)
+		rc = watch_links(&d, o, &lw);
+	if (!rc)
 		rc = serve(&d, o);
+	metrics_close(d.metrics);
+	linkwatch_close(lw);
 	prober_free(d.prober);
 	rates_free(d.rates);
 	neigh_keeper_free(&d.neigh);
