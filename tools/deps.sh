@@ -23,8 +23,9 @@ PACKAGES=(
 	# lintian inspects the package (tests/e2e/install.sh); bash-completion
 	# is what loads xlbctl's completion (the test exercises it)
 	build-essential debhelper lintian bash-completion
-	# e2e hygiene.sh: TTL-limited TCP and UDP probes (traceroute -T / -U)
-	traceroute
+	# e2e hygiene.sh: TTL-limited TCP probes (traceroute -T) and a UDP probe
+	# that reads the ICMP answer from a raw socket (python3)
+	traceroute python3
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 
