@@ -140,5 +140,8 @@ bench-prog bench-fwd bench-conn bench-ctl bench-health: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tools/bench/run.sh $(patsubst bench-%,%,$@)
 
+# Fuzz harnesses and their corpus replays (make fuzz; replays in make test).
+include tests/fuzz/fuzz.mk
+
 clean:
 	rm -rf $(BUILD)

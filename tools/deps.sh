@@ -23,6 +23,9 @@ PACKAGES=(
 	# lintian inspects the package (tests/e2e/install.sh); bash-completion
 	# is what loads xlbctl's completion (the test exercises it)
 	build-essential debhelper lintian bash-completion
+	# make fuzz and the corpus replays in make test: clang's libFuzzer,
+	# ASan and UBSan runtimes
+	libclang-rt-14-dev
 	# e2e hygiene.sh: TTL-limited TCP probes (traceroute -T) and a UDP probe
 	# that reads the ICMP answer from a raw socket (python3)
 	traceroute python3

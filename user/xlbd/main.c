@@ -21,12 +21,14 @@
  * keeps flowing and the next xlbd adopts it. `xlbd --detach` removes it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -34,6 +36,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "linkwatch.h"
 #include "log.h"
 #include "persist.h"
 #include "proto.h"
@@ -388,6 +391,30 @@ static void raise_nofile(void)
 	}
 }
 
+/*
+ * One daemon per pinned datapath, whatever its socket: two would fight over
+ * the maps. The lock is on the pin root directory itself (bpffs supports
+ * flock) and lasts as long as the process; taken before anything is
+ * attached or converged.
+ */
+static int pins_lock(const char *pin_root)
+{
+	int fd = open(pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		log_error("opening the pin root %s: %s", pin_root, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		log_error("another xlbd is running on the datapath pinned at %s (it holds a lock "
+			  "on that directory): stop it first, or give this one its own --pin-root",
+			  pin_root);
+		close(fd);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 static int open_datapath(struct xlbd *d, const struct opts *o)
 {
 	struct xlb_open_opts oo = o->flows;
@@ -401,6 +428,9 @@ static int open_datapath(struct xlbd *d, const struct opts *o)
 		log_error("loading the datapath: %s", xlb_errmsg());
 		return rc;
 	}
+	rc = pins_lock(o->pin_root);
+	if (rc)
+		return rc;
 	if (xlb_vip_count(d->x))
 		log_info("adopted the pinned datapath under %s (%zu VIPs): established flows "
 			 "keep their backends",
@@ -544,9 +574,20 @@ static int serve(struct xlbd *d, const struct opts *o)
 	return rc;
 }
 
+static int watch_links(struct xlbd *d, const struct opts *o, struct linkwatch **lw)
+{
+	char err[256];
+
+	*lw = linkwatch_open(&d->loop, d->x, o->ifaces, o->n_ifaces, o->mode, err, sizeof(err));
+	if (!*lw)
+		log_error("%s", err);
+	return *lw ? 0 : -EIO;
+}
+
 static int run(const struct opts *o)
 {
 	struct xlbd d = { .state_path = o->state, .loop.epfd = -1 };
+	struct linkwatch *lw = NULL;
 	struct xlb_cfg want;
 	enum cfg_source src;
 	char err[512];
@@ -572,7 +613,10 @@ static int run(const struct opts *o)
 	if (!rc)
 		rc = apply_start_config(&d, &want, src);
 	if (!rc)
+		rc = watch_links(&d, o, &lw);
+	if (!rc)
 		rc = serve(&d, o);
+	linkwatch_close(lw);
 	prober_free(d.prober);
 	rates_free(d.rates);
 	neigh_keeper_free(&d.neigh);
