@@ -51,7 +51,7 @@ TOOL_BINS  := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
 PROG_BINS  := $(patsubst tests/prog/%.c,$(BUILD)/tests/prog/%,$(wildcard tests/prog/*.c))
 
-.PHONY: all test test-unit test-prog test-e2e deps demo bench bench-prog bench-fwd bench-conn bench-ctl bench-health clean
+.PHONY: all test test-unit test-prog test-e2e deps demo bench bench-prog bench-fwd bench-conn bench-ctl bench-health bench-metrics clean
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
@@ -85,7 +85,7 @@ $(TLIB): $(TLIB_OBJS)
 
 $(BUILD)/xlbd: $(patsubst %.c,$(BUILD)/%.o,$(XLBD_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmnl
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmnl -lmicrohttpd
 
 $(BUILD)/xlbctl: $(patsubst %.c,$(BUILD)/%.o,$(XLBCTL_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
@@ -136,7 +136,7 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tools/bench/run.sh all
 
-bench-prog bench-fwd bench-conn bench-ctl bench-health: deps
+bench-prog bench-fwd bench-conn bench-ctl bench-health bench-metrics: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tools/bench/run.sh $(patsubst bench-%,%,$@)
 

@@ -746,6 +746,22 @@ static void established_case(const struct config *cf, const char *name, const ch
 	c->repeat_safe = v->mode == XLB_MODE_DSR;
 }
 
+/* A fresh tuple each packet, against the second copy whose tables are
+ * full, so every insert evicts. */
+static void syn_case(const struct config *cf, const char *name, const char *what,
+		     const char *vip)
+{
+	const struct vip_def *v = vip_def_find(vip);
+	struct bench_case *c = case_add(name, what, xlb_prog_fd(cf->syn), cf, cf->syn);
+
+	if (!c)
+		return;
+	vip_packet(&c->pkt, v, 0x02);
+	c->rot = ROT_NEW;
+	c->expect_action = XDP_REDIRECT;
+	c->expect_reason = XLB_R_NEW_FLOW;
+}
+
 static void pass_case(const struct config *cf, const char *name, const char *what,
 		      enum rotation rot)
 {
@@ -778,8 +794,6 @@ static uint64_t flows_per_case(const struct config *cf)
  * backend count differs) get the cases it could change, to bound the time. */
 static void xlb_cases(const struct config *cf, bool first, bool full)
 {
-	struct bench_case *c;
-
 	established_case(cf, "v4_tcp_est_nat", "IPv4 TCP established, nat", "tcp4-nat", 0);
 	/* A big table with a small busy set: table size alone, without the
 	 * cache misses of a big working set. */
@@ -793,13 +807,11 @@ static void xlb_cases(const struct config *cf, bool first, bool full)
 		established_case(cf, "v4_udp_est_nat", "IPv4 UDP established, nat", "udp4-nat", 0);
 		established_case(cf, "v6_tcp_est_nat", "IPv6 TCP established, nat", "tcp6-nat", 0);
 	}
-	c = case_add("v4_tcp_syn_nat", "IPv4 TCP SYN, new flow (schedule + insert), nat",
-		     xlb_prog_fd(cf->syn), cf, cf->syn);
-	if (c) {
-		vip_packet(&c->pkt, vip_def_find("tcp4-nat"), 0x02);
-		c->rot = ROT_NEW;
-		c->expect_action = XDP_REDIRECT;
-		c->expect_reason = XLB_R_NEW_FLOW;
+	syn_case(cf, "v4_tcp_syn_nat", "IPv4 TCP SYN, new flow (schedule + insert), nat", "tcp4-nat");
+	if (full) {
+		syn_case(cf, "v4_tcp_syn_dsr", "IPv4 TCP SYN, new flow, dsr", "tcp4-dsr");
+		syn_case(cf, "v4_tcp_syn_tunnel", "IPv4 TCP SYN, new flow, tunnel (ipip)",
+			 "tcp4-tunnel");
 	}
 	pass_case(cf, "v4_pass_not_vip", "IPv4 TCP to no VIP, a new 5-tuple each packet", ROT_NEW);
 	/* The same with one tuple, always cached: the instructions alone. */
@@ -846,7 +858,7 @@ static int config_load(struct config *cf, bool first, bool full)
 {
 	static const char *const est_vips[] = { "tcp4-nat", "tcp4-dsr", "tcp4-tunnel", "udp4-nat",
 						"tcp6-nat", NULL };
-	static const char *const syn_vips[] = { "tcp4-nat", NULL };
+	static const char *const syn_vips[] = { "tcp4-nat", "tcp4-dsr", "tcp4-tunnel", NULL };
 
 	if (xlb_load(&cf->est, est_vips, cf->backends, cf->flows) ||
 	    xlb_load(&cf->syn, syn_vips, cf->backends, cf->flows))

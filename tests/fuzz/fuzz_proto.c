@@ -14,7 +14,7 @@
  *
  * What needs the datapath is replaced, and only that: a commit adopts the
  * configuration (no state file, no maps: the packet fuzzer covers those),
- * the printing statements print the configuration, and the log is
+ * the printing statements (explain too) print the configuration, and the log is
  * formatted but not written (a fuzzer runs millions of requests).
  */
 #include "../../user/xlbd/ctl.c"
@@ -76,6 +76,27 @@ void xlbd_vip_list(struct xlbd *d, struct xp *p)
 void xlbd_save(struct xlbd *d, struct xp *p)
 {
 	print_cfg(d, p);
+}
+
+/* explain reads the datapath's maps: here it answers for configured VIPs
+ * with the statement, and refuses others as xlbd does. */
+int xlbd_explain(struct xlbd *d, const struct xlb_stmt *st, bool json, FILE *out, char *err,
+		 size_t errlen)
+{
+	char text[XLB_STMT_MAX_LEN + 1];
+	struct xp p;
+
+	if (!xlb_cfg_vip_find(&d->cfg, &st->vip)) {
+		snprintf(err, errlen, "no such VIP");
+		return -1;
+	}
+	xlb_stmt_format(st, text, sizeof(text));
+	xp_init(&p, out, json);
+	xp_obj_open(&p, NULL);
+	xp_str(&p, "statement", "%s\n", text);
+	xp_obj_close(&p);
+	xp_end(&p);
+	return 0;
 }
 
 /* The reply as proto.h frames it; returns true for "ok". */

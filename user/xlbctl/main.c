@@ -63,7 +63,8 @@ static void usage(FILE *f)
 		"              [expect CODE] [payload WORD] [interval DUR] [timeout DUR]\n"
 		"              [rise N] [fall N]\n"
 		"  show | stats | save\n"
-		"  apply FILE  (all or nothing; - reads stdin)\n");
+		"  apply FILE  (all or nothing; - reads stdin)\n"
+		"  explain     PROTO/VIP:PORT CLIENT[:PORT]  (which backend, and why)\n");
 }
 
 static int buf_reserve(struct buf *b, size_t more)

@@ -38,6 +38,7 @@
 
 #include "linkwatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "persist.h"
 #include "proto.h"
 #include "stmt.h"
@@ -60,6 +61,8 @@ struct opts {
 	const char *pin_root;
 	const char *state;
 	bool detach;
+	bool metrics; /* --metrics given: serve metrics_addr */
+	struct metrics_addr metrics_addr;
 	struct xlb_open_opts flows; /* the flow tables' sizes and timeouts */
 	uint32_t flood_rate;
 };
@@ -68,7 +71,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xlbd -i IFACE[,IFACE...] [-c FILE] [--xdp-mode native|generic]\n"
-		"            [--socket PATH] [--pin-root PATH] [--state PATH] [-v]\n"
+		"            [--socket PATH] [--pin-root PATH] [--state PATH]\n"
+		"            [--metrics [ADDR:]PORT] [-v]\n"
 		"       xlbd --detach [--pin-root PATH] [--socket PATH]\n"
 		"\n"
 		"  -i, --interface IFACES  attach the balancer to these interfaces\n"
@@ -89,6 +93,9 @@ static void usage(FILE *f)
 		"      --udp-idle DUR      idle UDP flows are scheduled again (default %llus)\n"
 		"      --flood-rate N      new flows/s, mostly unconfirmed, logged as a flood\n"
 		"                          (default %u)\n"
+		"      --metrics [ADDR:]PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+		"                          (off by default; ADDR defaults to " METRICS_DEFAULT_ADDR
+		", IPv6 as [ADDR])\n"
 		"      --detach            remove the datapath and its pins, then exit\n"
 		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n"
 		"      --version           print xlbd's version and exit\n",
@@ -180,6 +187,7 @@ static int parse_flow_opt(struct opts *o, int c, const char *arg)
 /* 0 to run, 1 to exit 0 (help), 2 for a usage error. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
+	char err[256];
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "config", required_argument, NULL, 'c' },
@@ -188,6 +196,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "pin-root", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "detach", no_argument, NULL, 'D' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "flow-entries", required_argument, NULL, 'F' },
 		{ "new-flow-entries", required_argument, NULL, 'N' },
 		{ "resize-flows", no_argument, NULL, 'R' },
@@ -229,6 +238,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'D':
 			o->detach = true;
+			break;
+		case 'M':
+			if (metrics_addr_parse(optarg, &o->metrics_addr, err, sizeof(err))) {
+				fprintf(stderr, "xlbd: %s\n", err);
+				return 2;
+			}
+			o->metrics = true;
 			break;
 		case 'F':
 		case 'N':
@@ -389,6 +405,20 @@ static void raise_nofile(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* Before the datapath: a port in use refuses the start with nothing done. */
+static int open_metrics(struct xlbd *d, const struct opts *o)
+{
+	char err[512];
+
+	if (!o->metrics)
+		return 0;
+	d->metrics = metrics_open(d, &o->metrics_addr, err, sizeof(err));
+	if (d->metrics)
+		return 0;
+	log_error("%s", err);
+	return -EADDRINUSE;
 }
 
 /*
@@ -604,6 +634,8 @@ static int run(const struct opts *o)
 	if (!rc)
 		rc = ev_loop_init(&d.loop);
 	if (!rc)
+		rc = open_metrics(&d, o);
+	if (!rc)
 		rc = open_datapath(&d, o);
 	if (!rc) {
 		d.prober = prober_new(&d.loop, d.x);
@@ -616,6 +648,7 @@ static int run(const struct opts *o)
 		rc = watch_links(&d, o, &lw);
 	if (!rc)
 		rc = serve(&d, o);
+	metrics_close(d.metrics);
 	linkwatch_close(lw);
 	prober_free(d.prober);
 	rates_free(d.rates);

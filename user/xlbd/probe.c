@@ -315,6 +315,25 @@ static void on_flush(struct ev_source *s, uint32_t events)
 	free(h);
 }
 
+const double probe_duration_bounds_s[PROBE_DURATION_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+
+static void count_result(struct probe_status *st, bool ok, uint64_t rtt)
+{
+	size_t b = 0;
+
+	while (b < PROBE_DURATION_BUCKETS && rtt > probe_duration_bounds_s[b] * 1e9)
+		b++;
+	if (b < PROBE_DURATION_BUCKETS)
+		st->duration_bucket[b]++;
+	st->duration_sum_ns += rtt;
+	if (ok)
+		st->ok_total++;
+	else
+		st->fail_total++;
+}
+
 static void record(struct prober *p, struct target *t, bool ok, uint64_t rtt, const char *detail)
 {
 	char v[TEXT_MAX], e[TEXT_MAX];
@@ -325,6 +344,7 @@ static void record(struct prober *p, struct target *t, bool ok, uint64_t rtt, co
 	st->rtt_ns = rtt;
 	st->at = ev_now();
 	snprintf(st->detail, sizeof(st->detail), "%s", detail);
+	count_result(st, ok, rtt);
 	log_debug("probe %s of %s: %s (%.1f ms)", ep_text(t, e), vip_text(t, v), detail,
 		  rtt / 1e6);
 	if (ok) {
