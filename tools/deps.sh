@@ -31,9 +31,8 @@ PACKAGES=(
 	# make fuzz and the corpus replays in make test: clang's libFuzzer,
 	# ASan and UBSan runtimes
 	libclang-rt-14-dev
-	# e2e hygiene.sh: TTL-limited TCP probes (traceroute -T) and a UDP probe
-	# that reads the ICMP answer from a raw socket (python3)
-	traceroute python3
+	# e2e hygiene.sh: TTL-limited TCP probes (traceroute -T)
+	traceroute
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 
