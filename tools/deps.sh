@@ -31,7 +31,7 @@ PACKAGES=(
 	# make fuzz and the corpus replays in make test: clang's libFuzzer,
 	# ASan and UBSan runtimes
 	libclang-rt-14-dev
-	# e2e hygiene.sh: TTL-limited TCP and UDP probes (traceroute -T / -U)
+	# e2e hygiene.sh: TTL-limited TCP probes (traceroute -T)
 	traceroute
 	# scale-out e2e (tests/e2e/cluster.sh): BIRD 2 speaks BGP and BFD
 	# between the gateways and the router, each bird inside its own
