@@ -153,9 +153,12 @@ static int parse_versioned(const char *path, const char *text, size_t len,
 			   struct persist_body *b, char *err, size_t errlen)
 {
 	const char *first_end = memchr(text, '\n', len), *last;
-	size_t mark = strlen(END_MARK), ll;
+	size_t mark = strlen(END_MARK), first_len = strlen(MAGIC PERSIST_FORMAT_STR), ll;
 
-	if (!first_end || (size_t)(first_end - text) != strlen(MAGIC PERSIST_FORMAT_STR))
+	if (!first_end)
+		return damaged(err, errlen, path, "ends in its first line: it was cut short");
+	if ((size_t)(first_end - text) != first_len ||
+	    memcmp(text, MAGIC PERSIST_FORMAT_STR, first_len))
 		return damaged(err, errlen, path, "has a format this xlbd does not read "
 			       "(written by a newer xlbd?)");
 	if (text[len - 1] != '\n')
