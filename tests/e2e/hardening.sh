@@ -10,8 +10,8 @@
 #  - state file: version line and counting end line; an empty or cut file is
 #    set aside as STATE.bad and the datapath keeps forwarding as it was; an
 #    old-format file is read when whole and rewritten;
-#  - 200 concurrent xlbctl runs all succeed; 70 idle connections do not
-#    lock root out;
+#  - 200 concurrent xlbctl runs all succeed; 66 idle connections, or 66
+#    clients that do not read a large reply, do not lock root out (64 slots);
 #  - kill -9 in the middle of a 100-VIP apply, at several points: the pinned
 #    maps (read with bpftool) show every VIP wholly old or wholly new, and
 #    the restart completes the batch.
@@ -21,6 +21,7 @@ source "$(dirname "$0")/common.bash"
 NOBODY=65534
 CONCURRENT=200
 IDLE_CLIENTS=66
+STALL_BACKENDS=6000 # `save` is then ~330 kB, more than a socket buffers
 KILL_TRIALS=5
 N_VIPS=50 # changed, plus as many added: a 100-VIP apply
 
@@ -221,7 +222,7 @@ check_concurrent() {
 
 # Connections that send nothing: more than the daemon serves at once.
 check_idle_clients() {
-	local pids=() i rc=0 t0 ms pid
+	local pids=() i rc=0 t0 ms pid evicted
 	for i in $(seq "$IDLE_CLIENTS"); do
 		socat -u EXEC:"sleep 20" "UNIX-CONNECT:$E2E_SOCK" </dev/null >/dev/null 2>&1 &
 		pids+=($!)
@@ -231,13 +232,46 @@ check_idle_clients() {
 	t0=$(now)
 	timeout 20 "$XLBCTL" -s "$E2E_SOCK" vip list >/dev/null 2>"$E2E_DIR/idle.err" || rc=$?
 	ms=$(ms_between "$t0" "$(now)")
-	note "root's xlbctl with $IDLE_CLIENTS idle connections open: exit $rc after ${ms} ms"
-	check hardening_idle_clients_do_not_lock_out "exit $rc after ${ms} ms with $IDLE_CLIENTS idle connections $(head -1 "$E2E_DIR/idle.err")" \
+	evicted=$(grep -c "dropped: idle while" "$E2E_LOG" || true)
+	note "root's xlbctl with $IDLE_CLIENTS idle connections open: exit $rc after ${ms} ms ($evicted idle clients evicted)"
+	check hardening_idle_clients_do_not_lock_out "exit $rc after ${ms} ms with $IDLE_CLIENTS idle connections, $evicted evicted $(head -1 "$E2E_DIR/idle.err")" \
 		test "$rc" -eq 0
 	for pid in "${pids[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
 	wait "${pids[@]}" 2>/dev/null || true
+}
+
+# Clients that send a request and never read its reply, one too large for
+# the socket's buffers: more of them than the daemon serves at once.
+check_stalled_readers() {
+	local big=tcp/198.19.3.1:80 pids=() i rc=0 t0 ms pid size evicted
+	{
+		echo "vip add $big sched rr"
+		for i in $(seq 10000 $((10000 + STALL_BACKENDS - 1))); do
+			echo "backend add $big 198.18.1.2:$i"
+		done
+	} >"$E2E_DIR/big.conf"
+	ctl_ok apply "$E2E_DIR/big.conf" || return 0
+	size=$(ctl save | wc -c)
+	for i in $(seq "$IDLE_CLIENTS"); do
+		printf 'save\n' | socat -t 30 -u - "UNIX-CONNECT:$E2E_SOCK" >/dev/null 2>&1 &
+		pids+=($!)
+		E2E_BG_PIDS+=($!)
+	done
+	sleep 1.5
+	t0=$(now)
+	timeout 20 "$XLBCTL" -s "$E2E_SOCK" vip list >/dev/null 2>"$E2E_DIR/stall.err" || rc=$?
+	ms=$(ms_between "$t0" "$(now)")
+	evicted=$(grep -c "dropped: its reply unread" "$E2E_LOG" || true)
+	note "root's xlbctl with $IDLE_CLIENTS clients not reading a $size-byte reply: exit $rc after ${ms} ms ($evicted stalled readers evicted)"
+	check hardening_stalled_readers_do_not_lock_out "exit $rc after ${ms} ms, $IDLE_CLIENTS clients not reading $size-byte replies, $evicted evicted $(head -1 "$E2E_DIR/stall.err")" \
+		test "$rc" -eq 0
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	wait "${pids[@]}" 2>/dev/null || true
+	ctl_ok vip del "$big" || true
 }
 
 # ---- kill -9 in the middle of apply ------------------------------------------------
@@ -426,6 +460,7 @@ main() {
 	check_state_legacy
 	check_concurrent
 	check_idle_clients
+	check_stalled_readers
 	check_kill_mid_apply
 	e2e_finish
 }

@@ -27,19 +27,19 @@
 
 /*
  * Connections served at once. More wait in the listen backlog, never reset:
- * xlbctl sends its request the moment it connects and reads its whole reply
- * at once, so a slot is held for milliseconds by a real client. A client
- * that holds one otherwise is dropped: when it has sent nothing for
- * IDLE_TIMEOUT, has not finished its request in REQUEST_TIMEOUT, or has not
- * read any of its reply for STALL_TIMEOUT. When every slot is taken and
- * someone waits, the longest-connected client that has sent nothing or not
- * read for EVICT_GRACE gives its slot up at once.
+ * xlbctl sends its whole request the moment it connects and reads its whole
+ * reply at once, so a real client holds a slot for milliseconds and never
+ * leaves a second without a byte moving. A client that does is dropped when
+ * no byte has moved for STALL_TIMEOUT (it sends nothing, or does not read
+ * its reply), when its request is not complete within REQUEST_TIMEOUT, or
+ * its reply not read within REPLY_TIMEOUT. When every slot is taken and
+ * someone waits, the longest-connected client with no byte moved for
+ * EVICT_GRACE gives its slot up at once.
  */
 #define MAX_CLIENTS 64
 #define LISTEN_BACKLOG 1024
-#define IDLE_TIMEOUT (10 * EV_SEC)
-#define REQUEST_TIMEOUT (30 * EV_SEC)
 #define STALL_TIMEOUT (10 * EV_SEC)
+#define REQUEST_TIMEOUT (30 * EV_SEC)
 #define REPLY_TIMEOUT (300 * EV_SEC)
 #define EVICT_GRACE (1 * EV_SEC)
 
@@ -323,13 +323,20 @@ static void client_new(struct ctl *c, int fd)
 	c->n_clients++;
 }
 
-/* A client holding its slot without using it: sent nothing yet, or not
- * reading its reply. */
+static bool fd_ready(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	return poll(&p, 1, 0) == 1 && p.revents;
+}
+
+/* A client holding its slot without using it: sending nothing, or not
+ * reading its reply. One whose bytes wait for the loop (a long request
+ * ran before it) is not idle. */
 static bool client_idle(const struct client *cl, uint64_t now)
 {
-	if (cl->writing)
-		return now - cl->moved >= EVICT_GRACE;
-	return !cl->in_len && !cl->too_big && now - cl->since >= EVICT_GRACE;
+	return now - cl->moved >= EVICT_GRACE &&
+	       !fd_ready(cl->src.fd, cl->writing ? POLLOUT : POLLIN);
 }
 
 /* Give the slot of the longest-connected idle client to one that waits. */
@@ -349,13 +356,6 @@ static bool evict_one(struct ctl *c)
 	return true;
 }
 
-static bool someone_waits(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
-}
-
 /* Full, someone waits and nobody can be evicted: stop watching the
  * listener (it would fire at once again) until a slot frees up. */
 static void listener_pause(struct ctl *c)
@@ -372,7 +372,7 @@ static void on_listener(struct ev_source *s, uint32_t events)
 		int fd;
 
 		if (c->n_clients >= MAX_CLIENTS) {
-			if (!someone_waits(s->fd))
+			if (!fd_ready(s->fd, POLLIN))
 				return;
 			if (!evict_one(c)) {
 				listener_pause(c);
@@ -393,12 +393,10 @@ static void on_listener(struct ev_source *s, uint32_t events)
 /* Why a client is dropped now, or NULL. */
 static const char *client_expired(const struct client *cl, uint64_t now)
 {
-	if (cl->writing && now - cl->moved >= STALL_TIMEOUT)
-		return "no byte of its reply read for 10 s";
+	if (now - cl->moved >= STALL_TIMEOUT)
+		return cl->writing ? "no byte of its reply read for 10 s" : "nothing sent for 10 s";
 	if (cl->writing && now - cl->since >= REPLY_TIMEOUT)
 		return "reply not read within 300 s";
-	if (!cl->writing && !cl->in_len && !cl->too_big && now - cl->since >= IDLE_TIMEOUT)
-		return "nothing sent within 10 s";
 	if (!cl->writing && now - cl->since >= REQUEST_TIMEOUT)
 		return "no complete request within 30 s";
 	return NULL;
