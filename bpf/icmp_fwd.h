@@ -157,7 +157,9 @@ static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, struct xlb_
 	if (quoted_flow_key(p, end, &qkey))
 		return pass(XLB_R_PASS_ICMP);
 	f = bpf_map_lookup_elem(&xlb_flows, &qkey);
-	if (!f || f->kind != XLB_FLOW_FORWARD)
+	if (!f)
+		f = bpf_map_lookup_elem(&xlb_flows_new, &qkey);
+	if (!f)
 		return pass(XLB_R_PASS_ICMP);
 	backend_id = f->backend_id;
 	b = bpf_map_lookup_elem(&xlb_backends, &backend_id);

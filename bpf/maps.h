@@ -38,16 +38,54 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_backends SEC(".maps");
 
-/* Shared (not per-CPU) LRU: NAT replies come in on the backend-facing NIC,
- * possibly on another CPU than the forward direction, and must find the
- * entry the forward direction wrote. */
+/* Confirmed flows, one per connection. Shared (not per-CPU): a flow's
+ * packets may arrive on any CPU (RSS moves, ICMP errors, ECMP). A plain
+ * hash, not an LRU: nothing a new tuple does can evict a confirmed flow.
+ * Entries leave when the connection closes (RST, FIN) or by xlbd's idle
+ * sweep; when the table is full new flows stay unconfirmed (and counted). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XLB_FLOWS_DEFAULT); /* set by libxlb before load */
 	__type(key, struct xlb_flow_key);
 	__type(value, struct xlb_flow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_flows SEC(".maps");
+
+/* Unconfirmed flows: handshakes in flight, single-packet UDP, floods. The
+ * LRU keeps the newest; a flood evicts only its own kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_FLOWS_NEW_DEFAULT); /* set by libxlb before load */
+	__type(key, struct xlb_flow_key);
+	__type(value, struct xlb_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xlb_flows_new SEC(".maps");
+
+/* nat backends' address:port -> the VIPs their replies go back to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, struct xlb_vip_key);
+	__type(value, struct xlb_nat_end);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xlb_nat_ends SEC(".maps");
+
+/* Where replies to a client go, as this CPU last looked it up: a cache by
+ * client address (direct-mapped), not pinned. */
+struct xlb_client_nh {
+	struct xlb_addr addr;
+	struct xlb_nexthop nh;
+	__u8 family;
+	__u8 pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_CLIENT_NH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xlb_client_nh);
+} xlb_client_nh SEC(".maps");
 
 /* One inner array per table slot; its size is the table's (prime for
  * maglev/srchash, the turn sequence's length for rr/wrr). */

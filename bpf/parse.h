@@ -37,9 +37,16 @@ struct xlb_pkt {
 	__u16 l3_len; /* IPv4 total length, IPv6 40 + payload: FIB MTU check */
 	__u8 tcp_rst;
 	__u8 tcp_syn; /* SYN without ACK: a connection's first packet */
+	__u8 tcp_synack; /* SYN+ACK: a backend accepting a connection */
+	__u8 tcp_fin;
 	__u8 tos;
 	__u32 nh_gen; /* the control plane's next-hop generation (see xlb_nexthop) */
+	__u32 clock; /* xlbd's clock (xlb_addr_filter.clock) */
 };
+
+/* What the address filter says a packet may be (maybe_ours). */
+#define XLB_MAYBE_VIP 1u /* its destination may be a VIP */
+#define XLB_MAYBE_NAT_REPLY 2u /* its source may be a nat backend */
 
 static __always_inline bool is_vip_address(const struct xlb_pkt *p)
 {
@@ -58,16 +65,20 @@ static __always_inline bool filter_has(const struct xlb_addr_filter *f, __u32 bi
 /* Cheap pre-check: could this packet be for a VIP or be a NAT reply? The
  * same read yields the next-hop generation, so checking cached next hops
  * costs nothing more. */
-static __always_inline bool maybe_ours(struct xlb_pkt *p)
+static __always_inline __u32 maybe_ours(struct xlb_pkt *p)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, roles = 0;
 	const struct xlb_addr_filter *f = bpf_map_lookup_elem(&xlb_addr_filter, &zero);
 
 	if (!f)
-		return true;
+		return XLB_MAYBE_VIP | XLB_MAYBE_NAT_REPLY;
 	p->nh_gen = f->nexthop_gen;
-	return filter_has(f, xlb_filter_bit(&p->key.dst, p->key.family, XLB_FILTER_VIP)) ||
-	       filter_has(f, xlb_filter_bit(&p->key.src, p->key.family, XLB_FILTER_NAT_BACKEND));
+	p->clock = f->clock;
+	if (filter_has(f, xlb_filter_bit(&p->key.dst, p->key.family, XLB_FILTER_VIP)))
+		roles |= XLB_MAYBE_VIP;
+	if (filter_has(f, xlb_filter_bit(&p->key.src, p->key.family, XLB_FILTER_NAT_BACKEND)))
+		roles |= XLB_MAYBE_NAT_REPLY;
+	return roles;
 }
 
 /* A fragment carries no (or only the first) L4 ports, so it cannot be
@@ -223,6 +234,8 @@ static __always_inline int parse_l4(void *pos, void *end, struct xlb_pkt *p, __u
 		p->key.dport = th->dest;
 		p->tcp_rst = th->rst;
 		p->tcp_syn = th->syn && !th->ack;
+		p->tcp_synack = th->syn && th->ack;
+		p->tcp_fin = th->fin;
 	} else if (proto == IPPROTO_UDP) {
 		struct udphdr *uh = pos;
 

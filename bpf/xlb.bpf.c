@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * xlb's XDP entry point. One lookup decides an established packet: the flow
- * table holds both directions (client->VIP forward entries and backend->client
- * NAT reply entries), so the VIP is consulted only when a flow is new.
+ * xlb's XDP entry point. One lookup decides an established packet: confirmed
+ * connections sit in xlb_flows, one entry each, so the VIP is consulted only
+ * when a flow is new. New flows wait in xlb_flows_new until their handshake
+ * completes, so a flood of fresh tuples cannot push a live connection out.
+ * nat replies are rewritten by the backend's address:port (xlb_nat_ends).
  * docs/datapath.md is the rule book for every packet this program touches.
  */
 #include "encap.h"
@@ -65,39 +67,23 @@ static __always_inline int to_backend(struct xdp_md *ctx, const struct xlb_pkt *
 	return deliver_to_backend(ctx, p, b, f->mode, &f->nh, rc);
 }
 
-/* The reply of a NAT flow is exactly the forward tuple with the backend in
- * place of the VIP, reversed. Its next hop (towards the client) is resolved
- * by the first reply. */
-static __always_inline void remember_nat_reply(const struct xlb_pkt *p, const struct xlb_flow *fwd,
-					       const struct xlb_backend *b)
+static __always_inline __u32 coarse_ms(void)
 {
-	struct xlb_flow_key rkey = {};
-	struct xlb_flow rev = {};
-
-	rkey.src = b->addr;
-	rkey.dst = p->key.src;
-	rkey.sport = b->port;
-	rkey.dport = p->key.sport;
-	rkey.proto = p->key.proto;
-	rkey.family = p->key.family;
-	rev.backend_id = fwd->backend_id;
-	rev.backend_gen = fwd->backend_gen;
-	rev.kind = XLB_FLOW_NAT_REPLY;
-	rev.mode = fwd->mode;
-	rev.vip_id = fwd->vip_id;
-	rev.vip = p->key.dst;
-	rev.vip_port = p->key.dport;
-	if (bpf_map_update_elem(&xlb_flows, &rkey, &rev, BPF_ANY))
-		count_reason(XLB_R_FLOW_INSERT_FAILED);
+	return bpf_ktime_get_coarse_ns() >> 20;
 }
 
-static __always_inline void remember_flow(const struct xlb_pkt *p, const struct xlb_flow *f,
-					  const struct xlb_backend *b)
+/* Every flow starts unconfirmed, also one rescheduled because its backend
+ * went away (its next packet confirms it again). An RST is never
+ * remembered: it closes whatever it belongs to, and stray resets would
+ * fill the table. */
+static __always_inline void remember_flow(const struct xlb_pkt *p, struct xlb_flow *f)
 {
-	if (bpf_map_update_elem(&xlb_flows, &p->key, f, BPF_ANY))
+	if (p->tcp_rst)
+		return;
+	if (p->tcp_syn)
+		f->flags = XLB_FLOW_F_SYN;
+	if (bpf_map_update_elem(&xlb_flows_new, &p->key, f, BPF_ANY))
 		count_reason(XLB_R_FLOW_INSERT_FAILED);
-	if (f->mode == XLB_MODE_NAT)
-		remember_nat_reply(p, f, b);
 }
 
 static __always_inline void count_flow_traffic(const struct xlb_pkt *p, __u32 backend_id)
@@ -149,12 +135,11 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 
 	f.backend_id = backend_id;
 	f.backend_gen = b->gen;
-	f.kind = XLB_FLOW_FORWARD;
 	f.mode = vip->mode;
 	f.vip_id = vip->id;
 	f.backend_epoch = epoch;
 	if (p->key.proto == IPPROTO_UDP)
-		f.last_seen_ns = bpf_ktime_get_coarse_ns();
+		f.udp_seen = coarse_ms();
 	if (vip->mode == XLB_MODE_TUNNEL) {
 		f.gue_port = vip->encap == XLB_ENCAP_GUE ? vip->gue_port : 0;
 		plan_tunnel(p, b, f.gue_port, &t);
@@ -165,10 +150,7 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 		r = backend_next_hop(ctx, p, backend_id, b, &f.nh);
 	}
 	count_reason(rescheduled ? XLB_R_RESCHEDULED : XLB_R_NEW_FLOW);
-	/* An RST closes whatever it belongs to; remembering it would only
-	 * let stray resets fill the table. */
-	if (!p->tcp_rst)
-		remember_flow(p, &f, b);
+	remember_flow(p, &f);
 	count_flow_traffic(p, backend_id);
 	if (vip->mode == XLB_MODE_TUNNEL)
 		return tunnel_deliver(ctx, p, b, &f, &t, r);
@@ -176,20 +158,20 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 }
 
 /* UDP has no end of connection: an entry idle past the timeout is a new
- * flow. last_seen is refreshed at most once a second to keep the entry's
+ * flow. The time is refreshed at most once a second to keep the entry's
  * cache line mostly read-only. */
 static __always_inline bool udp_flow_expired(const struct xlb_pkt *p, struct xlb_flow *f)
 {
-	__u64 now, idle;
+	__u32 now, idle;
 
 	if (p->key.proto != IPPROTO_UDP)
 		return false;
-	now = bpf_ktime_get_coarse_ns();
-	idle = now - f->last_seen_ns;
-	if (idle > udp_idle_ns)
+	now = coarse_ms();
+	idle = now - f->udp_seen;
+	if (idle > (__u32)(udp_idle_ns >> 20))
 		return true;
-	if (idle > NSEC_PER_SEC)
-		f->last_seen_ns = now;
+	if (idle > (__u32)(NSEC_PER_SEC >> 20))
+		f->udp_seen = now;
 	return false;
 }
 
@@ -262,24 +244,235 @@ static __always_inline int forward_established(struct xdp_md *ctx, const struct 
 	return to_backend(ctx, p, b, f);
 }
 
-static __always_inline int reply_established(struct xdp_md *ctx, const struct xlb_pkt *p,
-					     struct xlb_flow *f)
-{
-	int r = nat_precheck(ctx, p);
+/* ---- confirmation and closing ------------------------------------------ */
 
+/* Handshake completed (see XLB_FLOW_F_*): this packet confirms the flow. */
+static __always_inline bool confirms(const struct xlb_pkt *p, const struct xlb_flow *f)
+{
+	if (f->flags & (XLB_FLOW_F_CONFIRMED | XLB_FLOW_F_CLOSING))
+		return false;
+	if (p->key.proto == IPPROTO_UDP)
+		return true;
+	if (p->tcp_syn || p->tcp_rst || p->tcp_fin)
+		return false;
+	if (f->mode == XLB_MODE_NAT && (f->flags & XLB_FLOW_F_SYN))
+		return f->flags & XLB_FLOW_F_REPLY_SEEN;
+	return true;
+}
+
+/* Copy the unconfirmed entry into xlb_flows. A full table leaves the flow
+ * unconfirmed (it still forwards); the next packet tries again. */
+static __always_inline void confirm(const struct xlb_pkt *p, struct xlb_flow *f)
+{
+	struct xlb_flow c = *f;
+	long err;
+
+	c.flags = f->flags & XLB_FLOW_F_SYN;
+	c.tick = p->clock;
+	err = bpf_map_update_elem(&xlb_flows, &p->key, &c, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: another CPU was first */) {
+		count_reason(XLB_R_FLOW_TABLE_FULL);
+		return;
+	}
+	__sync_fetch_and_or(&f->flags, XLB_FLOW_F_CONFIRMED);
+	if (!err)
+		count_reason(XLB_R_FLOW_CONFIRMED);
+}
+
+/* A client's RST or FIN marks the connection closing; xlbd's sweep removes
+ * a closing confirmed flow after a short grace (the last ACKs and a
+ * half-closed transfer still pass), and a SYN on its tuple starts a new
+ * connection at once. Marking, not deleting, keeps the entry valid while
+ * this packet is forwarded from it. */
+static __always_inline void note_close(const struct xlb_pkt *p, struct xlb_flow *f)
+{
+	if ((p->tcp_rst || p->tcp_fin) && !(f->flags & XLB_FLOW_F_CLOSING)) {
+		__sync_fetch_and_or(&f->flags, XLB_FLOW_F_CLOSING);
+		count_reason(XLB_R_FLOW_CLOSED);
+	}
+}
+
+/* The flow's clock tick, for xlbd's idle sweep: written once per tick. */
+static __always_inline void touch(const struct xlb_pkt *p, struct xlb_flow *f)
+{
+	if (f->tick != p->clock)
+		f->tick = p->clock;
+}
+
+/* A SYN on the tuple of a flow that was confirmed and has since closed (or
+ * was moved on) starts a new connection: schedule it afresh. */
+static __always_inline bool stale_for_syn(const struct xlb_pkt *p, const struct xlb_flow *f)
+{
+	return p->tcp_syn && (f->flags & (XLB_FLOW_F_CONFIRMED | XLB_FLOW_F_CLOSING));
+}
+
+/* An established packet: forward it on f's backend. Sets *resched and
+ * returns 0 when the flow must be scheduled again. */
+static __always_inline int established(struct xdp_md *ctx, const struct xlb_pkt *p,
+				       struct xlb_flow *f, bool confirmed, bool *resched)
+{
+	struct xlb_backend *b = NULL;
+
+	if (stale_for_syn(p, f))
+		goto resched;
+	if (confirmed)
+		touch(p, f);
+	if (!backend_unchanged(p, f)) {
+		b = flow_backend(p, f);
+		if (!b)
+			goto resched;
+	}
+	if (!confirmed && confirms(p, f))
+		confirm(p, f);
+	note_close(p, f);
+	return forward_established(ctx, p, b, f);
+resched:
+	/* The flow starts over unconfirmed on its new backend. */
+	if (confirmed)
+		bpf_map_delete_elem(&xlb_flows, &p->key);
+	*resched = true;
+	return 0;
+}
+
+/* ---- nat replies ---------------------------------------------------------- */
+
+static __always_inline const struct xlb_nat_end *nat_end_of(const struct xlb_pkt *p)
+{
+	struct xlb_vip_key k = {};
+
+	k.addr = p->key.src;
+	k.port = p->key.sport;
+	k.proto = p->key.proto;
+	k.family = p->key.family;
+	return bpf_map_lookup_elem(&xlb_nat_ends, &k);
+}
+
+/* The client->VIP tuple a reply belongs to, for the VIP v. */
+static __always_inline void forward_key_of(const struct xlb_pkt *p, const struct xlb_nat_end_vip *v,
+					   struct xlb_flow_key *k)
+{
+	k->src = p->key.dst;
+	k->dst = v->addr;
+	k->sport = p->key.dport;
+	k->dport = v->port;
+	k->proto = p->key.proto;
+	k->family = p->key.family;
+}
+
+static __always_inline bool addr_eq(const struct xlb_addr *a, const struct xlb_addr *b)
+{
+	return !((a->v6[0] ^ b->v6[0]) | (a->v6[1] ^ b->v6[1]) | (a->v6[2] ^ b->v6[2]) |
+		 (a->v6[3] ^ b->v6[3]));
+}
+
+static __always_inline struct xlb_flow *flow_any(const struct xlb_flow_key *k)
+{
+	struct xlb_flow *f = bpf_map_lookup_elem(&xlb_flows, k);
+
+	return f ? f : bpf_map_lookup_elem(&xlb_flows_new, k);
+}
+
+struct reply_search {
+	const struct xlb_pkt *p;
+	const struct xlb_nat_end *e;
+	int found;
+};
+
+static long reply_search_one(__u32 i, void *data)
+{
+	struct reply_search *rs = data;
+	const struct xlb_pkt *p = rs->p;
+	struct xlb_flow_key k = {};
+	struct xlb_flow *f;
+
+	if (i >= XLB_NAT_END_VIPS)
+		return 1;
+	forward_key_of(p, &rs->e->vips[i], &k);
+	f = flow_any(&k);
+	if (f && f->mode == XLB_MODE_NAT && f->backend_port == p->key.sport &&
+	    addr_eq(&f->backend_addr, &p->key.src)) {
+		rs->found = i;
+		return 1;
+	}
+	return 0;
+}
+
+/* A backend of several nat VIPs: the flow that sent the client to this
+ * backend names the VIP. -1 when none does. A bpf_loop, so the verifier
+ * checks one round instead of every VIP's. */
+static __always_inline int reply_vip_index(const struct xlb_pkt *p, const struct xlb_nat_end *e)
+{
+	struct reply_search rs = { .p = p, .e = e, .found = -1 };
+	__u32 n = e->n_vips < XLB_NAT_END_VIPS ? e->n_vips : XLB_NAT_END_VIPS;
+
+	bpf_loop(n, reply_search_one, &rs, 0);
+	return rs.found;
+}
+
+/* The backend accepted the connection: the client's next packet confirms. */
+static __always_inline void note_synack(const struct xlb_pkt *p, const struct xlb_nat_end_vip *v)
+{
+	struct xlb_flow_key k = {};
+	struct xlb_flow *f;
+
+	forward_key_of(p, v, &k);
+	f = bpf_map_lookup_elem(&xlb_flows_new, &k);
+	if (f && !(f->flags & XLB_FLOW_F_REPLY_SEEN))
+		__sync_fetch_and_or(&f->flags, XLB_FLOW_F_REPLY_SEEN);
+}
+
+/* This CPU's cached next hop towards the client, looked up when stale. */
+static __always_inline struct xlb_nexthop *client_next_hop(struct xdp_md *ctx,
+							   const struct xlb_pkt *p,
+							   const struct xlb_addr *vip, int *rc)
+{
+	__u32 slot = xlb_hash_final(xlb_hash_addr(XLB_HASH_SEED, &p->key.dst)) &
+		     (XLB_CLIENT_NH_SLOTS - 1);
+	struct xlb_client_nh *c = bpf_map_lookup_elem(&xlb_client_nh, &slot);
+
+	if (!c)
+		return NULL;
+	if (c->family != p->key.family || !addr_eq(&c->addr, &p->key.dst)) {
+		c->addr = p->key.dst;
+		c->family = p->key.family;
+		c->nh.ifindex = 0;
+	}
+	*rc = next_hop(ctx, p, vip, &p->key.dst, &c->nh);
+	return &c->nh;
+}
+
+static __always_inline int nat_reply(struct xdp_md *ctx, const struct xlb_pkt *p,
+				     const struct xlb_nat_end *e)
+{
+	const struct xlb_nat_end_vip *v;
+	struct xlb_nexthop *nh;
+	int r, i = 0, rc = BPF_FIB_LKUP_RET_NOT_FWDED;
+
+	r = nat_precheck(ctx, p);
 	if (r)
 		return decide(r);
+	if (e->n_vips != 1)
+		i = reply_vip_index(p, e);
+	if (i < 0 || i >= XLB_NAT_END_VIPS)
+		return pass(XLB_R_PASS_NAT_REPLY_UNKNOWN);
+	v = &e->vips[i];
+	if (p->tcp_synack)
+		note_synack(p, v);
 	count_reason(XLB_R_NAT_REPLY);
-	r = next_hop(ctx, p, &f->vip, &p->key.dst, &f->nh);
-	return nat_deliver(ctx, p, REWRITE_SRC, &f->vip, f->vip_port, &f->nh, r);
+	nh = client_next_hop(ctx, p, &v->addr, &rc);
+	if (!nh)
+		return pass(XLB_R_PASS_FIB_OTHER);
+	return nat_deliver(ctx, p, REWRITE_SRC, &v->addr, v->port, nh, rc);
 }
 
 SEC("xdp")
 int xlb_lb(struct xdp_md *ctx)
 {
 	struct xlb_pkt p = {};
-	struct xlb_backend *b;
+	const struct xlb_nat_end *e;
+	bool confirmed = true, resched = false;
 	struct xlb_flow *f;
+	__u32 roles;
 	int r;
 
 	r = parse_packet(ctx, &p);
@@ -287,20 +480,26 @@ int xlb_lb(struct xdp_md *ctx)
 		return handle_icmp(ctx, &p);
 	if (r)
 		return decide(r);
-	if (!maybe_ours(&p))
+	roles = maybe_ours(&p);
+	if (roles & XLB_MAYBE_NAT_REPLY) {
+		e = nat_end_of(&p);
+		if (e)
+			return nat_reply(ctx, &p, e);
+	}
+	if (!(roles & XLB_MAYBE_VIP))
 		return pass(XLB_R_PASS_NOT_VIP);
 
 	f = bpf_map_lookup_elem(&xlb_flows, &p.key);
-	if (!f)
-		return new_flow(ctx, &p, false);
-	if (f->kind == XLB_FLOW_NAT_REPLY)
-		return reply_established(ctx, &p, f);
-	if (backend_unchanged(&p, f))
-		return forward_established(ctx, &p, NULL, f);
-	b = flow_backend(&p, f);
-	if (!b)
-		return new_flow(ctx, &p, true);
-	return forward_established(ctx, &p, b, f);
+	if (!f) {
+		confirmed = false;
+		f = bpf_map_lookup_elem(&xlb_flows_new, &p.key);
+	}
+	if (f) {
+		r = established(ctx, &p, f, confirmed, &resched);
+		if (!resched)
+			return r;
+	}
+	return new_flow(ctx, &p, resched);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key, value or size changes; xlbd refuses
  * to adopt pins of another version instead of failing inside libbpf. */
-#define XLB_LAYOUT_VERSION 2
+#define XLB_LAYOUT_VERSION 3
 #define XLB_LAYOUT_MAGIC 0x786c6201u /* "xlb\1" */
 
 #define XLB_MAX_VIPS 1024
@@ -28,8 +28,23 @@
 #define XLB_RING_MAX 1048573 /* largest prime below 2^20 */
 #define XLB_WRR_SEQ_MAX 65536 /* longest rr/wrr turn sequence */
 #define XLB_MAX_WEIGHT 65535
+/* Confirmed flows (xlb_flows): one entry per connection in every mode. */
 #define XLB_FLOWS_DEFAULT (1u << 20)
+/* Unconfirmed flows (xlb_flows_new): connections in their handshake, and
+ * whatever a flood of fresh tuples brings. An LRU: a flood churns it and
+ * nothing else. Sized for the handshakes in flight at a peak rate. */
+#define XLB_FLOWS_NEW_DEFAULT (1u << 17)
+#define XLB_FLOWS_MIN 1024
 #define XLB_UDP_IDLE_DEFAULT_NS (30ull * 1000000000ull)
+/* Confirmed TCP flows idle this long are removed by xlbd's sweep (IPVS's
+ * established timeout). */
+#define XLB_TCP_IDLE_DEFAULT_S 900
+/* Per-CPU cache of next hops towards clients (nat replies), by address. */
+#define XLB_CLIENT_NH_SLOTS 4096
+/* A backend address:port may serve this many nat VIPs. With one, its
+ * replies are rewritten without a flow lookup; with more, the flow tables
+ * tell which VIP the client talked to (up to two lookups per VIP). */
+#define XLB_NAT_END_VIPS 16
 #define XLB_IPV6_EXT_MAX 4 /* extension headers walked before giving up */
 /* The address filter: one bit per hashed address, set for every VIP address
  * and every nat-mode backend address. A packet whose destination is not a
@@ -134,10 +149,17 @@ struct xlb_flow_key {
 	__u8 pad[2];
 };
 
-enum xlb_flow_kind {
-	XLB_FLOW_FORWARD = 1, /* client -> VIP, rewrite to backend */
-	XLB_FLOW_NAT_REPLY = 2, /* backend -> client, rewrite source to VIP */
-};
+/*
+ * Flow entry flags. A flow is first "unconfirmed" (in xlb_flows_new, an LRU
+ * that floods churn) and is copied into xlb_flows once confirmed: a TCP
+ * handshake completed (nat: the client's ACK after the backend's SYN-ACK;
+ * dsr and tunnel, which never see replies: a client packet after the SYN),
+ * or a second packet of a UDP flow or of a flow picked up mid-stream.
+ */
+#define XLB_FLOW_F_SYN (1u << 0) /* made by a SYN (else picked up mid-stream) */
+#define XLB_FLOW_F_REPLY_SEEN (1u << 1) /* nat: the backend's SYN-ACK went through */
+#define XLB_FLOW_F_CONFIRMED (1u << 2) /* copied into xlb_flows; this copy ages out */
+#define XLB_FLOW_F_CLOSING (1u << 3) /* the client sent FIN: moved back out of xlb_flows */
 
 /* A next hop as bpf_fib_lookup() found it, cached in the flow entry so an
  * established packet needs no FIB lookup. ifindex 0: not resolved yet. The
@@ -153,26 +175,43 @@ struct xlb_nexthop {
 	__u32 gen; /* xlb_addr_filter.nexthop_gen when looked up; stale once it moves */
 };
 
+/* One connection, keyed by its client->VIP tuple. nat replies need no
+ * entry of their own: xlb_nat_ends names the VIP a backend's replies go
+ * back to. */
 struct xlb_flow {
-	__u32 backend_id;
-	__u32 backend_gen;
-	__u64 last_seen_ns; /* UDP idle expiry; refreshed at most once a second */
-	union {
-		struct xlb_addr vip; /* NAT_REPLY: the address to restore */
-		struct xlb_addr backend_addr; /* FORWARD, nat and dsr: the backend's */
-		struct xlb_addr tunnel_src; /* FORWARD, tunnel mode: outer source */
-	};
-	union {
-		__be16 vip_port; /* NAT_REPLY: the port to restore */
-		__be16 backend_port; /* FORWARD, nat and dsr: the backend's */
-		__be16 gue_port; /* FORWARD, tunnel mode: GUE port, 0 for IP-in-IP */
-	};
-	__u8 kind; /* enum xlb_flow_kind */
-	__u8 mode; /* enum xlb_mode, copied from the VIP at schedule time */
+	__u16 backend_id;
 	__u16 vip_id;
-	__u8 backend_epoch; /* FORWARD: the backend's epoch when last checked */
-	__u8 reserved;
-	struct xlb_nexthop nh; /* towards the backend (forward) or client (reply) */
+	__u32 backend_gen;
+	__u32 udp_seen; /* UDP idle expiry: bpf_ktime_get_coarse_ns() >> 20 (~ms) */
+	__u32 tick; /* xlb_addr_filter.clock when last seen: xlbd's idle sweep */
+	union {
+		struct xlb_addr backend_addr; /* nat and dsr: the backend's */
+		struct xlb_addr tunnel_src; /* tunnel mode: outer source */
+	};
+	union {
+		__be16 backend_port; /* nat and dsr: the backend's */
+		__be16 gue_port; /* tunnel mode: GUE port, 0 for IP-in-IP */
+	};
+	__u8 mode; /* enum xlb_mode, copied from the VIP at schedule time */
+	__u8 backend_epoch; /* the backend's epoch when last checked */
+	__u32 flags; /* XLB_FLOW_F_*, set with atomic OR (reply and forward CPUs) */
+	struct xlb_nexthop nh; /* towards the backend */
+};
+
+/* xlb_nat_ends: a nat backend's address:port (keyed like a VIP) -> the
+ * VIPs it serves, so its replies are rewritten without a flow lookup. With
+ * one VIP (the usual case) the reply is stateless; with more, the flow
+ * table tells which VIP the client talked to. */
+struct xlb_nat_end_vip {
+	struct xlb_addr addr;
+	__be16 port;
+	__u16 reserved;
+};
+
+struct xlb_nat_end {
+	__u32 n_vips;
+	__u32 reserved;
+	struct xlb_nat_end_vip vips[XLB_NAT_END_VIPS];
 };
 
 /*
@@ -229,7 +268,7 @@ enum xlb_filter_role {
 
 struct xlb_addr_filter {
 	__u32 nexthop_gen; /* see struct xlb_nexthop */
-	__u32 reserved;
+	__u32 clock; /* xlbd's monotonic seconds, written every second: flow ages */
 	__u64 words[XLB_ADDR_FILTER_WORDS];
 };
 
@@ -238,7 +277,7 @@ struct xlb_meta {
 	__u32 magic;
 	__u32 layout_version;
 	__u32 flow_entries;
-	__u32 reserved;
+	__u32 new_flow_entries;
 };
 
 /*
@@ -271,8 +310,20 @@ enum xlb_reason {
 	XLB_R_DROP_TOO_BIG, /* tunnel: IPv4 without DF does not fit: dropped (XDP cannot fragment) */
 	XLB_R_TX_ICMP_ECHO, /* echo request to a VIP address answered by xlb */
 	XLB_R_ICMP_TO_BACKEND, /* informational: ICMP error quoting a VIP flow sent to its backend */
+	XLB_R_FLOW_CONFIRMED, /* informational: flows moved into the confirmed table */
+	XLB_R_FLOW_CLOSED, /* informational: confirmed flows closed by RST or FIN */
+	XLB_R_FLOW_TABLE_FULL, /* informational: confirmed table full, flow stays unconfirmed */
+	XLB_R_PASS_NAT_REPLY_UNKNOWN, /* from a backend of several nat VIPs, no flow says which */
 	XLB_R_MAX,
 };
+
+/* Counted besides the packet's verdict: they say what happened on the way. */
+static inline int xlb_reason_is_info(int r)
+{
+	return r == XLB_R_NEW_FLOW || r == XLB_R_RESCHEDULED || r == XLB_R_NAT_REPLY ||
+	       r == XLB_R_FLOW_INSERT_FAILED || r == XLB_R_ICMP_TO_BACKEND ||
+	       r == XLB_R_FLOW_CONFIRMED || r == XLB_R_FLOW_CLOSED || r == XLB_R_FLOW_TABLE_FULL;
+}
 
 /* Names as shown by xlbctl stats; indexed by enum xlb_reason. */
 #define XLB_REASON_NAMES                                                       \
@@ -284,13 +335,17 @@ enum xlb_reason {
 			"drop_fragment", "drop_udp6_zero_csum", "drop_family", \
 			"drop_encap_failed", "new_flow", "rescheduled",        \
 			"nat_reply", "flow_insert_failed", "tx_icmp_too_big",  \
-			"drop_too_big", "tx_icmp_echo", "icmp_to_backend"      \
+			"drop_too_big", "tx_icmp_echo", "icmp_to_backend",    \
+			"flow_confirmed", "flow_closed", "flow_table_full",    \
+			"pass_nat_reply_unknown"                               \
 	}
 
 /* Map names as pinned under the pin root (bpffs). */
 #define XLB_MAP_VIPS "xlb_vips"
 #define XLB_MAP_BACKENDS "xlb_backends"
 #define XLB_MAP_FLOWS "xlb_flows"
+#define XLB_MAP_FLOWS_NEW "xlb_flows_new"
+#define XLB_MAP_NAT_ENDS "xlb_nat_ends"
 #define XLB_MAP_TABLES "xlb_tables"
 #define XLB_MAP_VIP_STATE "xlb_vip_state"
 #define XLB_MAP_STATS "xlb_stats"
@@ -403,6 +458,8 @@ _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop layout");
 _Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow layout");
 _Static_assert(XLB_MAX_VIPS <= 65536, "VIP ids fit xlb_flow.vip_id");
+_Static_assert(XLB_MAX_BACKENDS <= 65536, "backend ids fit xlb_flow.backend_id");
+_Static_assert(sizeof(struct xlb_nat_end) == 8 + 20 * XLB_NAT_END_VIPS, "xlb_nat_end layout");
 _Static_assert(sizeof(struct xlb_counters) == 16, "xlb_counters layout");
 _Static_assert(XLB_R_MAX <= XLB_STATS_REASONS, "reasons fit their stats slots");
 _Static_assert(sizeof(struct xlb_meta) == 16, "xlb_meta layout");

@@ -304,13 +304,6 @@ static void run_pkt(struct run *r, const struct pkt *p, int dev)
 	run_on(cur, r, p->data, p->len, dev);
 }
 
-static bool is_info_reason(int i)
-{
-	return i == XLB_R_NEW_FLOW || i == XLB_R_RESCHEDULED ||
-	       i == XLB_R_NAT_REPLY || i == XLB_R_FLOW_INSERT_FAILED ||
-	       i == XLB_R_ICMP_TO_BACKEND;
-}
-
 static int64_t delta(const struct run *r, int reason)
 {
 	return (int64_t)(r->after[reason] - r->before[reason]);
@@ -358,7 +351,7 @@ static bool check_reason(const char *what, const struct run *r,
 	for (i = 0; i < XLB_R_MAX; i++) {
 		int64_t d = delta(r, i), w = i == (int)want;
 
-		if (is_info_reason(i) && i != (int)want)
+		if (xlb_reason_is_info(i) && i != (int)want)
 			continue;
 		if (d != w)
 			return tc_fail("%sreason %s expected +1; counters moved: %s",
@@ -645,13 +638,21 @@ static void flow_key_of(struct xlb_flow_key *k, const struct pkt_spec *s)
 	k->family = s->family == 4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
 }
 
-static int flow_get(const struct xlb_flow_key *k, struct xlb_flow *f)
+static int flow_get_in(const char *table, const struct xlb_flow_key *k, struct xlb_flow *f)
 {
-	int fd = xlb_map_fd(cur, XLB_MAP_FLOWS);
+	int fd = xlb_map_fd(cur, table);
 
 	if (fd < 0)
 		return fd;
 	return bpf_map_lookup_elem(fd, k, f) ? -errno : 0;
+}
+
+/* The flow as the datapath finds it: confirmed first, then unconfirmed. */
+static int flow_get(const struct xlb_flow_key *k, struct xlb_flow *f)
+{
+	int err = flow_get_in(XLB_MAP_FLOWS, k, f);
+
+	return err == -ENOENT ? flow_get_in(XLB_MAP_FLOWS_NEW, k, f) : err;
 }
 
 static int vip_get(struct xlb *x, const struct tvip *v, struct xlb_vip *out)
@@ -1017,9 +1018,8 @@ static bool check_fwd_entry(const struct tvip *v, const struct pkt_spec *s,
 	err = flow_get(&k, &f);
 	if (err)
 		return tc_fail("forward entry: %s", strerror(-err));
-	if (f.kind != XLB_FLOW_FORWARD || f.mode != v->mode)
-		return tc_fail("forward entry: kind %u mode %u, expected %u %u",
-			       f.kind, f.mode, XLB_FLOW_FORWARD, v->mode);
+	if (f.mode != v->mode)
+		return tc_fail("forward entry: mode %u, expected %u", f.mode, v->mode);
 	if (backend_host(cur, f.backend_id, v->family, &port) != h ||
 	    port != be->port)
 		return tc_fail("forward entry: backend id %u is not %s:%u",
@@ -1031,33 +1031,48 @@ static bool check_fwd_entry(const struct tvip *v, const struct pkt_spec *s,
 	return true;
 }
 
-static bool check_reply_entry(const struct tvip *v, const struct pkt_spec *s,
-			      const struct tbe *be)
+/* A nat backend's address:port names the VIP its replies go back to;
+ * there is no per-flow reply entry. */
+static bool check_nat_end(const struct tvip *v, const struct tbe *be)
+{
+	struct xlb_vip_key k = {};
+	struct xlb_nat_end e;
+	int fd = xlb_map_fd(cur, XLB_MAP_NAT_ENDS);
+	__u32 i;
+
+	host_addr(k.addr.bytes, be->host, v->family);
+	k.port = htons(be->port);
+	k.proto = v->proto;
+	k.family = v->family == 4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
+	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &e))
+		return tc_fail("no nat end for backend %s:%u", hosts[be->host].name, be->port);
+	for (i = 0; i < e.n_vips && i < XLB_NAT_END_VIPS; i++)
+		if (!memcmp(e.vips[i].addr.bytes, v->a, 16) && e.vips[i].port == htons(v->port))
+			return true;
+	return tc_fail("nat end of %s:%u does not name the VIP (%u VIPs)", hosts[be->host].name,
+		       be->port, e.n_vips);
+}
+
+/* A SYN leaves one unconfirmed entry (made by a SYN), nothing confirmed,
+ * and no entry for the reply direction. */
+static bool check_unconfirmed_syn_entry(const struct pkt_spec *s)
 {
 	struct xlb_flow_key k;
 	struct xlb_flow f;
-	int err;
 
-	memset(&k, 0, sizeof(k));
-	host_addr(k.src.bytes, be->host, v->family);
-	memcpy(k.dst.bytes, s->src, alen(v->family));
-	k.sport = htons(be->port);
-	k.dport = htons(s->sport);
-	k.proto = s->proto;
-	k.family = v->family == 4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
-	err = flow_get(&k, &f);
-	if (err)
-		return tc_fail("NAT reply entry (backend -> client): %s",
-			       strerror(-err));
-	if (f.kind != XLB_FLOW_NAT_REPLY)
-		return tc_fail("NAT reply entry: kind %u, expected %u", f.kind,
-			       XLB_FLOW_NAT_REPLY);
-	if (memcmp(f.vip.bytes, v->a, 16) || f.vip_port != htons(v->port))
-		return tc_fail("NAT reply entry: VIP address/port not the VIP's");
+	flow_key_of(&k, s);
+	if (flow_get_in(XLB_MAP_FLOWS, &k, &f) != -ENOENT)
+		return tc_fail("a SYN made a confirmed entry");
+	if (flow_get_in(XLB_MAP_FLOWS_NEW, &k, &f))
+		return tc_fail("no unconfirmed entry after the SYN");
+	if (f.flags != XLB_FLOW_F_SYN)
+		return tc_fail("unconfirmed entry flags 0x%x, expected 0x%x (SYN)", f.flags,
+			       XLB_FLOW_F_SYN);
 	return true;
 }
 
-/* A NAT flow leaves a forward entry and a NAT reply entry. */
+/* A NAT flow leaves one unconfirmed entry; its backend's nat end names
+ * the VIP. */
 static void t_flow_entries(int vi)
 {
 	const struct tvip *v = &vips[vi];
@@ -1067,9 +1082,9 @@ static void t_flow_entries(int vi)
 
 	client_spec(&s, v, next_sport(), PKT_TCP_SYN);
 	h = fwd_check("", v, &s, &r);
-	if (h < 0 || !check_fwd_entry(v, &s, h, vip_be(v, h)))
+	if (h < 0 || !check_fwd_entry(v, &s, h, vip_be(v, h)) || !check_unconfirmed_syn_entry(&s))
 		return;
-	check_reply_entry(v, &s, vip_be(v, h));
+	check_nat_end(v, vip_be(v, h));
 }
 
 /* The backend's answer to flow s, as it arrives on xb0. */
@@ -1399,6 +1414,13 @@ static int epoch_move_raw(uint32_t id)
  * alone is not seen (libxlb always moves the epoch with it); once the epoch
  * moves, the packet reads the entry and decides from it.
  */
+/* A flow's backend id as a map key (the entry holds 16 bits). */
+static __u32 *f_id_ptr(const struct xlb_flow *f, __u32 *id)
+{
+	*id = f->backend_id;
+	return id;
+}
+
 static void t_backend_epoch(int vi)
 {
 	const struct tvip *v = &vips[vi];
@@ -1410,29 +1432,30 @@ static void t_backend_epoch(int vi)
 	struct xlb_flow f;
 	struct pkt in;
 	struct run r;
+	__u32 id;
 
 	h = new_flow("first packet: ", v, sport);
 	client_spec(&s, v, sport, PKT_TCP_ACK);
 	flow_key_of(&k, &s);
-	if (h < 0 || flow_get(&k, &f) || bpf_map_lookup_elem(bfd, &f.backend_id, &saved)) {
+	if (h < 0 || flow_get(&k, &f) || bpf_map_lookup_elem(bfd, f_id_ptr(&f, &id), &saved)) {
 		tc_fail("no flow entry or backend entry after the first packet");
 		return;
 	}
 	down = saved;
 	down.flags |= XLB_BACKEND_F_DOWN;
-	if (bpf_map_update_elem(bfd, &f.backend_id, &down, BPF_ANY)) {
+	if (bpf_map_update_elem(bfd, &id, &down, BPF_ANY)) {
 		tc_fail("writing the backend entry: %s", strerror(errno));
 		return;
 	}
 	if (est_flow("entry marked down, epoch unchanged: ", v, sport, &r) == h &&
-	    !epoch_move_raw(f.backend_id)) {
+	    !epoch_move_raw(id)) {
 		build(&in, &s);
 		run_pkt(&r, &in, DEV_XC0);
 		if (check_action("epoch moved: ", &r, XDP_DROP))
 			check_reason("epoch moved: ", &r, XLB_R_DROP_NO_BACKEND);
 	}
-	if (bpf_map_update_elem(bfd, &f.backend_id, &saved, BPF_ANY) || epoch_move_raw(f.backend_id))
-		tc_fail("restoring backend slot %u failed", f.backend_id);
+	if (bpf_map_update_elem(bfd, &id, &saved, BPF_ANY) || epoch_move_raw(id))
+		tc_fail("restoring backend slot %u failed", id);
 }
 
 /* ---- cases: DSR, XDP_TX, no neighbour, no backend ------------------------ */

@@ -259,12 +259,6 @@ static void xlb_run(struct run *r, const struct pkt *p, int dev)
 		r->err = e1 ? e1 : e2;
 }
 
-static bool is_info(int i)
-{
-	return i == XLB_R_NEW_FLOW || i == XLB_R_RESCHEDULED || i == XLB_R_NAT_REPLY ||
-	       i == XLB_R_FLOW_INSERT_FAILED || i == XLB_R_ICMP_TO_BACKEND;
-}
-
 static int64_t delta(const struct run *r, int i)
 {
 	return (int64_t)(r->after[i] - r->before[i]);
@@ -311,7 +305,7 @@ static bool check_reason(const char *what, const struct run *r, enum xlb_reason 
 	int i;
 
 	for (i = 0; i < XLB_R_MAX; i++) {
-		if (is_info(i) && i != (int)want)
+		if (xlb_reason_is_info(i) && i != (int)want)
 			continue;
 		if (delta(r, i) != (i == (int)want))
 			return tc_fail("%sreason %s expected +1; counters moved: %s", what,

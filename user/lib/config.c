@@ -978,9 +978,12 @@ static int be_take_id(struct xlb *x, uint32_t *id)
 static int be_filter_add(const struct xlb *x, const struct xlb_vip_entry *v,
 			 const struct xlb_endpoint *ep)
 {
+	int err;
+
 	if (v->info.spec.mode != XLB_MODE_NAT)
 		return 0;
-	return xlb_filter_add(x, &ep->addr, ep->family, XLB_FILTER_NAT_BACKEND);
+	err = xlb_nat_end_add(x, v, ep);
+	return err ? err : xlb_filter_add(x, &ep->addr, ep->family, XLB_FILTER_NAT_BACKEND);
 }
 
 int xlb_backend_add(struct xlb *x, const struct xlb_vip_key *vip, const struct xlb_endpoint *ep,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Reading the datapath's counters and flow table.
+ * Reading the datapath's counters.
  *
  * xlb_stats is mapped into this process (xlb_stats_map): a counter is the
  * sum of its slot in every CPU's block, read without a system call. Reads
@@ -18,8 +18,6 @@
 #include <bpf/libbpf.h>
 
 #include "xlb_internal.h"
-
-#define FLOW_BATCH 4096 /* entries per batch read of the flow table */
 
 int xlb_stats_map(struct xlb *x)
 {
@@ -134,7 +132,8 @@ void xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id)
 }
 
 /* Invalidate every cached next hop (struct xlb_nexthop): flows look their
- * next hop up again with their next packet. */
+ * next hop up again with their next packet. The datapath's clock (flow ages
+ * for the idle sweep) moves with it. */
 int xlb_nexthop_flush(const struct xlb *x)
 {
 	struct xlb_addr_filter *f = calloc(1, sizeof(*f));
@@ -146,6 +145,7 @@ int xlb_nexthop_flush(const struct xlb *x)
 	err = bpf_map_lookup_elem(x->fd.addr_filter, &zero, f);
 	if (!err) {
 		f->nexthop_gen++;
+		f->clock = xlb_clock_now();
 		err = bpf_map_update_elem(x->fd.addr_filter, &zero, f, BPF_ANY);
 	}
 	free(f);
@@ -153,129 +153,4 @@ int xlb_nexthop_flush(const struct xlb *x)
 		return xlb_fail(-err, "bumping the next-hop generation in %s failed: %s",
 				XLB_MAP_ADDR_FILTER, strerror(-err));
 	return 0;
-}
-
-/* ---- flows per backend ------------------------------------------------ */
-
-struct flow_count {
-	const struct xlb_backend *slots; /* every slot of xlb_backends */
-	uint32_t *per_backend;
-	size_t n;
-	uint64_t now_ns; /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
-	uint64_t udp_idle_ns;
-};
-
-/* A flow counts where the datapath would still follow it: its slot is in
- * use, up, of the same generation, and a UDP flow has not idled out. */
-static void flow_count_one(struct flow_count *c, const struct xlb_flow_key *k,
-			   const struct xlb_flow *f)
-{
-	const struct xlb_backend *b;
-
-	if (f->kind != XLB_FLOW_FORWARD || f->backend_id >= XLB_MAX_BACKENDS ||
-	    f->backend_id >= c->n)
-		return;
-	b = &c->slots[f->backend_id];
-	if (!(b->flags & XLB_BACKEND_F_IN_USE) || (b->flags & XLB_BACKEND_F_DOWN) ||
-	    b->gen != f->backend_gen)
-		return;
-	if (k->proto == IPPROTO_UDP && c->now_ns > f->last_seen_ns &&
-	    c->now_ns - f->last_seen_ns > c->udp_idle_ns)
-		return;
-	c->per_backend[f->backend_id]++;
-}
-
-/* One pass over the flow table in batches. Returns 0, or -errno (the caller
- * falls back to walking keys when batches are not available). */
-static int flows_walk_batch(const struct xlb *x, struct flow_count *c)
-{
-	struct xlb_flow_key *keys;
-	struct xlb_flow *vals;
-	__u32 in, out, count, i;
-	void *inp = NULL;
-	int err;
-
-	keys = calloc(FLOW_BATCH, sizeof(*keys));
-	vals = calloc(FLOW_BATCH, sizeof(*vals));
-	err = keys && vals ? 0 : -ENOMEM;
-	while (!err) {
-		count = FLOW_BATCH;
-		err = bpf_map_lookup_batch(x->fd.flows, inp, &out, keys, vals, &count, NULL);
-		if (err && err != -ENOENT)
-			break;
-		for (i = 0; i < count; i++)
-			flow_count_one(c, &keys[i], &vals[i]);
-		if (err == -ENOENT) {
-			err = 0;
-			break;
-		}
-		in = out;
-		inp = &in;
-	}
-	free(keys);
-	free(vals);
-	return err;
-}
-
-/* Entries can vanish under the walk (LRU eviction); get_next_key then
- * starts over, so the walk is bounded by the table's size. */
-static int flows_walk_keys(const struct xlb *x, struct flow_count *c)
-{
-	struct xlb_flow_key key, next;
-	struct xlb_flow val;
-	void *prev = NULL;
-	uint32_t i;
-	int err;
-
-	for (i = 0; i < x->flow_entries; i++) {
-		err = bpf_map_get_next_key(x->fd.flows, prev, &next);
-		if (err == -ENOENT)
-			return 0;
-		if (err)
-			return err;
-		key = next;
-		prev = &key;
-		if (!bpf_map_lookup_elem(x->fd.flows, &key, &val))
-			flow_count_one(c, &key, &val);
-	}
-	return 0;
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-int xlb_flow_counts(const struct xlb *x, uint32_t *per_backend, size_t n)
-{
-	struct flow_count c = {
-		.per_backend = per_backend,
-		.n = n,
-		.now_ns = monotonic_ns(),
-		.udp_idle_ns = x->udp_idle_ns,
-	};
-	struct xlb_backend *slots;
-	int err;
-
-	memset(per_backend, 0, n * sizeof(*per_backend));
-	slots = calloc(XLB_MAX_BACKENDS, sizeof(*slots));
-	if (!slots)
-		return xlb_fail(ENOMEM, "out of memory reading %s", XLB_MAP_BACKENDS);
-	err = xlb_backend_slots_read(x, slots);
-	if (err)
-		goto out;
-	c.slots = slots;
-	err = flows_walk_batch(x, &c);
-	if (err) {
-		memset(per_backend, 0, n * sizeof(*per_backend));
-		err = flows_walk_keys(x, &c);
-	}
-	if (err)
-		err = xlb_fail(-err, "walking %s failed: %s", XLB_MAP_FLOWS, strerror(-err));
-out:
-	free(slots);
-	return err;
 }

@@ -116,8 +116,17 @@ enum xlb_xdp_mode {
 struct xlb_open_opts {
 	const char *pin_root; /* bpffs directory; default "/sys/fs/bpf/xlb"; NULL = default */
 	bool no_pin; /* tests: load without pinning anything */
-	uint32_t flow_entries; /* flow table size; 0 = XLB_FLOWS_DEFAULT */
+	/* Confirmed-flow table size; 0 = what is pinned, else XLB_FLOWS_DEFAULT.
+	 * A size other than the pinned one is refused (the table would have to
+	 * be made anew, dropping every connection) unless resize_flows is set. */
+	uint32_t flow_entries;
+	/* Unconfirmed-flow table size; 0 = what is pinned, else XLB_FLOWS_NEW_DEFAULT. */
+	uint32_t new_flow_entries;
+	/* Copy the pinned flows into tables of the new sizes (flows that do not
+	 * fit are named in the error and the old tables kept). */
+	bool resize_flows;
 	uint64_t udp_idle_ns; /* 0 = XLB_UDP_IDLE_DEFAULT_NS */
+	uint32_t tcp_idle_s; /* confirmed TCP flows idle this long are swept; 0 = default */
 };
 
 /*
@@ -236,7 +245,22 @@ const char *xlb_reason_name(enum xlb_reason r);
 /* Make every flow look its next hop up again (xlbd: every second and when
  * routes or neighbours change). */
 int xlb_nexthop_flush(const struct xlb *x);
-/* Live flow entries per backend id (walks the flow table: slow, for show). */
+/* Live flow entries per backend id (walks the flow tables: slow, for show). */
 int xlb_flow_counts(const struct xlb *x, uint32_t *per_backend, size_t n);
+
+/* The flow tables' occupancy against capacity (walks them) and what the
+ * kernel charges for them. */
+struct xlb_flow_usage {
+	uint64_t confirmed, confirmed_capacity, confirmed_bytes;
+	uint64_t unconfirmed, unconfirmed_capacity, unconfirmed_bytes;
+	uint32_t tcp_idle_s, udp_idle_s;
+};
+int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u);
+/* The idle sweep: looks at up to budget confirmed flows from where the last
+ * call stopped and removes those idle past their timeout. Returns 1 when a
+ * pass over the table ended, 0 when more is left, or -errno. */
+int xlb_flows_sweep(struct xlb *x, uint32_t budget, uint32_t *removed);
+/* The clock the datapath stamps flows with (CLOCK_MONOTONIC seconds). */
+uint32_t xlb_clock_now(void);
 
 #endif /* XLB_LIBXLB_H */

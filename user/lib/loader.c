@@ -128,19 +128,20 @@ static int meta_check(const char *root)
 	return err ? err : meta_verify(root, &m);
 }
 
-/*
- * libbpf reuses a pinned map only if its size is the same, and resizing the
- * flow table would drop every flow: when a flow table is pinned, its size
- * wins over the one asked for.
- */
-static int pinned_flow_entries(const char *root, uint32_t *n)
+/* ---- flow table sizes ------------------------------------------------- */
+
+#define RESIZE_SUFFIX ".resizing"
+
+/* A pinned map's max_entries, or 0 when it is not pinned. */
+static int pinned_entries(const char *root, const char *name, uint32_t *n)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	char path[PATH_MAX];
 	int fd, err;
 
-	err = path_join(path, root, XLB_MAP_FLOWS);
+	*n = 0;
+	err = path_join(path, root, name);
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
@@ -155,12 +156,154 @@ static int pinned_flow_entries(const char *root, uint32_t *n)
 	return 0;
 }
 
+/* Move a pinned table aside so the load makes one of the new size; the
+ * flows are copied over after the load (flows_copy_resized). */
+static int pin_set_aside(const char *root, const char *name)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	int err = path_join(from, root, name);
+
+	if (!err)
+		err = path_join(to, root, name);
+	if (err)
+		return err;
+	strncat(to, RESIZE_SUFFIX, PATH_MAX - strlen(to) - 1);
+	if (rename(from, to))
+		return xlb_fail(errno, "moving %s aside to resize it failed: %s", from,
+				strerror(errno));
+	return 0;
+}
+
+/* One table's size: asked for, pinned, or the default. A pinned table of
+ * another size is only replaced when resize_flows allows it. */
+static int flow_size_resolve(struct xlb *x, const char *name, uint32_t *size, uint32_t def,
+			     const char *option)
+{
+	uint32_t pinned = 0;
+	int err = x->no_pin ? 0 : pinned_entries(x->pin_root, name, &pinned);
+
+	if (err)
+		return err;
+	if (!*size)
+		*size = pinned ? pinned : def;
+	if (*size < XLB_FLOWS_MIN)
+		return xlb_fail(EINVAL, "%s %u is too small: at least %u entries", option, *size,
+				XLB_FLOWS_MIN);
+	if (!pinned || pinned == *size)
+		return 0;
+	if (!x->resize_flows)
+		return xlb_fail(EEXIST, "the pinned table %s under %s holds up to %u flows, and "
+				"%s %u asks for another size: a new table would drop every "
+				"established connection unless they are copied; restart with "
+				"--resize-flows to copy them into the new table, or without %s "
+				"to keep %u",
+				name, x->pin_root, pinned, option, *size, option, pinned);
+	return pin_set_aside(x->pin_root, name);
+}
+
+static int flow_sizes_resolve(struct xlb *x)
+{
+	int err = flow_size_resolve(x, XLB_MAP_FLOWS, &x->flow_entries, XLB_FLOWS_DEFAULT,
+				    "--flow-entries");
+
+	if (!err)
+		err = flow_size_resolve(x, XLB_MAP_FLOWS_NEW, &x->new_flow_entries,
+					XLB_FLOWS_NEW_DEFAULT, "--new-flow-entries");
+	return err;
+}
+
+struct flow_copy {
+	int to;
+	uint64_t copied, lost;
+};
+
+static int copy_batch(struct flow_copy *c, const struct xlb_flow_key *keys,
+		      const struct xlb_flow *vals, __u32 n)
+{
+	__u32 i;
+
+	for (i = 0; i < n; i++) {
+		if (!bpf_map_update_elem(c->to, &keys[i], &vals[i], BPF_NOEXIST))
+			c->copied++;
+		else if (errno != EEXIST)
+			c->lost++;
+	}
+	return 0;
+}
+
+static int copy_all(int from, struct flow_copy *c)
+{
+	struct xlb_flow_key keys[256];
+	struct xlb_flow vals[256];
+	__u32 in, out, count;
+	void *inp = NULL;
+	int err;
+
+	for (;;) {
+		count = 256;
+		err = bpf_map_lookup_batch(from, inp, &out, keys, vals, &count, NULL);
+		if (err && err != -ENOENT)
+			return err;
+		copy_batch(c, keys, vals, count);
+		if (err == -ENOENT)
+			return 0;
+		in = out;
+		inp = &in;
+	}
+}
+
+/* After a load with resize_flows: the set-aside table's flows go into the
+ * new one, then its pin goes. A table that is too small keeps what fits
+ * and says how many did not. */
+static int flows_copy_resized(struct xlb *x, const char *name, int to)
+{
+	struct flow_copy c = { .to = to };
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = path_join(path, x->pin_root, name);
+	if (err)
+		return err;
+	strncat(path, RESIZE_SUFFIX, PATH_MAX - strlen(path) - 1);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : xlb_fail(errno, "opening %s failed: %s", path,
+						      strerror(errno));
+	err = copy_all(fd, &c);
+	close(fd);
+	if (err)
+		return xlb_fail(-err, "copying the flows of %s failed: %s; the old table is "
+				"still pinned there and the next start tries again",
+				path, strerror(-err));
+	unlink(path);
+	if (c.lost)
+		xlb_warn("resized %s: %lu flows copied, %lu did not fit the new size and will "
+			 "be scheduled again by their next packet",
+			 name, (unsigned long)c.copied, (unsigned long)c.lost);
+	else
+		xlb_info("resized %s: all %lu flows copied", name, (unsigned long)c.copied);
+	return 0;
+}
+
+static int flows_finish_resize(struct xlb *x)
+{
+	int err;
+
+	if (x->no_pin)
+		return 0;
+	err = flows_copy_resized(x, XLB_MAP_FLOWS, x->fd.flows);
+	if (!err)
+		err = flows_copy_resized(x, XLB_MAP_FLOWS_NEW, x->fd.flows_new);
+	return err;
+}
+
 static int meta_stamp(const struct xlb *x)
 {
 	struct xlb_meta m = {
 		.magic = XLB_LAYOUT_MAGIC,
 		.layout_version = XLB_LAYOUT_VERSION,
 		.flow_entries = x->flow_entries,
+		.new_flow_entries = x->new_flow_entries,
 	};
 	__u32 key = 0;
 	int err;
@@ -192,9 +335,11 @@ static int skel_open(struct xlb *x)
 		}
 	}
 	err = bpf_map__set_max_entries(x->skel->maps.xlb_flows, x->flow_entries);
+	if (!err)
+		err = bpf_map__set_max_entries(x->skel->maps.xlb_flows_new, x->new_flow_entries);
 	if (err)
-		return xlb_fail(-err, "sizing %s to %u entries failed: %s", XLB_MAP_FLOWS,
-				x->flow_entries, strerror(-err));
+		return xlb_fail(-err, "sizing the flow tables to %u and %u entries failed: %s",
+				x->flow_entries, x->new_flow_entries, strerror(-err));
 	err = bpf_map__set_max_entries(x->skel->maps.xlb_stats,
 				       (__u32)x->stats_cpus * XLB_STATS_SLOTS);
 	if (err)
@@ -214,6 +359,8 @@ static void map_fds_get(struct xlb *x)
 	x->fd.vip_addrs = bpf_map__fd(s->maps.xlb_vip_addrs);
 	x->fd.backends = bpf_map__fd(s->maps.xlb_backends);
 	x->fd.flows = bpf_map__fd(s->maps.xlb_flows);
+	x->fd.flows_new = bpf_map__fd(s->maps.xlb_flows_new);
+	x->fd.nat_ends = bpf_map__fd(s->maps.xlb_nat_ends);
 	x->fd.tables = bpf_map__fd(s->maps.xlb_tables);
 	x->fd.vip_state = bpf_map__fd(s->maps.xlb_vip_state);
 	x->fd.stats = bpf_map__fd(s->maps.xlb_stats);
@@ -269,7 +416,10 @@ static int handle_new(const struct xlb_open_opts *opts, struct xlb **out)
 		return xlb_fail(ENOMEM, "out of memory");
 	*out = x;
 	x->no_pin = opts && opts->no_pin;
-	x->flow_entries = opts && opts->flow_entries ? opts->flow_entries : XLB_FLOWS_DEFAULT;
+	x->flow_entries = opts ? opts->flow_entries : 0;
+	x->new_flow_entries = opts ? opts->new_flow_entries : 0;
+	x->resize_flows = opts && opts->resize_flows;
+	x->tcp_idle_s = opts && opts->tcp_idle_s ? opts->tcp_idle_s : XLB_TCP_IDLE_DEFAULT_S;
 	x->udp_idle_ns = opts && opts->udp_idle_ns ? opts->udp_idle_ns : XLB_UDP_IDLE_DEFAULT_NS;
 	x->stats_cpus = cpu_ids();
 	if (x->stats_cpus <= 0)
@@ -291,12 +441,14 @@ int xlb_open(struct xlb **out, const struct xlb_open_opts *opts)
 		err = pin_root_prepare(x->pin_root);
 	if (!err && !x->no_pin)
 		err = meta_check(x->pin_root);
-	if (!err && !x->no_pin)
-		err = pinned_flow_entries(x->pin_root, &x->flow_entries);
+	if (!err)
+		err = flow_sizes_resolve(x);
 	if (!err)
 		err = skel_open(x);
 	if (!err)
 		err = skel_load(x);
+	if (!err)
+		err = flows_finish_resize(x);
 	if (!err)
 		err = meta_stamp(x);
 	/* Fresh maps hold nothing, so adopting them is harmless; pinned ones

@@ -53,6 +53,8 @@ struct xlb_map_fds {
 	int vip_addrs;
 	int backends;
 	int flows;
+	int flows_new;
+	int nat_ends;
 	int tables;
 	int vip_state;
 	int stats;
@@ -68,7 +70,13 @@ struct xlb {
 	struct xlb_counters *stats; /* xlb_stats, mapped */
 	size_t stats_len;
 	uint32_t flow_entries;
+	uint32_t new_flow_entries;
+	bool resize_flows;
 	uint64_t udp_idle_ns;
+	uint32_t tcp_idle_s;
+	__u32 sweep_cursor; /* where the idle sweep goes on (a batch token) */
+	bool sweep_started;
+	uint64_t swept; /* confirmed flows the sweep removed */
 
 	struct xlb_vip_entry *vips; /* sorted by VIP id */
 	size_t n_vips;
@@ -88,6 +96,10 @@ int xlb_model_adopt(struct xlb *x);
 /* The address filter: add one address's bit, or recompute all from the model. */
 int xlb_filter_add(const struct xlb *x, const struct xlb_addr *a, __u8 family, __u32 role);
 int xlb_filter_sync(const struct xlb *x);
+/* xlb_nat_ends: a nat backend's replies find v, ahead of its first flow
+ * (xlb_filter_sync recomputes the whole map). */
+int xlb_nat_end_add(const struct xlb *x, const struct xlb_vip_entry *v,
+		    const struct xlb_endpoint *ep);
 /* counters.c: xlb_stats, mapped into memory after load. */
 int xlb_stats_map(struct xlb *x);
 void xlb_stats_unmap(struct xlb *x);
