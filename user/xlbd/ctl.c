@@ -330,13 +330,12 @@ static bool fd_ready(int fd, short events)
 	return poll(&p, 1, 0) == 1 && p.revents;
 }
 
-/* A client holding its slot without using it: sending nothing, or not
- * reading its reply. One whose bytes wait for the loop (a long request
- * ran before it) is not idle. */
-static bool client_idle(const struct client *cl, uint64_t now)
+/* A client holding its slot without using it for limit: sending nothing,
+ * or not reading its reply. One whose bytes wait for the loop (a long
+ * request ran before it) is not stalled. */
+static bool client_stalled(const struct client *cl, uint64_t now, uint64_t limit)
 {
-	return now - cl->moved >= EVICT_GRACE &&
-	       !fd_ready(cl->src.fd, cl->writing ? POLLOUT : POLLIN);
+	return now - cl->moved >= limit && !fd_ready(cl->src.fd, cl->writing ? POLLOUT : POLLIN);
 }
 
 /* Give the slot of the longest-connected idle client to one that waits. */
@@ -346,7 +345,7 @@ static bool evict_one(struct ctl *c)
 	uint64_t now = ev_now();
 
 	for (cl = c->clients; cl; cl = cl->next)
-		if (client_idle(cl, now) && (!victim || cl->since < victim->since))
+		if (client_stalled(cl, now, EVICT_GRACE) && (!victim || cl->since < victim->since))
 			victim = cl;
 	if (!victim)
 		return false;
@@ -393,7 +392,7 @@ static void on_listener(struct ev_source *s, uint32_t events)
 /* Why a client is dropped now, or NULL. */
 static const char *client_expired(const struct client *cl, uint64_t now)
 {
-	if (now - cl->moved >= STALL_TIMEOUT)
+	if (client_stalled(cl, now, STALL_TIMEOUT))
 		return cl->writing ? "no byte of its reply read for 10 s" : "nothing sent for 10 s";
 	if (cl->writing && now - cl->since >= REPLY_TIMEOUT)
 		return "reply not read within 300 s";
