@@ -130,7 +130,8 @@ static int meta_check(const char *root)
 
 /* ---- flow table sizes ------------------------------------------------- */
 
-#define RESIZE_SUFFIX ".resizing"
+/* bpffs refuses names with a dot (EPERM): the suffix has none. */
+#define RESIZE_SUFFIX "_resizing"
 
 /* A pinned map's max_entries, or 0 when it is not pinned. */
 static int pinned_entries(const char *root, const char *name, uint32_t *n)
