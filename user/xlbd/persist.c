@@ -200,13 +200,41 @@ int persist_parse(const char *path, const char *text, size_t len, struct persist
 		       "': it was not written by xlbd");
 }
 
+/* The statements of a framed file onto cfg, all of them or none. */
+static int exec_body(const char *path, struct persist_body *b, struct xlb_cfg *cfg, char *err,
+		     size_t errlen)
+{
+	char why[256];
+	struct xlb_cfg work;
+	unsigned int n = 0;
+	int rc;
+
+	xlb_cfg_init(&work);
+	if (xlb_cfg_copy(&work, cfg)) {
+		snprintf(err, errlen, "cannot read %s: out of memory", path);
+		return -ENOMEM;
+	}
+	rc = xlb_cfg_exec_text(&work, b->text, b->len, path, err, errlen, &n);
+	if (!rc && !b->legacy && n != b->n_stmts) {
+		snprintf(why, sizeof(why), "holds %u statements where its end line says %lu: "
+			 "lines are missing", n, b->n_stmts);
+		rc = damaged(err, errlen, path, why);
+	}
+	if (rc) {
+		xlb_cfg_free(&work);
+		return rc;
+	}
+	xlb_cfg_free(cfg);
+	*cfg = work;
+	b->n_stmts = n;
+	return 0;
+}
+
 int persist_load(const char *path, struct xlb_cfg *cfg, struct persist_body *b, char *err,
 		 size_t errlen)
 {
-	char why[1024];
 	char *text = NULL;
 	size_t len = 0;
-	unsigned int n = 0;
 	int rc;
 
 	rc = persist_prepare_dir(path, "state file", err, errlen);
@@ -215,14 +243,7 @@ int persist_load(const char *path, struct xlb_cfg *cfg, struct persist_body *b, 
 	if (!rc)
 		rc = persist_parse(path, text, len, b, err, errlen);
 	if (!rc)
-		rc = xlb_cfg_exec_text(cfg, b->text, b->len, path, err, errlen, &n);
-	if (!rc && !b->legacy && n != b->n_stmts) {
-		snprintf(why, sizeof(why), "holds %u statements where its end line says %lu: "
-			 "lines are missing", n, b->n_stmts);
-		rc = damaged(err, errlen, path, why);
-	}
-	if (!rc)
-		b->n_stmts = n;
+		rc = exec_body(path, b, cfg, err, errlen);
 	b->text = NULL;
 	free(text);
 	return rc;

@@ -41,7 +41,8 @@ int persist_read(const char *path, char **text, size_t *len, char *err, size_t e
  * is damaged: empty, cut short, not xlbd's, from a newer xlbd. */
 int persist_parse(const char *path, const char *text, size_t len, struct persist_body *b,
 		  char *err, size_t errlen);
-/* Read, check and execute the state file into cfg. Returns 0, -ENOENT,
+/* Read, check and execute the state file into cfg (all or nothing: on an
+ * error cfg is unchanged). Returns 0, -ENOENT,
  * -EBADMSG when the file is damaged, -EPERM when its directory is unsafe,
  * -EINVAL for a statement that fails, or -errno; err says which. */
 int persist_load(const char *path, struct xlb_cfg *cfg, struct persist_body *b, char *err,
