@@ -1,5 +1,6 @@
 # xlb build. `make` builds everything into build/; `make test` runs every
 # test layer; `make deps` installs the Debian packages; V=1 shows commands.
+# `make install` (DESTDIR, PREFIX, ...) and `make deb`: packaging/install.mk.
 
 BUILD    ?= build
 CLANG    ?= clang
@@ -50,11 +51,14 @@ TOOL_BINS  := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
 PROG_BINS  := $(patsubst tests/prog/%.c,$(BUILD)/tests/prog/%,$(wildcard tests/prog/*.c))
 
-.PHONY: all test test-unit test-prog test-e2e deps demo bench bench-prog bench-fwd bench-conn bench-ctl bench-health clean
+.PHONY: all test test-unit test-prog test-e2e deps demo bench bench-prog bench-fwd bench-conn bench-ctl bench-health bench-metrics clean
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
 all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(TOOL_BINS) $(UNIT_BINS) $(PROG_BINS)
+
+# make install | uninstall | deb | man, and the version the binaries print.
+include packaging/install.mk
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	$(call msg,BPF,$@)
@@ -81,7 +85,7 @@ $(TLIB): $(TLIB_OBJS)
 
 $(BUILD)/xlbd: $(patsubst %.c,$(BUILD)/%.o,$(XLBD_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmnl
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmnl -lmicrohttpd
 
 $(BUILD)/xlbctl: $(patsubst %.c,$(BUILD)/%.o,$(XLBCTL_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
@@ -135,9 +139,12 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tools/bench/run.sh all
 
-bench-prog bench-fwd bench-conn bench-ctl bench-health: deps
+bench-prog bench-fwd bench-conn bench-ctl bench-health bench-metrics: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tools/bench/run.sh $(patsubst bench-%,%,$@)
+
+# Fuzz harnesses and their corpus replays (make fuzz; replays in make test).
+include tests/fuzz/fuzz.mk
 
 clean:
 	rm -rf $(BUILD)

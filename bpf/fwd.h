@@ -100,6 +100,8 @@ static __always_inline int send_to_next_hop(struct xdp_md *ctx, const struct xlb
 		return drop(XLB_R_DROP_MALFORMED);
 	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
+	if (trim_frame(ctx))
+		return drop(XLB_R_DROP_MALFORMED);
 	if (ifindex == ctx->ingress_ifindex)
 		return verdict(XLB_R_TX, XDP_TX);
 	count_reason(XLB_R_REDIRECT);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* Answers xlb builds itself: "fragmentation needed" / "packet too big" when
- * tunnel encapsulation would not fit the path, and echo replies for VIP
- * addresses. Both go back out of the ingress interface (XDP_TX) with the
+ * tunnel encapsulation would not fit the path, "time exceeded" for a packet
+ * to a VIP that would expire here, and echo replies for VIP addresses. All go back out of the ingress interface (XDP_TX) with the
  * L2 header (and VLAN tag) of the packet they answer, addresses swapped. */
 #ifndef XLB_BPF_ICMP_H
 #define XLB_BPF_ICMP_H
@@ -94,7 +94,20 @@ static __always_inline int icmp_msg_csum(struct xdp_md *ctx, __u32 off, __u32 le
 	return 0;
 }
 
-static __always_inline int too_big_v4(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 mtu)
+/* An ICMP error xlb sends back out of the ingress interface: what it says,
+ * and from which address. */
+struct icmp_error {
+	__u8 type;
+	__u8 code;
+	__be32 info; /* bytes 4-7: frag-needed/too-big MTU, else 0 */
+	const struct xlb_addr *src;
+	enum xlb_reason reason;
+};
+
+/* Quote the packet's IP header + 8 bytes (RFC 792) behind a new IPv4 and
+ * ICMP header, addressed from e->src back to the packet's source. */
+static __always_inline int icmp_error_v4(struct xdp_md *ctx, const struct xlb_pkt *p,
+					 const struct icmp_error *e)
 {
 	const __u32 grow = sizeof(struct iphdr) + sizeof(struct icmphdr);
 	struct iphdr *orig = p->l3, *ip;
@@ -106,9 +119,6 @@ static __always_inline int too_big_v4(struct xdp_md *ctx, const struct xlb_pkt *
 
 	if ((void *)(orig + 1) > end)
 		return drop(XLB_R_DROP_MALFORMED);
-	/* Without DF the sender allows fragmentation, which XDP cannot do. */
-	if (!(orig->frag_off & bpf_htons(IP_DF)))
-		return drop(XLB_R_DROP_TOO_BIG);
 	quote = orig->ihl * 4 + 8;
 	if (quote > ICMP_QUOTE_MAX || reframe(ctx, l3_off, grow, quote))
 		return drop(XLB_R_DROP_ENCAP_FAILED);
@@ -129,15 +139,14 @@ static __always_inline int too_big_v4(struct xdp_md *ctx, const struct xlb_pkt *
 	ip->frag_off = 0;
 	ip->ttl = XLB_ICMP_TTL;
 	ip->protocol = IPPROTO_ICMP;
-	ip->saddr = p->key.dst.v4;
+	ip->saddr = e->src->v4;
 	ip->daddr = p->key.src.v4;
 	ip->check = 0;
 	ip->check = ipv4_hdr_csum(ip);
-	ic->type = ICMP_DEST_UNREACH;
-	ic->code = ICMP_FRAG_NEEDED;
+	ic->type = e->type;
+	ic->code = e->code;
 	ic->checksum = 0;
-	ic->unused = 0;
-	ic->mtu = bpf_htons(mtu);
+	__builtin_memcpy(&ic->unused, &e->info, sizeof(e->info));
 	if (icmp_msg_csum(ctx, l3_off + sizeof(*ip), sizeof(*ic) + quote, 0, &csum))
 		return drop(XLB_R_DROP_ENCAP_FAILED);
 	data = pkt_data(ctx);
@@ -146,7 +155,7 @@ static __always_inline int too_big_v4(struct xdp_md *ctx, const struct xlb_pkt *
 	if ((void *)(ic + 1) > end)
 		return drop(XLB_R_DROP_ENCAP_FAILED);
 	ic->checksum = csum;
-	return verdict(XLB_R_TX_ICMP_TOO_BIG, XDP_TX);
+	return verdict(e->reason, XDP_TX);
 }
 
 /* The ICMPv6 checksum starts with the pseudo-header. */
@@ -164,7 +173,8 @@ static __always_inline __u32 icmp6_pseudo_sum(const struct xlb_addr *src, const 
 	return csum_add32(sum, bpf_htonl(IPPROTO_ICMPV6));
 }
 
-static __always_inline int too_big_v6(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 mtu)
+static __always_inline int icmp_error_v6(struct xdp_md *ctx, const struct xlb_pkt *p,
+					 const struct icmp_error *e)
 {
 	const __u32 grow = sizeof(struct ipv6hdr) + sizeof(struct icmp6hdr);
 	const __u32 msg_len = sizeof(struct icmp6hdr) + ICMP6_QUOTE;
@@ -189,14 +199,14 @@ static __always_inline int too_big_v6(struct xdp_md *ctx, const struct xlb_pkt *
 	ip6->payload_len = bpf_htons(msg_len);
 	ip6->nexthdr = IPPROTO_ICMPV6;
 	ip6->hop_limit = XLB_ICMP_TTL;
-	__builtin_memcpy(&ip6->saddr, p->key.dst.bytes, 16);
+	__builtin_memcpy(&ip6->saddr, e->src->bytes, 16);
 	__builtin_memcpy(&ip6->daddr, p->key.src.bytes, 16);
-	ic->icmp6_type = ICMPV6_PKT_TOOBIG;
-	ic->icmp6_code = 0;
+	ic->icmp6_type = e->type;
+	ic->icmp6_code = e->code;
 	ic->icmp6_cksum = 0;
-	ic->icmp6_mtu = bpf_htonl(mtu < IPV6_MIN_MTU ? IPV6_MIN_MTU : mtu);
+	ic->icmp6_mtu = e->info;
 	if (icmp_msg_csum(ctx, l3_off + sizeof(*ip6), msg_len,
-			  icmp6_pseudo_sum(&p->key.dst, &p->key.src, msg_len), &csum))
+			  icmp6_pseudo_sum(e->src, &p->key.src, msg_len), &csum))
 		return drop(XLB_R_DROP_ENCAP_FAILED);
 	data = pkt_data(ctx);
 	end = pkt_end(ctx);
@@ -204,15 +214,51 @@ static __always_inline int too_big_v6(struct xdp_md *ctx, const struct xlb_pkt *
 	if ((void *)(ic + 1) > end)
 		return drop(XLB_R_DROP_ENCAP_FAILED);
 	ic->icmp6_cksum = csum;
-	return verdict(XLB_R_TX_ICMP_TOO_BIG, XDP_TX);
+	return verdict(e->reason, XDP_TX);
 }
 
-/* Tell the client the largest packet that fits once encapsulated. */
-static __always_inline int send_too_big(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 mtu)
+static __always_inline int send_icmp_error(struct xdp_md *ctx, const struct xlb_pkt *p,
+					   const struct icmp_error *e)
 {
 	if (p->key.family == XLB_FAMILY_V4)
-		return too_big_v4(ctx, p, mtu);
-	return too_big_v6(ctx, p, mtu);
+		return icmp_error_v4(ctx, p, e);
+	return icmp_error_v6(ctx, p, e);
+}
+
+/* Tell the client, from the VIP, the largest packet that fits once
+ * encapsulated. */
+static __always_inline int send_too_big(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 mtu)
+{
+	struct icmp_error e = { .src = &p->key.dst, .reason = XLB_R_TX_ICMP_TOO_BIG };
+
+	if (p->key.family == XLB_FAMILY_V4) {
+		struct iphdr *ip = p->l3;
+
+		if ((void *)(ip + 1) > pkt_end(ctx))
+			return drop(XLB_R_DROP_MALFORMED);
+		/* Without DF the sender allows fragmentation, which XDP cannot do. */
+		if (!(ip->frag_off & bpf_htons(IP_DF)))
+			return drop(XLB_R_DROP_TOO_BIG);
+		e.type = ICMP_DEST_UNREACH;
+		e.code = ICMP_FRAG_NEEDED;
+		e.info = bpf_htonl(mtu & 0xffff);
+	} else {
+		e.type = ICMPV6_PKT_TOOBIG;
+		e.info = bpf_htonl(mtu < IPV6_MIN_MTU ? IPV6_MIN_MTU : mtu);
+	}
+	return send_icmp_error(ctx, p, &e);
+}
+
+/* A packet that would expire at this hop: "time exceeded in transit" from
+ * src (the gateway's address towards the client), so traceroute through a
+ * VIP shows the gateway. */
+static __always_inline int send_time_exceeded(struct xdp_md *ctx, const struct xlb_pkt *p,
+					      const struct xlb_addr *src)
+{
+	struct icmp_error e = { .src = src, .reason = XLB_R_TX_ICMP_TIME_EXCEEDED };
+
+	e.type = p->key.family == XLB_FAMILY_V4 ? ICMP_TIME_EXCEEDED : ICMPV6_TIME_EXCEED;
+	return send_icmp_error(ctx, p, &e);
 }
 
 /* Echo to a VIP address: answered here, so `ping VIP` works in every mode
@@ -257,6 +303,8 @@ static __always_inline int echo_reply(struct xdp_md *ctx, const struct xlb_pkt *
 		ic->icmp6_cksum = csum_fold(csum_add16(sum, *(__u16 *)ic));
 	}
 	swap_macs(eth);
+	if (trim_frame(ctx))
+		return drop(XLB_R_DROP_MALFORMED);
 	return verdict(XLB_R_TX_ICMP_ECHO, XDP_TX);
 }
 

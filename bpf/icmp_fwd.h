@@ -13,6 +13,7 @@
 #include "fwd.h"
 #include "icmp.h"
 #include "sched.h"
+#include "vet.h"
 
 static __always_inline bool icmp_is_error(const struct xlb_pkt *p, __u8 type)
 {
@@ -27,8 +28,9 @@ static __always_inline bool icmp_is_echo(const struct xlb_pkt *p, __u8 type)
 	return type == (p->key.family == XLB_FAMILY_V4 ? ICMP_ECHO : ICMPV6_ECHO_REQUEST);
 }
 
-/* The flow key of the quoted packet, reversed; -1 if it is not TCP/UDP or
- * the quote is too short to hold the ports. */
+/* The flow key of the quoted packet, reversed: 0, XLB_R_PASS_ICMP if the
+ * quote is not TCP/UDP (no flow of ours), XLB_R_DROP_MALFORMED if it is not
+ * a readable IP header with the ports, inside the ICMP packet. */
 static __always_inline int quoted_flow_key(const struct xlb_pkt *p, void *end, struct xlb_flow_key *k)
 {
 	void *quote = p->l4 + 8;
@@ -38,7 +40,7 @@ static __always_inline int quoted_flow_key(const struct xlb_pkt *p, void *end, s
 		struct iphdr *qip = quote;
 
 		if ((void *)(qip + 1) > end || qip->version != 4 || qip->ihl < 5)
-			return -1;
+			return XLB_R_DROP_MALFORMED;
 		ports = quote + qip->ihl * 4;
 		k->proto = qip->protocol;
 		k->src.v4 = qip->daddr;
@@ -46,17 +48,17 @@ static __always_inline int quoted_flow_key(const struct xlb_pkt *p, void *end, s
 	} else {
 		struct ipv6hdr *qip6 = quote;
 
-		if ((void *)(qip6 + 1) > end)
-			return -1;
+		if ((void *)(qip6 + 1) > end || qip6->version != 6)
+			return XLB_R_DROP_MALFORMED;
 		ports = (void *)(qip6 + 1);
 		k->proto = qip6->nexthdr;
 		copy_addr6(&k->src, &qip6->daddr);
 		copy_addr6(&k->dst, &qip6->saddr);
 	}
-	if ((void *)(ports + 2) > end)
-		return -1;
 	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP)
-		return -1;
+		return XLB_R_PASS_ICMP;
+	if ((void *)(ports + 2) > end || beyond_l3(p, ports + 2))
+		return XLB_R_DROP_MALFORMED;
 	k->family = p->key.family;
 	k->sport = ports[1];
 	k->dport = ports[0];
@@ -139,7 +141,7 @@ static __always_inline int nat_icmp_to_backend(struct xdp_md *ctx, const struct 
 	else
 		err = nat_icmp6_rewrite(p, end, b);
 	if (err)
-		return pass(XLB_R_PASS_ICMP);
+		return drop(XLB_R_DROP_MALFORMED);
 	dec_ttl(p, end);
 	return send_to_next_hop(ctx, &f->nh);
 }
@@ -154,8 +156,9 @@ static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, struct xlb_
 	__u32 backend_id;
 	int rc;
 
-	if (quoted_flow_key(p, end, &qkey))
-		return pass(XLB_R_PASS_ICMP);
+	rc = quoted_flow_key(p, end, &qkey);
+	if (rc)
+		return rc == XLB_R_PASS_ICMP ? pass(rc) : drop(rc);
 	f = bpf_map_lookup_elem(&xlb_flows, &qkey);
 	if (!f)
 		f = bpf_map_lookup_elem(&xlb_flows_new, &qkey);
@@ -180,14 +183,22 @@ static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, struct xlb_
 }
 
 /* ICMP to a VIP address: echo is answered, errors steered; the rest (and
- * all ICMP to other addresses) goes to the kernel. */
+ * all ICMP to other addresses) goes to the kernel. ICMP to a VIP address
+ * that a router or host would discard (vet_l3, a header cut short) is
+ * dropped. */
 static __always_inline int handle_icmp(struct xdp_md *ctx, struct xlb_pkt *p)
 {
 	void *end = pkt_end(ctx);
 	__u8 *type = p->l4;
+	int r;
 
-	if ((void *)(type + 8) > end || !is_vip_address(p))
+	if (!is_vip_address(p))
 		return pass(XLB_R_PASS_ICMP);
+	if ((void *)(type + 8) > end || beyond_l3(p, type + 8))
+		return drop(XLB_R_DROP_MALFORMED);
+	r = vet_l3(ctx, p);
+	if (r)
+		return drop(r);
 	maybe_ours(p); /* for the next-hop generation */
 	if (icmp_is_echo(p, *type))
 		return echo_reply(ctx, p);

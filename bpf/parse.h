@@ -81,18 +81,24 @@ static __always_inline __u32 maybe_ours(struct xlb_pkt *p)
 	return roles;
 }
 
-/* A fragment carries no (or only the first) L4 ports, so it cannot be
- * matched to a flow: drop it if it is meant for a VIP, pass it otherwise. */
-static __always_inline int fragment_rule(const struct xlb_pkt *p)
-{
-	return is_vip_address(p) ? XLB_R_DROP_FRAGMENT : XLB_R_PASS_FRAGMENT;
-}
-
-/* A VIP-bound packet we cannot read is ours to drop; anything else goes to
- * the kernel, which validates and accounts for it. */
-static __always_inline int l4_malformed_rule(const struct xlb_pkt *p)
+/* A packet we cannot read is ours to drop if it is meant for a VIP
+ * address; anything else goes to the kernel, which validates and accounts
+ * for it. */
+static __always_inline int malformed_rule(const struct xlb_pkt *p)
 {
 	return is_vip_address(p) ? XLB_R_DROP_MALFORMED : XLB_R_PASS_MALFORMED;
+}
+
+/* A fragment carries no (or only the first) L4 ports, so it cannot be
+ * matched to a flow: drop it if it is meant for a VIP, pass it otherwise.
+ * One that could never be reassembled (RFC 8200 4.5: a non-last fragment
+ * not a multiple of 8 bytes, no data, or data past max_end) is malformed. */
+static __always_inline int fragment_rule(const struct xlb_pkt *p, __u32 offset, bool more,
+					 long data_len, long max_end)
+{
+	if ((more && (data_len & 7)) || data_len <= 0 || offset + data_len > max_end)
+		return malformed_rule(p);
+	return is_vip_address(p) ? XLB_R_DROP_FRAGMENT : XLB_R_PASS_FRAGMENT;
 }
 
 static __always_inline int parse_eth(void **pos, void *end, struct xlb_pkt *p, __be16 *proto)
@@ -127,21 +133,24 @@ static __always_inline int parse_ipv4(void **pos, void *end, struct xlb_pkt *p,
 		return XLB_R_PASS_MALFORMED;
 	if (ip->version != 4 || ip->ihl < 5)
 		return XLB_R_PASS_MALFORMED;
-	hdr_len = ip->ihl * 4;
-	tot_len = bpf_ntohs(ip->tot_len);
-	if (tot_len < hdr_len || (void *)ip + tot_len > end)
-		return XLB_R_PASS_MALFORMED;
-	if (*pos + hdr_len > end)
-		return XLB_R_PASS_MALFORMED;
-
 	p->key.family = XLB_FAMILY_V4;
 	p->key.src.v4 = ip->saddr;
 	p->key.dst.v4 = ip->daddr;
+	hdr_len = ip->ihl * 4;
+	tot_len = bpf_ntohs(ip->tot_len);
+	/* Includes a frame shorter than its IP packet. */
+	if (tot_len < hdr_len || (void *)ip + tot_len > end)
+		return malformed_rule(p);
+	if (*pos + hdr_len > end)
+		return malformed_rule(p);
+
 	p->l3 = ip;
 	p->l3_len = tot_len;
 	p->tos = ip->tos;
 	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
-		return fragment_rule(p);
+		return fragment_rule(p, (bpf_ntohs(ip->frag_off) & IP_OFFSET) * 8,
+				     ip->frag_off & bpf_htons(IP_MF), tot_len - hdr_len,
+				     0xffff - hdr_len);
 	*l4proto = ip->protocol;
 	*pos += hdr_len;
 	return 0;
@@ -159,23 +168,48 @@ static __always_inline bool ipv6_is_opaque_ext(__u8 nexthdr)
 	return nexthdr == IPPROTO_AH || nexthdr == IPPROTO_ESP || nexthdr == 59 /* no next header */;
 }
 
-/* Bounded walk: at most XLB_IPV6_EXT_MAX hop-by-hop/routing/dest-options. */
-static __always_inline int skip_ipv6_ext(void **pos, void *end, __u8 *nexthdr)
+/* Bounded walk: at most XLB_IPV6_EXT_MAX hop-by-hop/routing/dest-options,
+ * each inside the IPv6 payload. Hop-by-hop may only come first (RFC 8200
+ * 4.1): the caller has seen the first next header. */
+static __always_inline int skip_ipv6_ext(void **pos, void *end, const struct xlb_pkt *p,
+					 __u8 *nexthdr)
 {
+	void *l3_end = p->l3 + p->l3_len;
+
 #pragma unroll
 	for (int i = 0; i < XLB_IPV6_EXT_MAX; i++) {
 		struct ipv6_opt_hdr *opt = *pos;
+		void *next;
 
 		if (!ipv6_is_walked_ext(*nexthdr))
 			return 0;
 		if ((void *)(opt + 1) > end)
-			return XLB_R_PASS_MALFORMED;
-		if (*pos + (opt->hdrlen + 1) * 8 > end)
-			return XLB_R_PASS_MALFORMED;
+			return malformed_rule(p);
+		next = *pos + (opt->hdrlen + 1) * 8;
+		if (next > end || next > l3_end || opt->nexthdr == IPPROTO_HOPOPTS)
+			return malformed_rule(p);
 		*nexthdr = opt->nexthdr;
-		*pos += (opt->hdrlen + 1) * 8;
+		*pos = next;
 	}
 	return ipv6_is_walked_ext(*nexthdr) ? XLB_R_PASS_IPV6_EXT : 0;
+}
+
+/* The fragment header must be whole, inside the payload. */
+static __always_inline int ipv6_fragment_rule(void *pos, void *end, const struct xlb_pkt *p)
+{
+	struct frag_hdr {
+		__u8 nexthdr;
+		__u8 reserved;
+		__be16 frag_off; /* offset << 3 | M */
+		__be32 id;
+	} *fh = pos;
+	void *l3_end = p->l3 + p->l3_len;
+	__u16 off;
+
+	if ((void *)(fh + 1) > end || (void *)(fh + 1) > l3_end)
+		return malformed_rule(p);
+	off = bpf_ntohs(fh->frag_off);
+	return fragment_rule(p, off & ~7, off & 1, l3_end - (void *)(fh + 1), 0xffff);
 }
 
 static __always_inline void copy_addr6(struct xlb_addr *dst, const struct in6_addr *src)
@@ -194,23 +228,23 @@ static __always_inline int parse_ipv6(void **pos, void *end, struct xlb_pkt *p,
 		return XLB_R_PASS_MALFORMED;
 	if (ip6->version != 6)
 		return XLB_R_PASS_MALFORMED;
-	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > end)
-		return XLB_R_PASS_MALFORMED;
-
 	p->key.family = XLB_FAMILY_V6;
 	copy_addr6(&p->key.src, &ip6->saddr);
 	copy_addr6(&p->key.dst, &ip6->daddr);
+	/* A frame shorter than its IP packet. */
+	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > end)
+		return malformed_rule(p);
 	p->l3 = ip6;
 	p->l3_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 	p->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	*pos = ip6 + 1;
 
 	nexthdr = ip6->nexthdr;
-	r = skip_ipv6_ext(pos, end, &nexthdr);
+	r = skip_ipv6_ext(pos, end, p, &nexthdr);
 	if (r)
 		return r;
 	if (nexthdr == IPPROTO_FRAGMENT)
-		return fragment_rule(p);
+		return ipv6_fragment_rule(*pos, end, p);
 	if (ipv6_is_opaque_ext(nexthdr))
 		return XLB_R_PASS_IPV6_EXT;
 	*l4proto = nexthdr;
@@ -229,7 +263,7 @@ static __always_inline int parse_l4(void *pos, void *end, struct xlb_pkt *p, __u
 		struct tcphdr *th = pos;
 
 		if ((void *)(th + 1) > end || beyond_l3(p, th + 1) || th->doff < 5)
-			return l4_malformed_rule(p);
+			return malformed_rule(p);
 		p->key.sport = th->source;
 		p->key.dport = th->dest;
 		p->tcp_rst = th->rst;
@@ -240,7 +274,7 @@ static __always_inline int parse_l4(void *pos, void *end, struct xlb_pkt *p, __u
 		struct udphdr *uh = pos;
 
 		if ((void *)(uh + 1) > end || beyond_l3(p, uh + 1))
-			return l4_malformed_rule(p);
+			return malformed_rule(p);
 		p->key.sport = uh->source;
 		p->key.dport = uh->dest;
 	} else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
@@ -255,6 +289,48 @@ static __always_inline int parse_l4(void *pos, void *end, struct xlb_pkt *p, __u
 	p->key.proto = proto;
 	p->l4 = pos;
 	return 0;
+}
+
+/* Cut whatever follows the IP packet in the frame about to leave (after a
+ * rewrite or an encapsulation): Ethernet padding or a trailer must not
+ * reach a backend, and the frame must be as long as the next hop's MTU
+ * check assumed. 0, or -1 if the frame is shorter than its IP packet. */
+static __noinline int trim_frame(struct xdp_md *ctx)
+{
+	void *data = pkt_data(ctx), *end = pkt_end(ctx);
+	struct ethhdr *eth = data;
+	__u32 l3_off = sizeof(*eth), ip_len;
+	__be16 proto;
+	long excess;
+
+	if ((void *)(eth + 1) > end)
+		return -1;
+	proto = eth->h_proto;
+	if (proto == bpf_htons(ETH_P_8021Q)) {
+		struct vlan_hdr *vlan = (void *)(eth + 1);
+
+		if ((void *)(vlan + 1) > end)
+			return -1;
+		proto = vlan->encapsulated_proto;
+		l3_off += sizeof(*vlan);
+	}
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + l3_off;
+
+		if ((void *)(ip + 1) > end)
+			return -1;
+		ip_len = bpf_ntohs(ip->tot_len);
+	} else {
+		struct ipv6hdr *ip6 = data + l3_off;
+
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	}
+	excess = (end - data) - (long)(l3_off + ip_len);
+	if (excess <= 0)
+		return excess < 0 ? -1 : 0;
+	return bpf_xdp_adjust_tail(ctx, (int)-excess) ? -1 : 0;
 }
 
 /* Fill p from the frame; 0 when it is a TCP/UDP packet worth looking up. */

@@ -23,6 +23,13 @@ static __always_inline __u32 next_turn(const struct xlb_vip *vip)
 	return __sync_fetch_and_add(&st->rr_next, 1) % vip->table_size;
 }
 
+/* rr and wrr give a retransmitted first packet the next turn, not the
+ * backend of the first one: their new flows must find their own entry. */
+static __always_inline bool turn_taking(const struct xlb_vip *vip)
+{
+	return vip->sched == XLB_SCHED_RR || vip->sched == XLB_SCHED_WRR;
+}
+
 static __always_inline __u32 table_index(const struct xlb_vip *vip, const struct xlb_flow_key *key)
 {
 	switch (vip->sched) {

@@ -14,6 +14,7 @@
 #include "parse.h"
 #include "sched.h"
 #include "stats.h"
+#include "vet.h"
 
 #define NSEC_PER_SEC 1000000000ull
 
@@ -23,7 +24,7 @@ const volatile __u64 udp_idle_ns = XLB_UDP_IDLE_DEFAULT_NS;
 static __always_inline bool reason_is_drop(int r)
 {
 	return (r >= XLB_R_DROP_NO_BACKEND && r <= XLB_R_DROP_ENCAP_FAILED) ||
-	       r == XLB_R_DROP_TOO_BIG;
+	       r == XLB_R_DROP_TOO_BIG || r == XLB_R_DROP_IP_CSUM || r == XLB_R_DROP_L2_BCAST;
 }
 
 static __always_inline int decide(int r)
@@ -102,19 +103,16 @@ static __always_inline struct xlb_vip *find_vip(const struct xlb_pkt *p)
 	return bpf_map_lookup_elem(&xlb_vips, &vkey);
 }
 
-static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p, bool rescheduled)
+static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
+				    const struct xlb_vip *vip, bool rescheduled)
 {
 	struct xlb_flow f = {};
 	struct tunnel_plan t;
 	struct xlb_backend *b;
-	struct xlb_vip *vip;
 	__u32 backend_id;
 	int r, epoch;
 	__s64 id;
 
-	vip = find_vip(p);
-	if (!vip)
-		return pass(XLB_R_PASS_NOT_VIP);
 	id = schedule(vip, &p->key);
 	if (id < 0)
 		return drop(XLB_R_DROP_NO_BACKEND);
@@ -470,6 +468,7 @@ int xlb_lb(struct xdp_md *ctx)
 {
 	struct xlb_pkt p = {};
 	const struct xlb_nat_end *e;
+	const struct xlb_vip *vip = NULL;
 	bool confirmed = true, resched = false;
 	struct xlb_flow *f;
 	__u32 roles;
@@ -483,23 +482,43 @@ int xlb_lb(struct xdp_md *ctx)
 	roles = maybe_ours(&p);
 	if (roles & XLB_MAYBE_NAT_REPLY) {
 		e = nat_end_of(&p);
-		if (e)
+		if (e) {
+			r = vet_packet(ctx, &p);
+			if (r)
+				return vet_verdict(ctx, &p, r, true);
 			return nat_reply(ctx, &p, e);
+		}
 	}
 	if (!(roles & XLB_MAYBE_VIP))
 		return pass(XLB_R_PASS_NOT_VIP);
+	r = vet_packet(ctx, &p);
+	if (r)
+		return vet_verdict(ctx, &p, r, is_vip_address(&p));
 
 	f = bpf_map_lookup_elem(&xlb_flows, &p.key);
 	if (!f) {
 		confirmed = false;
-		f = bpf_map_lookup_elem(&xlb_flows_new, &p.key);
+		/* A SYN is a new connection: only turn-taking schedulers must
+		 * find its retransmission's entry (a hash picks the same
+		 * backend again), so a SYN skips the second lookup. */
+		if (p.tcp_syn) {
+			vip = find_vip(&p);
+			if (vip && turn_taking(vip))
+				f = bpf_map_lookup_elem(&xlb_flows_new, &p.key);
+		} else {
+			f = bpf_map_lookup_elem(&xlb_flows_new, &p.key);
+		}
 	}
 	if (f) {
 		r = established(ctx, &p, f, confirmed, &resched);
 		if (!resched)
 			return r;
 	}
-	return new_flow(ctx, &p, resched);
+	if (!vip)
+		vip = find_vip(&p);
+	if (!vip)
+		return pass(XLB_R_PASS_NOT_VIP);
+	return new_flow(ctx, &p, vip, resched);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

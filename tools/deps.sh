@@ -11,10 +11,28 @@ PACKAGES=(
 	# dispatcher fails on current kernels, so it is not used), the binaries;
 	# libmnl is xlbd's rtnetlink (neighbour entries for backends' next hops)
 	make gcc libc6-dev clang bpftool libbpf-dev libelf-dev zlib1g-dev libmnl-dev
+	# xlbd --metrics: the Prometheus endpoint's HTTP server
+	libmicrohttpd-dev
 	# demo and e2e tests: namespaces and veths (ip, ss), veth offloads,
 	# sysctls, nginx backends, clients (curl, wrk, socat), JSON from xlbctl.
 	# The UDP echo is perl and nsenter is util-linux: both always installed.
 	iproute2 ethtool procps nginx-light curl socat wrk jq nftables
+	# tests of xlbd --metrics: promtool checks a scrape, and a real
+	# Prometheus server (run by the test only; its service is held like nginx's)
+	prometheus
+	# the flood test holds 1,000 connections with perl (Time::HiRes is in perl)
+	perl
+	# man pages (make man): scdoc renders docs/man/*.scd at build time
+	scdoc
+	# make deb: debhelper's dh; dpkg-buildpackage checks build-essential;
+	# lintian inspects the package (tests/e2e/install.sh); bash-completion
+	# is what loads xlbctl's completion (the test exercises it)
+	build-essential debhelper lintian bash-completion
+	# make fuzz and the corpus replays in make test: clang's libFuzzer,
+	# ASan and UBSan runtimes
+	libclang-rt-14-dev
+	# e2e hygiene.sh: TTL-limited TCP and UDP probes (traceroute -T / -U)
+	traceroute
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 
@@ -47,8 +65,8 @@ lists_need_update() {
 }
 
 # Debian starts a service as soon as its package is installed. The project
-# runs nginx only inside its own namespaces, so a policy-rc.d tells the
-# installer not to start the machine-wide nginx (only if none exists yet;
+# runs nginx and prometheus only inside its own namespaces or tests, so a
+# policy-rc.d tells the installer not to start the machine-wide ones (only if none exists yet;
 # it is removed again right after the install).
 POLICY_RC=/usr/sbin/policy-rc.d
 POLICY_RC_OURS=0
@@ -66,10 +84,29 @@ release_service_starts() {
 	fi
 }
 
+# Installing also enables a package's service for the next boot. The tests
+# start their own Prometheus on loopback; a machine-wide one listening on
+# :9090 after a reboot is not wanted, so it is installed disabled (only when
+# installed just now: an operator's own Prometheus is left alone).
+SERVICES_OFF=(prometheus)
+
+disable_services() {
+	local svc p
+	for svc in "${SERVICES_OFF[@]}"; do
+		for p in "$@"; do
+			[[ $p == "$svc" ]] || continue
+			log "disabling the $svc service the package enabled (the tests run their own)"
+			deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
+			update-rc.d "$svc" disable >/dev/null 2>&1 || true
+		done
+	done
+}
+
 install_packages() {
 	hold_service_starts
 	trap release_service_starts EXIT
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+	disable_services "$@"
 }
 
 main() {

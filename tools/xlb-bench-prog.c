@@ -303,7 +303,6 @@ struct bench_case {
 	uint64_t next; /* ROT_NEW: next tuple index, never reused */
 	int expect_action;
 	int expect_reason; /* -1: reference program */
-	int entries_per_flow; /* flow table entries a new flow of this case writes */
 	double ns[MAX_RUNS];
 	/* Repeating the packet within one call leaves the case meaningful
 	 * (nothing the next repetition looks up was rewritten). */
@@ -498,10 +497,24 @@ static int vip_setup(struct xlb *x, const struct vip_def *v, unsigned int n_back
 	return err ? err : xlb_vip_set(x, &spec);
 }
 
-static int xlb_load(struct xlb **x, const char *const *vips, unsigned int n_backends)
+/* The unconfirmed table of a configuration: xlbd's default for big tables,
+ * an eighth of the confirmed one for small (at least the minimum). */
+static uint32_t new_flow_entries(uint64_t flows)
+{
+	uint64_t n = flows / 8;
+
+	if (n > XLB_FLOWS_NEW_DEFAULT)
+		n = XLB_FLOWS_NEW_DEFAULT;
+	return n < XLB_FLOWS_MIN ? XLB_FLOWS_MIN : (uint32_t)n;
+}
+
+static int xlb_load(struct xlb **x, const char *const *vips, unsigned int n_backends,
+		    uint64_t flows)
 {
 	struct xlb_open_opts o = {
 		.no_pin = true,
+		.flow_entries = (uint32_t)(flows < XLB_FLOWS_MIN ? XLB_FLOWS_MIN : flows),
+		.new_flow_entries = new_flow_entries(flows),
 		/* Established UDP flows must not expire between two visits of
 		 * the benchmark; the check costs the same whatever the value. */
 		.udp_idle_ns = 3600ull * 1000000000ull,
@@ -590,6 +603,29 @@ static int table_fill(int fd, uint64_t n)
 	return err;
 }
 
+/* The confirmation the datapath makes when a handshake completes, for every
+ * flow the SYNs left in the unconfirmed table: the same entry, copied into
+ * the confirmed table. */
+static int flows_confirm(struct xlb *x)
+{
+	int from = xlb_map_fd(x, XLB_MAP_FLOWS_NEW), to = xlb_map_fd(x, XLB_MAP_FLOWS);
+	struct xlb_flow_key key, next, *prev = NULL;
+	struct xlb_flow f;
+
+	/* Emptied as it goes: the walk always starts over at the first key. */
+	(void)prev;
+	while (!bpf_map_get_next_key(from, NULL, &next)) {
+		key = next;
+		if (!bpf_map_lookup_elem(from, &key, &f)) {
+			f.flags &= XLB_FLOW_F_SYN;
+			if (bpf_map_update_elem(to, &key, &f, BPF_NOEXIST) && errno != EEXIST)
+				return -errno;
+		}
+		bpf_map_delete_elem(from, &key);
+	}
+	return 0;
+}
+
 /* Create the K flows of an established case through xlb itself. */
 static int flows_create(struct bench_case *c)
 {
@@ -602,6 +638,11 @@ static int flows_create(struct bench_case *c)
 	if (c->pkt.proto == IPPROTO_TCP)
 		c->pkt.data[flags_at] = 0x02;
 	for (i = 0; i < c->k; i++) {
+		/* Confirm in chunks the unconfirmed table holds whole. */
+		if (i && !(i % 512) && flows_confirm(c->x)) {
+			c->pkt.data[flags_at] = saved;
+			return -1;
+		}
 		case_source(c, i);
 		if (run_once(c, &act, 1) < 0 || (int)act != c->expect_action) {
 			fprintf(stderr, "xlb-bench-prog: %s: creating flow %lu gave action %u\n",
@@ -611,7 +652,7 @@ static int flows_create(struct bench_case *c)
 		}
 	}
 	c->pkt.data[flags_at] = saved;
-	return 0;
+	return flows_confirm(c->x);
 }
 
 /* ---- the run ------------------------------------------------------------------------------ */
@@ -645,7 +686,6 @@ static struct bench_case *case_add(const char *name, const char *what, int fd,
 	c->cf = cf;
 	c->x = x;
 	c->expect_reason = -1;
-	c->entries_per_flow = 1;
 	return c;
 }
 
@@ -703,8 +743,23 @@ static void established_case(const struct config *cf, const char *name, const ch
 	c->k = k;
 	c->expect_action = XDP_REDIRECT;
 	c->expect_reason = XLB_R_REDIRECT;
-	c->entries_per_flow = v->mode == XLB_MODE_NAT ? 2 : 1;
 	c->repeat_safe = v->mode == XLB_MODE_DSR;
+}
+
+/* A fresh tuple each packet, against the second copy whose tables are
+ * full, so every insert evicts. */
+static void syn_case(const struct config *cf, const char *name, const char *what,
+		     const char *vip)
+{
+	const struct vip_def *v = vip_def_find(vip);
+	struct bench_case *c = case_add(name, what, xlb_prog_fd(cf->syn), cf, cf->syn);
+
+	if (!c)
+		return;
+	vip_packet(&c->pkt, v, 0x02);
+	c->rot = ROT_NEW;
+	c->expect_action = XDP_REDIRECT;
+	c->expect_reason = XLB_R_NEW_FLOW;
 }
 
 static void pass_case(const struct config *cf, const char *name, const char *what,
@@ -739,8 +794,6 @@ static uint64_t flows_per_case(const struct config *cf)
  * backend count differs) get the cases it could change, to bound the time. */
 static void xlb_cases(const struct config *cf, bool first, bool full)
 {
-	struct bench_case *c;
-
 	established_case(cf, "v4_tcp_est_nat", "IPv4 TCP established, nat", "tcp4-nat", 0);
 	/* A big table with a small busy set: table size alone, without the
 	 * cache misses of a big working set. */
@@ -754,13 +807,11 @@ static void xlb_cases(const struct config *cf, bool first, bool full)
 		established_case(cf, "v4_udp_est_nat", "IPv4 UDP established, nat", "udp4-nat", 0);
 		established_case(cf, "v6_tcp_est_nat", "IPv6 TCP established, nat", "tcp6-nat", 0);
 	}
-	c = case_add("v4_tcp_syn_nat", "IPv4 TCP SYN, new flow (schedule + insert), nat",
-		     xlb_prog_fd(cf->syn), cf, cf->syn);
-	if (c) {
-		vip_packet(&c->pkt, vip_def_find("tcp4-nat"), 0x02);
-		c->rot = ROT_NEW;
-		c->expect_action = XDP_REDIRECT;
-		c->expect_reason = XLB_R_NEW_FLOW;
+	syn_case(cf, "v4_tcp_syn_nat", "IPv4 TCP SYN, new flow (schedule + insert), nat", "tcp4-nat");
+	if (full) {
+		syn_case(cf, "v4_tcp_syn_dsr", "IPv4 TCP SYN, new flow, dsr", "tcp4-dsr");
+		syn_case(cf, "v4_tcp_syn_tunnel", "IPv4 TCP SYN, new flow, tunnel (ipip)",
+			 "tcp4-tunnel");
 	}
 	pass_case(cf, "v4_pass_not_vip", "IPv4 TCP to no VIP, a new 5-tuple each packet", ROT_NEW);
 	/* The same with one tuple, always cached: the instructions alone. */
@@ -769,10 +820,19 @@ static void xlb_cases(const struct config *cf, bool first, bool full)
 			  ROT_FIXED);
 }
 
+/* As Katran's harness does: fillers first, then the busy flows through
+ * the datapath, so the table holds exactly cf->flows entries. */
 static int populate(struct config *cf)
 {
+	uint64_t busy = 0;
 	int i;
 
+	for (i = 0; i < n_cases; i++)
+		if (cases[i].cf == cf && cases[i].rot == ROT_ESTABLISHED && !cases[i].k)
+			busy += flows_per_case(cf);
+	vlog("filling the tables\n");
+	if (busy < cf->flows && table_fill(xlb_map_fd(cf->est, XLB_MAP_FLOWS), cf->flows - busy))
+		return -1;
 	for (i = 0; i < n_cases; i++) {
 		struct bench_case *c = &cases[i];
 
@@ -782,13 +842,12 @@ static int populate(struct config *cf)
 		vlog("creating %lu flows for %s\n", (unsigned long)c->k, c->name);
 		if (flows_create(c))
 			return -1;
-		cf->made += c->k * c->entries_per_flow;
+		cf->made += c->k;
 	}
-	vlog("filling the tables\n");
-	if (cf->made < cf->flows &&
-	    table_fill(xlb_map_fd(cf->est, XLB_MAP_FLOWS), cf->flows - cf->made))
-		return -1;
-	if (table_fill(xlb_map_fd(cf->syn, XLB_MAP_FLOWS), cf->flows))
+	/* New flows meet full tables: the confirmed one they miss in, and
+	 * the unconfirmed one their inserts churn. */
+	if (table_fill(xlb_map_fd(cf->syn, XLB_MAP_FLOWS), cf->flows) ||
+	    table_fill(xlb_map_fd(cf->syn, XLB_MAP_FLOWS_NEW), new_flow_entries(cf->flows)))
 		return -1;
 	cf->entries = table_count(xlb_map_fd(cf->est, XLB_MAP_FLOWS));
 	vlog("table holds %ld entries\n", cf->entries);
@@ -799,9 +858,10 @@ static int config_load(struct config *cf, bool first, bool full)
 {
 	static const char *const est_vips[] = { "tcp4-nat", "tcp4-dsr", "tcp4-tunnel", "udp4-nat",
 						"tcp6-nat", NULL };
-	static const char *const syn_vips[] = { "tcp4-nat", NULL };
+	static const char *const syn_vips[] = { "tcp4-nat", "tcp4-dsr", "tcp4-tunnel", NULL };
 
-	if (xlb_load(&cf->est, est_vips, cf->backends) || xlb_load(&cf->syn, syn_vips, cf->backends))
+	if (xlb_load(&cf->est, est_vips, cf->backends, cf->flows) ||
+	    xlb_load(&cf->syn, syn_vips, cf->backends, cf->flows))
 		return -1;
 	xlb_cases(cf, first, full);
 	return populate(cf);

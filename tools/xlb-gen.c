@@ -30,6 +30,7 @@ struct gen_opts {
 	const char *src, *dst;
 	const char *dst_mac, *src_mac;
 	const char *proto;
+	const char *tcp_flags;
 	uint16_t sport, dport;
 	uint32_t flows;
 	uint32_t size;
@@ -45,6 +46,7 @@ static struct gen_opts opt = {
 	.src = "198.18.1.2",
 	.dst = "198.19.0.10",
 	.proto = "udp",
+	.tcp_flags = "ack",
 	.sport = 10000,
 	.dport = 5353,
 	.flows = 1,
@@ -66,6 +68,7 @@ static void usage(FILE *f)
 		"  --src ADDR       first source address (default 198.18.1.2)\n"
 		"  --dst ADDR       destination address (default 198.19.0.10)\n"
 		"  --proto udp|tcp  (default udp; IPv4 UDP is sent without checksum)\n"
+		"  --tcp-flags syn|ack  TCP: connection openings or mid-stream (default ack)\n"
 		"  --sport N        first source port (default 10000)\n"
 		"  --dport N        destination port (default 5353)\n"
 		"  --flows N        distinct 5-tuples: source ports, then addresses (default 1)\n"
@@ -85,7 +88,8 @@ static int parse_args(int argc, char **argv)
 		{ "netns", required_argument, NULL, 'N' },   { "dev", required_argument, NULL, 'i' },
 		{ "dst-mac", required_argument, NULL, 'M' }, { "src-mac", required_argument, NULL, 'm' },
 		{ "src", required_argument, NULL, 's' },     { "dst", required_argument, NULL, 'd' },
-		{ "proto", required_argument, NULL, 'p' },   { "sport", required_argument, NULL, 'S' },
+		{ "proto", required_argument, NULL, 'p' },
+		{ "tcp-flags", required_argument, NULL, 'T' },   { "sport", required_argument, NULL, 'S' },
 		{ "dport", required_argument, NULL, 'D' },   { "flows", required_argument, NULL, 'f' },
 		{ "size", required_argument, NULL, 'l' },    { "count", required_argument, NULL, 'n' },
 		{ "batch", required_argument, NULL, 'b' },   { "duration", required_argument, NULL, 't' },
@@ -117,6 +121,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'p':
 			opt.proto = optarg;
+			break;
+		case 'T':
+			opt.tcp_flags = optarg;
 			break;
 		case 'S':
 			opt.sport = (uint16_t)atoi(optarg);
@@ -159,6 +166,8 @@ static int parse_args(int argc, char **argv)
 		return -1;
 	if (strcmp(opt.proto, "udp") && strcmp(opt.proto, "tcp"))
 		return -1;
+	if (strcmp(opt.tcp_flags, "syn") && strcmp(opt.tcp_flags, "ack"))
+		return -1;
 	return 0;
 }
 
@@ -168,7 +177,8 @@ static int frame_build(struct xb_pkt *p)
 		.proto = strcmp(opt.proto, "tcp") ? IPPROTO_UDP : IPPROTO_TCP,
 		.sport = opt.sport,
 		.dport = opt.dport,
-		.tcp_flags = 0x10, /* ACK: mid-connection, as most packets are */
+		/* ACK: mid-connection, as most packets are; SYN: openings */
+		.tcp_flags = strcmp(opt.tcp_flags, "syn") ? 0x10 : 0x02,
 		.size = opt.size,
 		.udp_csum_zero = true, /* the generator then has one checksum less to patch */
 	};

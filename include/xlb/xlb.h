@@ -39,6 +39,8 @@
 /* Confirmed TCP flows idle this long are removed by xlbd's sweep (IPVS's
  * established timeout). */
 #define XLB_TCP_IDLE_DEFAULT_S 900
+/* A closed (RST, FIN) confirmed flow keeps its entry this long. */
+#define XLB_CLOSING_GRACE_S 10
 /* Per-CPU cache of next hops towards clients (nat replies), by address. */
 #define XLB_CLIENT_NH_SLOTS 4096
 /* A backend address:port may serve this many nat VIPs. With one, its
@@ -314,6 +316,9 @@ enum xlb_reason {
 	XLB_R_FLOW_CLOSED, /* informational: confirmed flows closed by RST or FIN */
 	XLB_R_FLOW_TABLE_FULL, /* informational: confirmed table full, flow stays unconfirmed */
 	XLB_R_PASS_NAT_REPLY_UNKNOWN, /* from a backend of several nat VIPs, no flow says which */
+	XLB_R_DROP_IP_CSUM, /* to a VIP address: IPv4 header checksum wrong (RFC 1812 5.2.2) */
+	XLB_R_DROP_L2_BCAST, /* to a VIP address in a link-layer broadcast/multicast frame (RFC 1812 5.3.4) */
+	XLB_R_TX_ICMP_TIME_EXCEEDED, /* to a VIP address with TTL/hop limit <= 1: time exceeded sent back */
 	XLB_R_MAX,
 };
 
@@ -337,7 +342,8 @@ static inline int xlb_reason_is_info(int r)
 			"nat_reply", "flow_insert_failed", "tx_icmp_too_big",  \
 			"drop_too_big", "tx_icmp_echo", "icmp_to_backend",    \
 			"flow_confirmed", "flow_closed", "flow_table_full",    \
-			"pass_nat_reply_unknown"                               \
+			"pass_nat_reply_unknown", "drop_ip_csum",              \
+			"drop_l2_bcast", "tx_icmp_time_exceeded"               \
 	}
 
 /* Map names as pinned under the pin root (bpffs). */

@@ -564,22 +564,37 @@ static void expect_fwd(struct pkt_spec *e, const struct pkt_spec *s,
  * mode, to one of v's backends, byte for byte. Returns that backend's host
  * index, or -1 with the failure recorded. `what` prefixes failure details.
  */
+static int fwd_verify(const char *what, const struct tvip *v,
+		      const struct pkt_spec *s, const struct pkt *in,
+		      struct run *r);
+
 static int fwd_check(const char *what, const struct tvip *v,
 		     const struct pkt_spec *s, struct run *r)
 {
-	const struct tbe *be;
-	struct pkt_spec es;
-	struct pkt in, exp;
-	char buf[256];
-	int h, dev;
+	struct pkt in;
 
 	build(&in, s);
 	run_pkt(r, &in, DEV_XC0);
+	return fwd_verify(what, v, s, &in, r);
+}
+
+/* fwd_check's verdict on a run of s's frame `in` (which may carry more
+ * bytes than s describes: they must not come out). */
+static int fwd_verify(const char *what, const struct tvip *v,
+		      const struct pkt_spec *s, const struct pkt *in,
+		      struct run *r)
+{
+	const struct tbe *be;
+	struct pkt_spec es;
+	struct pkt exp;
+	char buf[256];
+	int h, dev;
+
 	if (r->err) {
 		tc_fail("%stest run failed: %s", what, strerror(-r->err));
 		return -1;
 	}
-	h = out_host(v, r, &in);
+	h = out_host(v, r, in);
 	be = h >= 0 ? vip_be(v, h) : NULL;
 	if (!be) {
 		tc_fail("%snot forwarded to a backend of the VIP: action %s, "
@@ -587,7 +602,7 @@ static int fwd_check(const char *what, const struct tvip *v,
 			action_name(r->action), moved(r, buf, sizeof(buf)),
 			h >= 0 ? hosts[h].name : "unknown");
 		fprintf(tc.dumpf, "%sunexpected output\n", what);
-		pkt_hexdiff(tc.dumpf, "", "input", in.data, in.len, "output",
+		pkt_hexdiff(tc.dumpf, "", "input", in->data, in->len, "output",
 			    r->out, r->out_len);
 		return -1;
 	}
@@ -1161,6 +1176,31 @@ static void t_nat_reply_ttl1(int vi)
 	expect_verdict("reply: ", &in, DEV_XB0, XDP_PASS, XLB_R_PASS_TTL);
 }
 
+/* A nat reply the gateway would not forward (arg: VIP | REPLY_L2 for a
+ * broadcast frame, else a wrong IPv4 header checksum): it is the flow's,
+ * so it is dropped, never passed on with the backend's address. */
+#define REPLY_L2 0x100
+
+static void t_nat_reply_bad(int arg)
+{
+	const struct tvip *v = &vips[arg & 0xff];
+	const struct tbe *be;
+	struct pkt_spec s, rs;
+	struct pkt in;
+
+	be = open_flow(v, &s);
+	if (!be)
+		return;
+	reply_spec(&rs, &s, be);
+	if (arg & REPLY_L2)
+		memset(rs.eth_dst, 0xff, 6);
+	build(&in, &rs);
+	if (!(arg & REPLY_L2))
+		in.data[in.l3_off + 10] ^= 0x01;
+	expect_verdict("reply: ", &in, DEV_XB0, XDP_DROP,
+		       arg & REPLY_L2 ? XLB_R_DROP_L2_BCAST : XLB_R_DROP_IP_CSUM);
+}
+
 /* Backend traffic that belongs to no NAT flow is not ours. */
 static void t_backend_no_entry(int vi)
 {
@@ -1178,47 +1218,105 @@ static void t_backend_no_entry(int vi)
 	expect_verdict("", &in, DEV_XB0, XDP_PASS, XLB_R_PASS_NOT_VIP);
 }
 
-/* A packet that would expire at our hop: passed unchanged (pass_ttl). */
-static void t_ttl1(int vi)
+/* The gateway's address on the client's side: the source of its ICMP errors. */
+static void gateway_addr(uint8_t out[16], int family)
 {
-	struct pkt_spec s;
-	struct pkt p;
-
-	client_spec(&s, &vips[vi], next_sport(), PKT_TCP_SYN);
-	s.ttl = 1;
-	build(&p, &s);
-	expect_verdict("", &p, DEV_XC0, XDP_PASS, XLB_R_PASS_TTL);
+	parse_addr(out, family, family == 4 ? dev_v4[DEV_XC0] : dev_v6[DEV_XC0]);
 }
 
-/* Ethernet padding after the IP packet rides along untouched. */
-static void t_eth_padding(int vi)
+/*
+ * s (from the client, on xc0) would expire at the gateway: it answers
+ * "time exceeded in transit" (ICMP 11/0, ICMPv6 3/0) from its own address,
+ * back out of xc0 with the MACs (and VLAN tag) of s swapped. IPv4 quotes
+ * the IP header + 8 bytes, IPv6 the first 48 bytes, as xlb's "too big"
+ * does; TOS 0xc0 (IPv4), TTL 64, no ID, no DF, flow label 0.
+ */
+static void expect_time_exceeded(const char *what, const struct pkt_spec *s)
 {
-	static const uint8_t pad[6] = { 0xee, 0xee, 0xee, 0xee, 0xee, 0xee };
-	const struct tvip *v = &vips[vi];
-	struct pkt_spec s, es;
+	struct pkt_spec e;
 	struct pkt in, exp;
 	struct run r;
-	int h;
+
+	build(&in, s);
+	echo_spec(&e, s->family, s->src);
+	gateway_addr(e.src, s->family);
+	set_macs(&e, s->eth_src, s->eth_dst);
+	e.vlan_proto = s->vlan_proto;
+	e.vlan_tci = s->vlan_tci;
+	e.ttl = 64;
+	e.tos = s->family == 4 ? 0xc0 : 0;
+	e.ip_id = 0;
+	e.frag_off = 0;
+	e.flow_label = 0;
+	e.icmp_type = s->family == 4 ? 11 : 3;
+	e.icmp_code = 0;
+	e.icmp_id = 0;
+	e.icmp_seq = 0;
+	e.payload = in.data + in.l3_off;
+	e.payload_len = s->family == 4 ? in.l4_off - in.l3_off + 8 : 48;
+	build(&exp, &e);
+	run_pkt(&r, &in, DEV_XC0);
+	if (check_action(what, &r, XDP_TX) &&
+	    check_reason(what, &r, XLB_R_TX_ICMP_TIME_EXCEEDED))
+		check_pkt(what, &r, &exp);
+}
+
+enum { TTL_1 = 0x100, TTL_0 = 0x200, TTL_VLAN = 0x400, TTL_EST = 0x800 };
+
+/* A TCP/UDP packet to a VIP that would expire at the gateway, in any mode
+ * (arg: VIP | TTL_*): answered with time exceeded, so traceroute through
+ * a VIP works. TTL_EST sends it on an established flow. */
+static void t_ttl1(int arg)
+{
+	const struct tvip *v = &vips[arg & 0xff];
+	struct pkt_spec s;
+
+	client_spec(&s, v, next_sport(), PKT_TCP_SYN);
+	if (arg & TTL_EST) {
+		if (!open_flow(v, &s))
+			return;
+		client_spec(&s, v, s.sport, PKT_TCP_ACK);
+	}
+	with_payload(&s);
+	s.ttl = arg & TTL_0 ? 0 : 1;
+	if (arg & TTL_VLAN) {
+		s.vlan_proto = PKT_ETH_P_8021Q;
+		s.vlan_tci = 100;
+	}
+	expect_time_exceeded("", &s);
+}
+
+/* TTL 2 leaves the gateway with 1 (nat) or 2 (dsr: an L2 hop). */
+static void t_ttl2(int vi)
+{
+	struct pkt_spec s;
+	struct run r;
+
+	client_spec(&s, &vips[vi], next_sport(), PKT_TCP_SYN);
+	s.ttl = 2;
+	fwd_check("", &vips[vi], &s, &r);
+}
+
+/* Ethernet padding (or any trailer) after the IP packet is cut before the
+ * frame leaves: it never reaches a backend. arg: VIP | PAD_LONG (a
+ * 30-byte trailer instead of padding to the Ethernet minimum). */
+#define PAD_LONG 0x100
+
+static void t_eth_padding(int arg)
+{
+	const struct tvip *v = &vips[arg & 0xff];
+	struct pkt_spec s;
+	struct pkt in;
+	struct run r;
+	size_t pad;
 
 	client_spec(&s, v, next_sport(), PKT_TCP_SYN);
 	build(&in, &s);
-	memcpy(in.data + in.len, pad, sizeof(pad));
-	in.len += sizeof(pad); /* 60 bytes: the Ethernet minimum */
+	pad = arg & PAD_LONG ? 30 : in.len < 60 ? 60 - in.len : 0;
+	memset(in.data + in.len, 0xee, pad);
+	in.len += pad;
 	run_pkt(&r, &in, DEV_XC0);
-	h = out_host(v, &r, &in);
-	if (h < 0 || !vip_be(v, h)) {
-		check_action("", &r, XDP_REDIRECT);
-		tc_fail("not forwarded to a backend (action %s)",
-			action_name(r.action));
-		return;
-	}
-	expect_fwd(&es, &s, v, vip_be(v, h));
-	build(&exp, &es);
-	memcpy(exp.data + exp.len, pad, sizeof(pad));
-	exp.len += sizeof(pad);
-	if (check_action("", &r, XDP_REDIRECT) &&
-	    check_reason("", &r, XLB_R_REDIRECT))
-		check_pkt("", &r, &exp);
+	fwd_verify("", v, &s, &in, &r);
 }
 
 /* Per-VIP and per-backend packets and bytes (whole frame) move. */
@@ -1266,6 +1364,255 @@ static void t_counters(int vi)
 			"expected 1 and %zu",
 			(unsigned long long)(b1.packets - b0.packets),
 			(unsigned long long)(b1.bytes - b0.bytes), p.len);
+}
+
+/* ---- cases: flow states (unconfirmed -> confirmed -> closing) ----------- */
+
+static bool flow_in(const char *table, const struct pkt_spec *s, struct xlb_flow *f)
+{
+	struct xlb_flow_key k;
+
+	flow_key_of(&k, s);
+	return !flow_get_in(table, &k, f);
+}
+
+static bool expect_flags(const char *what, const char *table, const struct pkt_spec *s,
+			 uint32_t want)
+{
+	struct xlb_flow f;
+
+	if (!flow_in(table, s, &f))
+		return tc_fail("%sno entry in %s", what, table);
+	if (f.flags != want)
+		return tc_fail("%s%s entry flags 0x%x, expected 0x%x", what, table, f.flags, want);
+	return true;
+}
+
+static bool expect_absent(const char *what, const char *table, const struct pkt_spec *s)
+{
+	struct xlb_flow f;
+
+	return flow_in(table, s, &f) ? tc_fail("%san entry in %s, expected none", what, table)
+				     : true;
+}
+
+/* nat: a flow is confirmed when its handshake completes: the client's ACK
+ * after the backend's SYN-ACK. An ACK before it (or a blind one) is
+ * forwarded but confirms nothing. */
+static void t_confirm_nat_handshake(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	const struct tbe *be;
+	struct pkt_spec s, a, rs;
+	struct pkt in;
+	struct run r;
+
+	be = open_flow(v, &s);
+	if (!be || !check_unconfirmed_syn_entry(&s))
+		return;
+	client_spec(&a, v, s.sport, PKT_TCP_ACK);
+	if (fwd_check("ACK before the SYN-ACK: ", v, &a, &r) < 0 ||
+	    !check_info("ACK before the SYN-ACK: ", &r, XLB_R_FLOW_CONFIRMED, 0) ||
+	    !expect_absent("ACK before the SYN-ACK: ", XLB_MAP_FLOWS, &s))
+		return;
+	reply_spec(&rs, &s, be);
+	build(&in, &rs);
+	run_pkt(&r, &in, DEV_XB0);
+	if (!check_info("SYN-ACK: ", &r, XLB_R_NAT_REPLY, 1) ||
+	    !expect_flags("SYN-ACK: ", XLB_MAP_FLOWS_NEW, &s,
+			  XLB_FLOW_F_SYN | XLB_FLOW_F_REPLY_SEEN))
+		return;
+	if (fwd_check("handshake ACK: ", v, &a, &r) < 0 ||
+	    !check_info("handshake ACK: ", &r, XLB_R_FLOW_CONFIRMED, 1) ||
+	    !expect_flags("handshake ACK: ", XLB_MAP_FLOWS, &s, XLB_FLOW_F_SYN))
+		return;
+	expect_flags("handshake ACK: ", XLB_MAP_FLOWS_NEW, &s,
+		     XLB_FLOW_F_SYN | XLB_FLOW_F_REPLY_SEEN | XLB_FLOW_F_CONFIRMED);
+}
+
+/* dsr sees no replies: the client's first packet after its SYN confirms. */
+static void t_confirm_after_syn(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	struct pkt_spec s, a;
+	struct run r;
+
+	if (!open_flow(v, &s) || !check_unconfirmed_syn_entry(&s))
+		return;
+	client_spec(&a, v, s.sport, PKT_TCP_ACK);
+	if (fwd_check("ACK: ", v, &a, &r) < 0 ||
+	    !check_info("ACK: ", &r, XLB_R_FLOW_CONFIRMED, 1))
+		return;
+	expect_flags("ACK: ", XLB_MAP_FLOWS, &s, XLB_FLOW_F_SYN);
+}
+
+/* UDP: a second datagram confirms. */
+static void t_confirm_udp(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	struct pkt_spec s;
+	struct run r;
+
+	client_spec(&s, v, next_sport(), 0);
+	with_payload(&s);
+	if (fwd_check("first datagram: ", v, &s, &r) < 0 ||
+	    !check_info("first datagram: ", &r, XLB_R_FLOW_CONFIRMED, 0) ||
+	    !expect_flags("first datagram: ", XLB_MAP_FLOWS_NEW, &s, 0) ||
+	    !expect_absent("first datagram: ", XLB_MAP_FLOWS, &s))
+		return;
+	s.ip_id++;
+	if (fwd_check("second datagram: ", v, &s, &r) < 0 ||
+	    !check_info("second datagram: ", &r, XLB_R_FLOW_CONFIRMED, 1))
+		return;
+	expect_flags("second datagram: ", XLB_MAP_FLOWS, &s, 0);
+}
+
+/* Complete the handshake of flow s (opened by open_flow): nat needs the
+ * backend's SYN-ACK to pass first. Leaves the client's ACK in a. */
+static bool handshake(const struct tvip *v, const struct pkt_spec *s, struct pkt_spec *a)
+{
+	struct xlb_flow f;
+	struct pkt_spec rs;
+	struct pkt in;
+	struct run r;
+	int h;
+
+	if (v->mode == XLB_MODE_NAT) {
+		if (!flow_in(XLB_MAP_FLOWS_NEW, s, &f))
+			return tc_fail("handshake: no unconfirmed entry");
+		for (h = 0; h < NHOST; h++) {
+			uint8_t addr[16];
+
+			host_addr(addr, h, v->family);
+			if (!memcmp(addr, f.backend_addr.bytes, 16) && vip_be(v, h))
+				break;
+		}
+		if (h == NHOST)
+			return tc_fail("handshake: the entry's backend is not one of the VIP's");
+		reply_spec(&rs, s, vip_be(v, h));
+		build(&in, &rs);
+		run_pkt(&r, &in, DEV_XB0);
+		if (!check_info("SYN-ACK: ", &r, XLB_R_NAT_REPLY, 1))
+			return false;
+	}
+	client_spec(a, v, s->sport, PKT_TCP_ACK);
+	return fwd_check("handshake ACK: ", v, a, &r) >= 0 &&
+	       check_info("handshake ACK: ", &r, XLB_R_FLOW_CONFIRMED, 1);
+}
+
+/* A confirmed flow's RST is forwarded and marks it closing (xlbd's sweep
+ * removes it); a SYN on the tuple then starts a new, unconfirmed flow. */
+static void t_close_then_reuse(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	struct pkt_spec s, a, rst;
+	struct run r;
+
+	if (!open_flow(v, &s) || !handshake(v, &s, &a))
+		return;
+	client_spec(&rst, v, s.sport, PKT_TCP_RST | PKT_TCP_ACK);
+	if (fwd_check("RST: ", v, &rst, &r) < 0 || !check_info("RST: ", &r, XLB_R_FLOW_CLOSED, 1) ||
+	    !expect_flags("RST: ", XLB_MAP_FLOWS, &s, XLB_FLOW_F_SYN | XLB_FLOW_F_CLOSING))
+		return;
+	if (fwd_check("SYN reusing the port: ", v, &s, &r) < 0 ||
+	    !check_info("SYN reusing the port: ", &r, XLB_R_RESCHEDULED, 1) ||
+	    !expect_absent("SYN reusing the port: ", XLB_MAP_FLOWS, &s))
+		return;
+	expect_flags("SYN reusing the port: ", XLB_MAP_FLOWS_NEW, &s, XLB_FLOW_F_SYN);
+}
+
+/* A datapath of its own with small tables (so a test can fill them), and
+ * the one VIP the test needs. Returns the previous instance to restore. */
+static struct xlb *small_instance(const struct tvip *v, uint32_t flows, uint32_t new_flows)
+{
+	struct xlb_open_opts o = { .no_pin = true, .flow_entries = flows,
+				   .new_flow_entries = new_flows };
+	struct tvip copy = *v;
+	struct xlb *x;
+
+	if (xlb_open(&x, &o)) {
+		tc_fail("xlb_open (small tables): %s", xlb_errmsg());
+		return NULL;
+	}
+	if (setup_vip(x, &copy)) {
+		xlb_close(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* Eviction order: fresh tuples (four times the unconfirmed table) evict
+ * unconfirmed flows only; the confirmed flow keeps forwarding from its
+ * entry and the oldest unconfirmed one is gone. */
+static void t_flood_evicts_unconfirmed_only(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	struct xlb *x = small_instance(v, XLB_FLOWS_MIN, XLB_FLOWS_MIN);
+	struct pkt_spec s, a, early, f;
+	struct run r;
+	int i;
+
+	if (!x)
+		return;
+	cur = x;
+	if (!open_flow(v, &s) || !handshake(v, &s, &a) || !open_flow(v, &early))
+		goto out;
+	for (i = 0; i < 4 * XLB_FLOWS_MIN; i++) {
+		struct pkt in;
+
+		client_spec(&f, v, next_sport(), PKT_TCP_SYN);
+		f.src[3] = (uint8_t)(i >> 8); /* beyond the port range */
+		build(&in, &f);
+		run_pkt(&r, &in, DEV_XC0);
+	}
+	if (!expect_flags("after the flood: ", XLB_MAP_FLOWS, &s, XLB_FLOW_F_SYN) ||
+	    !expect_absent("after the flood, the early unconfirmed flow: ", XLB_MAP_FLOWS_NEW,
+			   &early))
+		goto out;
+	if (fwd_check("confirmed flow after the flood: ", v, &a, &r) >= 0)
+		check_info("confirmed flow after the flood: ", &r, XLB_R_NEW_FLOW, 0);
+out:
+	cur = X;
+	xlb_close(x);
+}
+
+/* A full confirmed table refuses the copy (flow_table_full); the flow is
+ * still forwarded, from its unconfirmed entry. */
+static void t_confirmed_table_full(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	struct xlb *x = small_instance(v, XLB_FLOWS_MIN, XLB_FLOWS_MIN);
+	struct xlb_flow_key k = {};
+	struct xlb_flow zero = {};
+	struct pkt_spec s, a;
+	struct run r;
+	int fd, i;
+
+	if (!x)
+		return;
+	cur = x;
+	fd = xlb_map_fd(x, XLB_MAP_FLOWS);
+	k.family = XLB_FAMILY_V4;
+	k.proto = IPPROTO_TCP;
+	for (i = 0; i < XLB_FLOWS_MIN; i++) {
+		k.sport = htons((uint16_t)i);
+		if (bpf_map_update_elem(fd, &k, &zero, BPF_NOEXIST)) {
+			tc_fail("filling the confirmed table: %s", strerror(errno));
+			goto out;
+		}
+	}
+	if (!open_flow(v, &s))
+		goto out;
+	client_spec(&a, v, s.sport, PKT_TCP_ACK);
+	if (fwd_check("ACK: ", v, &a, &r) < 0 ||
+	    !check_info("ACK: ", &r, XLB_R_FLOW_TABLE_FULL, 1) ||
+	    !check_info("ACK: ", &r, XLB_R_FLOW_CONFIRMED, 0) ||
+	    !expect_absent("ACK: ", XLB_MAP_FLOWS, &s))
+		goto out;
+	expect_flags("ACK: ", XLB_MAP_FLOWS_NEW, &s, XLB_FLOW_F_SYN);
+out:
+	cur = X;
+	xlb_close(x);
 }
 
 /* ---- cases: UDP ---------------------------------------------------------- */
@@ -1459,18 +1806,6 @@ static void t_backend_epoch(int vi)
 }
 
 /* ---- cases: DSR, XDP_TX, no neighbour, no backend ------------------------ */
-
-/* DSR keeps TTL: a TTL of 1 is not ours to expire. */
-static void t_dsr_ttl1(int vi)
-{
-	const struct tvip *v = &vips[vi];
-	struct pkt_spec s;
-	struct run r;
-
-	client_spec(&s, v, next_sport(), PKT_TCP_SYN);
-	s.ttl = 1;
-	fwd_check("", v, &s, &r);
-}
 
 /* nat to a backend without neighbour: rewritten (TTL and MACs as they
  * were) and passed to the kernel, which resolves the neighbour. */
@@ -2740,6 +3075,14 @@ static void t_v6_ext(int kind)
 /* ---- cases: fragments ---------------------------------------------------- */
 
 enum { F_MF, F_OFFSET, F_OTHER_PORT }; /* | F_NONVIP */
+
+/* A payload that makes the fragment's data (TCP header included) a
+ * multiple of 8 bytes, as every fragment but the last must be. */
+static void frag_payload(struct pkt_spec *s)
+{
+	with_payload(s);
+	s->payload_len -= (20 + s->payload_len) % 8;
+}
 #define F_NONVIP 0x10
 
 static void t_frag4(int kind)
@@ -2756,7 +3099,7 @@ static void t_frag4(int kind)
 	if (kind == F_OTHER_PORT)
 		s.dport = 81;
 	s.frag_off = kind == F_OFFSET ? 185 : PKT_IP_MF;
-	with_payload(&s);
+	frag_payload(&s);
 	build(&p, &s);
 	if (nonvip)
 		expect_verdict("", &p, DEV_XC0, XDP_PASS, XLB_R_PASS_FRAGMENT);
@@ -2782,7 +3125,7 @@ static void t_frag6(int kind)
 	add_ext(&s, PKT_NH_FRAGMENT, 8);
 	/* offset in 8-byte units << 3, M in bit 0 */
 	s.ext[s.n_ext - 1].frag = kind == F6_OFFSET ? 185 << 3 : 1;
-	with_payload(&s);
+	frag_payload(&s);
 	build(&p, &s);
 	if (nonvip)
 		expect_verdict("", &p, DEV_XC0, XDP_PASS, XLB_R_PASS_FRAGMENT);
@@ -2886,8 +3229,8 @@ static void t_cut_l4_frame(int kind)
 
 	cut_spec(&s, kind);
 	build(&p, &s);
-	cut_range(&p, p.l3_off + (s.family == 4 ? 20 : 40), p.len, XDP_PASS,
-		  XLB_R_PASS_MALFORMED);
+	cut_range(&p, p.l3_off + (s.family == 4 ? 20 : 40), p.len, XDP_DROP,
+		  XLB_R_DROP_MALFORMED);
 }
 
 /* IPv6 payload length agrees with the frame, which ends inside the
@@ -2907,8 +3250,8 @@ static void t_cut_ext_consistent(int unused)
 		set_ip_end(&c, 6, len);
 		snprintf(what, sizeof(what), "%zu ext bytes: ",
 			 len - p.l3_off - 40);
-		if (!expect_verdict(what, &c, DEV_XC0, XDP_PASS,
-				    XLB_R_PASS_MALFORMED))
+		if (!expect_verdict(what, &c, DEV_XC0, XDP_DROP,
+				    XLB_R_DROP_MALFORMED))
 			return;
 	}
 }
@@ -3050,11 +3393,11 @@ static void edit_ihl_over_totlen(struct pkt *p, int arg)
 static void t_ihl_beyond(int which)
 {
 	if (which == 0)
-		malformed(4, edit_ihl_over_totlen, 0, XDP_PASS,
-			  XLB_R_PASS_MALFORMED);
+		malformed(4, edit_ihl_over_totlen, 0, XDP_DROP,
+			  XLB_R_DROP_MALFORMED);
 	else
-		malformed(4, edit_ihl_beyond_frame, 0, XDP_PASS,
-			  XLB_R_PASS_MALFORMED);
+		malformed(4, edit_ihl_beyond_frame, 0, XDP_DROP,
+			  XLB_R_DROP_MALFORMED);
 }
 
 static void t_totlen(int which)
@@ -3065,8 +3408,8 @@ static void t_totlen(int which)
 	int i;
 
 	for (i = 0; i < 2 && !tc.failed; i++)
-		malformed(4, edit_ip_totlen, v[i], XDP_PASS,
-			  XLB_R_PASS_MALFORMED);
+		malformed(4, edit_ip_totlen, v[i], XDP_DROP,
+			  XLB_R_DROP_MALFORMED);
 }
 
 static void t_bad_version(int family)
@@ -3087,8 +3430,8 @@ static void t_v6_paylen(int unused)
 
 	(void)unused;
 	for (i = 0; i < 2 && !tc.failed; i++)
-		malformed(6, edit_v6_paylen, len[i], XDP_PASS,
-			  XLB_R_PASS_MALFORMED);
+		malformed(6, edit_v6_paylen, len[i], XDP_DROP,
+			  XLB_R_DROP_MALFORMED);
 }
 
 /* The same edit on a packet to a non-VIP address. */
@@ -3118,6 +3461,304 @@ static void t_doff(int family_vip)
 		else
 			doff_non_vip(family, doff);
 	}
+}
+
+/* ---- cases: what a router would not forward (RFC 1812, RFC 8200) ------ */
+
+/* A SYN from the client to VIP v (or, with vi < 0, to a non-VIP address of
+ * family -vi), with a payload. */
+static void hyg_spec(struct pkt_spec *s, int vi)
+{
+	if (vi < 0)
+		client_spec_to(s, -vi, TCP, -vi == 4 ? V4_OTHER : V6_OTHER, 80,
+			       PKT_TCP_SYN);
+	else
+		client_spec(s, &vips[vi], next_sport(), PKT_TCP_SYN);
+	with_payload(s);
+}
+
+/* arg: VIP | CSUM_ZERO | CSUM_OPTS, or NONVIP4 for a non-VIP address */
+enum { CSUM_ZERO = 0x100, CSUM_OPTS = 0x200, NONVIP4 = 0x400 };
+
+/* IPv4 header checksum wrong or zero (RFC 1812 5.2.2): to a VIP, dropped
+ * in every mode (drop_ip_csum); to any other address it is not xlb's to
+ * judge, and leaves untouched at no extra cost (pass_not_vip). */
+static void t_ip_csum(int arg)
+{
+	struct pkt_spec s;
+	struct pkt p;
+	uint8_t *ck;
+
+	hyg_spec(&s, arg & NONVIP4 ? -4 : arg & 0xff);
+	if (arg & CSUM_OPTS) {
+		s.ip_opts_len = 12;
+		fill_ip_opts(s.ip_opts, s.ip_opts_len);
+	}
+	build(&p, &s);
+	ck = p.data + p.l3_off + 10;
+	if (arg & CSUM_ZERO)
+		pkt_put16(ck, 0);
+	else if (arg & CSUM_OPTS)
+		p.data[p.l3_off + 30] ^= 0x40; /* an option byte, not the sum */
+	else
+		pkt_put16(ck, pkt_get16(ck) ^ 0x0100);
+	if (arg & NONVIP4)
+		expect_verdict("", &p, DEV_XC0, XDP_PASS, XLB_R_PASS_NOT_VIP);
+	else
+		expect_verdict("", &p, DEV_XC0, XDP_DROP, XLB_R_DROP_IP_CSUM);
+}
+
+enum {
+	OPT_LEN0, OPT_LEN1, OPT_PAST, OPT_NO_LEN, OPT_PAST_40, /* malformed */
+	OPT_EOL_JUNK, OPT_NOP_40, OPT_EXACT_40, /* forwarded */
+};
+
+/* IPv4 options that do not parse (a length below 2, an option running past
+ * the header, a type without its length byte): dropped as malformed, their
+ * header checksum right. Options that parse are forwarded as they are. */
+static void t_ip_opts(int kind)
+{
+	const struct tvip *v = &vips[V4_NAT];
+	uint8_t *o;
+	struct pkt_spec s;
+	struct pkt p;
+	struct run r;
+
+	hyg_spec(&s, V4_NAT);
+	o = s.ip_opts;
+	s.ip_opts_len = 4;
+	switch (kind) {
+	case OPT_LEN0: /* router alert, length 0 */
+		memcpy(o, "\x94\x00\x00\x00", 4);
+		break;
+	case OPT_LEN1:
+		memcpy(o, "\x01\x9e\x01\x00", 4);
+		break;
+	case OPT_PAST: /* NOP, then 8 bytes claimed in the 3 left */
+		memcpy(o, "\x01\x9e\x08\x00", 4);
+		break;
+	case OPT_NO_LEN: /* three NOPs, then a type in the last byte */
+		memcpy(o, "\x01\x01\x01\x9e", 4);
+		break;
+	case OPT_PAST_40: /* 40 bytes: 36 of NOP, an option claiming 5 in 4 */
+		s.ip_opts_len = 40;
+		memset(o, 1, 36);
+		memcpy(o + 36, "\x9e\x05\x00\x00", 4);
+		break;
+	case OPT_EOL_JUNK: /* nothing after the end of the list is read */
+		memcpy(o, "\x01\x00\xff\xff", 4);
+		break;
+	case OPT_NOP_40: /* the longest walk: 40 one-byte options */
+		s.ip_opts_len = 40;
+		memset(o, 1, 40);
+		break;
+	case OPT_EXACT_40: /* one option filling all 40 bytes */
+		s.ip_opts_len = 40;
+		fill_ip_opts(o, 40);
+		break;
+	}
+	if (kind >= OPT_EOL_JUNK) {
+		fwd_check("", v, &s, &r);
+		return;
+	}
+	build(&p, &s);
+	expect_verdict("", &p, DEV_XC0, XDP_DROP, XLB_R_DROP_MALFORMED);
+}
+
+/* TCP data offset past the segment's end: 60 or 36 bytes of header claimed
+ * in a 33-byte segment (arg: family | 0x10 for 36). */
+static void t_doff_past(int arg)
+{
+	struct pkt_spec s;
+	struct pkt p;
+
+	hyg_spec(&s, (arg & 0xf) == 4 ? V4_NAT : V6_NAT);
+	build(&p, &s);
+	edit_doff(&p, arg & 0x10 ? 9 : 15);
+	expect_verdict("", &p, DEV_XC0, XDP_DROP, XLB_R_DROP_MALFORMED);
+}
+
+/* UDP length field below 8, or not the IP payload's length (shorter or
+ * longer): dropped (arg: family | variant << 4). */
+static void t_udp_len(int arg)
+{
+	int family = arg & 0xf, variant = arg >> 4;
+	struct pkt_spec s;
+	struct pkt p;
+	uint8_t *len;
+	int seg;
+
+	client_spec(&s, vip_for(family, UDP), next_sport(), 0);
+	with_payload(&s);
+	build(&p, &s);
+	len = p.data + p.l4_off + 4;
+	seg = (int)(p.len - p.l4_off);
+	pkt_put16(len, (uint16_t)(variant == 0 ? 0 : variant == 1 ? 7 :
+				  variant == 2 ? seg - 1 : seg + 1));
+	expect_verdict("", &p, DEV_XC0, XDP_DROP, XLB_R_DROP_MALFORMED);
+}
+
+/* Hop-by-hop options anywhere but first (RFC 8200 4.1): malformed; to a
+ * VIP dropped, elsewhere passed for the kernel (which drops it too).
+ * arg: 0 HBH, DSTOPTS, HBH; 1 DSTOPTS, HBH; | 0x10 to a non-VIP address. */
+static void t_v6_hbh_later(int arg)
+{
+	bool nonvip = arg & 0x10;
+	struct pkt_spec s;
+	struct pkt p;
+
+	hyg_spec(&s, nonvip ? -6 : V6_NAT);
+	if (!(arg & 1))
+		add_ext(&s, PKT_NH_HOP, 8);
+	add_ext(&s, PKT_NH_DSTOPTS, 8);
+	add_ext(&s, PKT_NH_HOP, 8);
+	build(&p, &s);
+	if (nonvip)
+		expect_verdict("", &p, DEV_XC0, XDP_PASS, XLB_R_PASS_MALFORMED);
+	else
+		expect_verdict("", &p, DEV_XC0, XDP_DROP, XLB_R_DROP_MALFORMED);
+}
+
+static const uint8_t l2_group[3][6] = {
+	{ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, /* broadcast */
+	{ 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 }, /* IPv4 multicast */
+	{ 0x33, 0x33, 0x00, 0x00, 0x00, 0x01 }, /* IPv6 multicast */
+};
+
+/* A unicast packet to a VIP in a link-layer broadcast or multicast frame
+ * (RFC 1812 5.3.4): dropped in every mode, echo requests too (arg: VIP |
+ * group << 8 | L2_ECHO); to another address it is not looked at. */
+enum { L2_ECHO = 0x1000, L2_NONVIP = 0x2000 };
+
+static void t_l2_group(int arg)
+{
+	const struct tvip *v = &vips[arg & 0xff];
+	struct pkt_spec s;
+	struct pkt p;
+
+	if (arg & L2_ECHO)
+		echo_spec(&s, v->family, v->a);
+	else
+		hyg_spec(&s, arg & L2_NONVIP ? -v->family : arg & 0xff);
+	memcpy(s.eth_dst, l2_group[(arg >> 8) & 3], 6);
+	build(&p, &s);
+	if (arg & L2_NONVIP)
+		expect_verdict("", &p, DEV_XC0, XDP_PASS, XLB_R_PASS_NOT_VIP);
+	else
+		expect_verdict("", &p, DEV_XC0, XDP_DROP, XLB_R_DROP_L2_BCAST);
+}
+
+enum { FB_V4_ODD, FB_V4_OVERFLOW, FB_V6_ODD, FB_V6_OVERFLOW, FB_V6_CUT };
+
+/* Fragments that can never be reassembled (a non-last one whose data is
+ * not a multiple of 8 bytes, data reaching past 65535, a fragment header
+ * cut short) are malformed, not fragments: to a VIP drop_malformed,
+ * elsewhere pass_malformed (kind | F_NONVIP). */
+static void t_frag_bad(int arg)
+{
+	int kind = arg & ~F_NONVIP, family = kind <= FB_V4_OVERFLOW ? 4 : 6;
+	bool nonvip = arg & F_NONVIP;
+	struct pkt_spec s;
+	struct pkt p;
+
+	hyg_spec(&s, nonvip ? -family : family == 4 ? V4_NAT : V6_NAT);
+	if (family == 4) {
+		/* 33 bytes of data; offset 8189 * 8 + 33 > 65535 - 20 */
+		s.frag_off = kind == FB_V4_ODD ? PKT_IP_MF : 8189;
+	} else {
+		add_ext(&s, PKT_NH_FRAGMENT, 8);
+		s.ext[0].frag = kind == FB_V6_OVERFLOW ? 8189 << 3 : 1;
+	}
+	build(&p, &s);
+	if (kind == FB_V6_CUT) /* the payload ends 4 bytes into the header */
+		set_ip_end(&p, 6, p.l3_off + 44);
+	if (nonvip)
+		expect_verdict("", &p, DEV_XC0, XDP_PASS, XLB_R_PASS_MALFORMED);
+	else
+		expect_verdict("", &p, DEV_XC0, XDP_DROP, XLB_R_DROP_MALFORMED);
+}
+
+/* ICMP to a VIP address whose 8-byte header is cut short by the IP length
+ * (the frame carries the rest): malformed, dropped. */
+static void t_icmp_short(int family)
+{
+	const struct tvip *v = &vips[family == 4 ? V4_NAT : V6_NAT];
+	struct pkt_spec s;
+	struct pkt p;
+
+	echo_spec(&s, family, v->a);
+	s.payload_len = 0;
+	build(&p, &s);
+	set_ip_end(&p, family, p.l4_off + 4);
+	p.len += 4; /* the other 4 bytes, as a trailer */
+	expect_verdict("", &p, DEV_XC0, XDP_DROP, XLB_R_DROP_MALFORMED);
+}
+
+/* An ICMP error to a VIP whose quote is no IP header (version 0): dropped
+ * as malformed, not passed as ICMP. */
+static void t_icmp_bad_quote(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	uint8_t q[PKT_MAX];
+	struct pkt_spec s, e;
+	struct pkt quoted, p;
+
+	client_spec(&s, v, next_sport(), PKT_TCP_SYN);
+	icmp_error_spec(&e, &quoted, v, &s, v->family == 4 ? 3 : 2);
+	memcpy(q, e.payload, e.payload_len);
+	q[0] &= 0x0f;
+	e.payload = q;
+	build(&p, &e);
+	expect_verdict("", &p, DEV_XC0, XDP_DROP, XLB_R_DROP_MALFORMED);
+}
+
+/* An echo request to a VIP with Ethernet padding: the reply has none. */
+static void t_icmp_echo_padding(int vi)
+{
+	struct pkt_spec s, e;
+	struct pkt in, exp;
+	struct run r;
+
+	echo_spec(&s, vips[vi].family, vips[vi].a);
+	e = s;
+	memcpy(e.src, s.dst, 16);
+	memcpy(e.dst, s.src, 16);
+	e.ttl = 64;
+	e.icmp_type = s.family == 4 ? 0 : 129;
+	set_macs(&e, s.eth_src, s.eth_dst);
+	build(&in, &s);
+	build(&exp, &e);
+	memset(in.data + in.len, 0xee, 20);
+	in.len += 20;
+	run_pkt(&r, &in, DEV_XC0);
+	if (check_action("", &r, XDP_TX) &&
+	    check_reason("", &r, XLB_R_TX_ICMP_ECHO))
+		check_pkt("", &r, &exp);
+}
+
+/* Tunnel mode with a trailer after the IP packet (a full 1514-byte frame
+ * carries a 1480-byte packet plus 20-30 bytes): the frame is cut to the
+ * packet, so the packet that fits the path once encapsulated is tunnelled
+ * exactly; one that does not gets "too big" (never a frame the kernel
+ * would drop for its size after the program returns). */
+static void t_tunnel_trailer(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	size_t ovh = (v->be_family == 4 ? 20 : 40) +
+		     (v->encap == XLB_ENCAP_GUE ? 8 : 0);
+	struct pkt_spec s;
+	struct pkt in, exp;
+	struct run r;
+
+	big_spec(&s, v, XB0_MTU - ovh);
+	build(&in, &s);
+	memset(in.data + in.len, 0xee, 26);
+	in.len += 26;
+	run_pkt(&r, &in, DEV_XC0);
+	expect_tunnel(&exp, &s, v, predict_flow(v, &s));
+	if (check_action("", &r, XDP_REDIRECT) &&
+	    check_reason("", &r, XLB_R_REDIRECT))
+		check_pkt("", &r, &exp);
 }
 
 /* ---- case: the builder's checksums, judged by the kernel ----------------- */
@@ -3296,8 +3937,18 @@ static const struct tcase cases[] = {
 	{ "v4_tcp_nat_reply", t_nat_reply, V4_NAT },
 	{ "v4_tcp_nat_reply_ttl1", t_nat_reply_ttl1, V4_NAT },
 	{ "v4_backend_packet_without_flow", t_backend_no_entry, V4_NAT },
-	{ "v4_tcp_ttl1_nat", t_ttl1, V4_NAT },
-	{ "v4_tcp_eth_padding_kept", t_eth_padding, V4_NAT },
+	{ "v4_tcp_ttl1_nat_time_exceeded", t_ttl1, V4_NAT },
+	{ "v4_tcp_ttl0_nat_time_exceeded", t_ttl1, V4_NAT | TTL_0 },
+	{ "v4_tcp_ttl1_nat_established_time_exceeded", t_ttl1, V4_NAT | TTL_EST },
+	{ "v4_vlan_tcp_ttl1_nat_time_exceeded", t_ttl1, V4_NAT | TTL_VLAN },
+	{ "v4_udp_ttl1_nat_time_exceeded", t_ttl1, V4_UDP },
+	{ "v4_tcp_ttl2_nat_forwarded", t_ttl2, V4_NAT },
+	{ "v4_tcp_eth_padding_trimmed_nat", t_eth_padding, V4_NAT },
+	{ "v4_tcp_eth_trailer_trimmed_nat", t_eth_padding, V4_NAT | PAD_LONG },
+	{ "v6_tcp_eth_trailer_trimmed_nat", t_eth_padding, V6_NAT | PAD_LONG },
+	{ "v4_tcp_eth_padding_trimmed_dsr", t_eth_padding, V4_DSR },
+	{ "v6_tcp_eth_trailer_trimmed_dsr", t_eth_padding, V6_DSR | PAD_LONG },
+	{ "v4_tcp_eth_padding_trimmed_xdp_tx", t_eth_padding, V4_TX },
 	{ "v4_vip_backend_counters", t_counters, V4_NAT },
 	{ "v4_udp_nat", t_new_flow, V4_UDP },
 	{ "v4_udp_nat_established", t_udp_established, V4_UDP },
@@ -3311,9 +3962,22 @@ static const struct tcase cases[] = {
 	{ "v6_tcp_fin_nat_established", t_fin, V6_NAT },
 	{ "v6_tcp_rst_unknown_no_flow", t_rst_unknown, V6_NAT },
 	{ "v6_nat_flow_entries", t_flow_entries, V6_NAT },
+	{ "v4_nat_confirmed_by_handshake", t_confirm_nat_handshake, V4_NAT },
+	{ "v6_nat_confirmed_by_handshake", t_confirm_nat_handshake, V6_NAT },
+	{ "v4_dsr_confirmed_after_syn", t_confirm_after_syn, V4_DSR },
+	{ "v6_dsr_confirmed_after_syn", t_confirm_after_syn, V6_DSR },
+	{ "v4_udp_confirmed_by_second_datagram", t_confirm_udp, V4_UDP },
+	{ "v6_udp_confirmed_by_second_datagram", t_confirm_udp, V6_UDP },
+	{ "v4_dsr_rst_closes_then_syn_reschedules", t_close_then_reuse, V4_DSR },
+	{ "v4_nat_rst_closes_then_syn_reschedules", t_close_then_reuse, V4_NAT },
+	{ "v4_dsr_flood_evicts_unconfirmed_only", t_flood_evicts_unconfirmed_only, V4_DSR },
+	{ "v4_nat_flood_evicts_unconfirmed_only", t_flood_evicts_unconfirmed_only, V4_NAT },
+	{ "v4_dsr_confirmed_table_full", t_confirmed_table_full, V4_DSR },
 	{ "v6_tcp_nat_reply", t_nat_reply, V6_NAT },
 	{ "v6_tcp_nat_reply_hoplimit1", t_nat_reply_ttl1, V6_NAT },
-	{ "v6_tcp_hoplimit1_nat", t_ttl1, V6_NAT },
+	{ "v6_tcp_hoplimit1_nat_time_exceeded", t_ttl1, V6_NAT },
+	{ "v6_udp_hoplimit1_nat_time_exceeded", t_ttl1, V6_UDP },
+	{ "v6_vlan_tcp_hoplimit0_nat_time_exceeded", t_ttl1, V6_NAT | TTL_0 | TTL_VLAN },
 	{ "v6_udp_nat", t_new_flow, V6_UDP },
 	{ "v6_udp_nat_established", t_udp_established, V6_UDP },
 	{ "v6_udp_csum0_drop", t_udp6_csum0, V6_UDP },
@@ -3325,7 +3989,9 @@ static const struct tcase cases[] = {
 	/* dsr */
 	{ "v4_tcp_syn_dsr", t_new_flow, V4_DSR },
 	{ "v4_tcp_ack_dsr_established", t_ack, V4_DSR },
-	{ "v4_tcp_ttl1_dsr_forwarded", t_dsr_ttl1, V4_DSR },
+	{ "v4_tcp_ttl1_dsr_time_exceeded", t_ttl1, V4_DSR },
+	{ "v6_tcp_hoplimit1_dsr_time_exceeded", t_ttl1, V6_DSR },
+	{ "v4_tcp_ttl2_dsr_forwarded_unchanged", t_ttl2, V4_DSR },
 	{ "v6_tcp_syn_dsr", t_new_flow, V6_DSR },
 	{ "v6_tcp_ack_dsr_established", t_ack, V6_DSR },
 	/* egress == ingress */
@@ -3359,6 +4025,10 @@ static const struct tcase cases[] = {
 	{ "v4_tunnel_too_big_frag_needed", t_tunnel_too_big, V4_TUN },
 	{ "v6_tunnel_too_big_packet_too_big", t_tunnel_too_big, V6_TUN },
 	{ "v4_tunnel_too_big_no_df_drop", t_tunnel_too_big_no_df, V4_TUN },
+	{ "v4_tunnel_trailer_trimmed_largest_fitting", t_tunnel_trailer, V4_TUN },
+	{ "v6_tunnel_gue_trailer_trimmed_largest_fitting", t_tunnel_trailer, V6_GUE },
+	{ "v4_tcp_ttl1_tunnel_time_exceeded", t_ttl1, V4_TUN },
+	{ "v6_tcp_hoplimit1_tunnel_gue_time_exceeded", t_ttl1, V6_GUE },
 	{ "v6_vip_without_backend_drop", t_no_backend, V6_EMPTY },
 	/* schedulers */
 	{ "v4_sched_maglev_table", t_maglev_many, V4_NAT },
@@ -3476,6 +4146,57 @@ static const struct tcase cases[] = {
 	{ "v4_tcp_doff_below_5_to_vip_drop", t_doff, 0x14 },
 	{ "v6_tcp_doff_below_5_to_vip_drop", t_doff, 0x16 },
 	{ "v4_tcp_doff_below_5_non_vip_pass", t_doff, 4 },
+	{ "v4_tcp_doff_past_segment_to_vip_drop", t_doff_past, 4 },
+	{ "v4_tcp_doff_36_past_33_byte_segment_to_vip_drop", t_doff_past, 0x14 },
+	{ "v6_tcp_doff_past_segment_to_vip_drop", t_doff_past, 6 },
+	{ "v4_udp_len_0_drop", t_udp_len, 4 },
+	{ "v4_udp_len_7_drop", t_udp_len, 4 | 1 << 4 },
+	{ "v4_udp_len_below_ip_payload_drop", t_udp_len, 4 | 2 << 4 },
+	{ "v4_udp_len_beyond_ip_payload_drop", t_udp_len, 4 | 3 << 4 },
+	{ "v6_udp_len_0_drop", t_udp_len, 6 },
+	{ "v6_udp_len_below_ip_payload_drop", t_udp_len, 6 | 2 << 4 },
+	{ "v6_udp_len_beyond_ip_payload_drop", t_udp_len, 6 | 3 << 4 },
+	/* router hygiene: IPv4 header */
+	{ "v4_ip_csum_wrong_nat_drop", t_ip_csum, V4_NAT },
+	{ "v4_nat_reply_ip_csum_wrong_drop", t_nat_reply_bad, V4_NAT },
+	{ "v6_nat_reply_l2_broadcast_drop", t_nat_reply_bad, V6_NAT | REPLY_L2 },
+	{ "v4_ip_csum_zero_nat_drop", t_ip_csum, V4_NAT | CSUM_ZERO },
+	{ "v4_ip_csum_wrong_over_options_nat_drop", t_ip_csum, V4_NAT | CSUM_OPTS },
+	{ "v4_ip_csum_wrong_dsr_drop", t_ip_csum, V4_DSR },
+	{ "v4_ip_csum_zero_tunnel_drop", t_ip_csum, V4_TUN | CSUM_ZERO },
+	{ "v4_udp_ip_csum_wrong_nat_drop", t_ip_csum, V4_UDP },
+	{ "v4_ip_csum_wrong_non_vip_untouched", t_ip_csum, NONVIP4 },
+	{ "v4_ip_opt_len_0_drop", t_ip_opts, OPT_LEN0 },
+	{ "v4_ip_opt_len_1_drop", t_ip_opts, OPT_LEN1 },
+	{ "v4_ip_opt_past_header_drop", t_ip_opts, OPT_PAST },
+	{ "v4_ip_opt_without_length_drop", t_ip_opts, OPT_NO_LEN },
+	{ "v4_ip_opt_past_40_byte_header_drop", t_ip_opts, OPT_PAST_40 },
+	{ "v4_ip_opt_junk_after_end_of_list_nat", t_ip_opts, OPT_EOL_JUNK },
+	{ "v4_ip_opt_40_nops_nat", t_ip_opts, OPT_NOP_40 },
+	{ "v4_ip_opt_one_of_40_bytes_nat", t_ip_opts, OPT_EXACT_40 },
+	/* router hygiene: IPv6, link layer, fragments, ICMP */
+	{ "v6_hbh_second_drop", t_v6_hbh_later, 0 },
+	{ "v6_hbh_after_dstopts_drop", t_v6_hbh_later, 1 },
+	{ "v6_hbh_second_non_vip_pass_malformed", t_v6_hbh_later, 0x10 },
+	{ "v4_l2_broadcast_to_vip_nat_drop", t_l2_group, V4_NAT },
+	{ "v4_l2_multicast_to_vip_dsr_drop", t_l2_group, V4_DSR | 1 << 8 },
+	{ "v6_l2_multicast_to_vip_nat_drop", t_l2_group, V6_NAT | 2 << 8 },
+	{ "v4_l2_broadcast_to_vip_tunnel_drop", t_l2_group, V4_TUN },
+	{ "v4_l2_broadcast_echo_to_vip_drop", t_l2_group, V4_NAT | L2_ECHO },
+	{ "v6_l2_multicast_echo_to_vip_drop", t_l2_group, V6_NAT | 2 << 8 | L2_ECHO },
+	{ "v4_l2_broadcast_non_vip_untouched", t_l2_group, V4_NAT | L2_NONVIP },
+	{ "v4_frag_odd_length_to_vip_malformed", t_frag_bad, FB_V4_ODD },
+	{ "v4_frag_past_65535_to_vip_malformed", t_frag_bad, FB_V4_OVERFLOW },
+	{ "v4_frag_odd_length_non_vip_pass_malformed", t_frag_bad, FB_V4_ODD | F_NONVIP },
+	{ "v6_frag_odd_length_to_vip_malformed", t_frag_bad, FB_V6_ODD },
+	{ "v6_frag_past_65535_to_vip_malformed", t_frag_bad, FB_V6_OVERFLOW },
+	{ "v6_frag_header_cut_to_vip_malformed", t_frag_bad, FB_V6_CUT },
+	{ "v6_frag_header_cut_non_vip_pass_malformed", t_frag_bad, FB_V6_CUT | F_NONVIP },
+	{ "v4_icmp_header_cut_to_vip_drop", t_icmp_short, 4 },
+	{ "v6_icmp_header_cut_to_vip_drop", t_icmp_short, 6 },
+	{ "v4_icmp_error_quote_not_ip_drop", t_icmp_bad_quote, V4_NAT },
+	{ "v6_icmp_error_quote_not_ip_drop", t_icmp_bad_quote, V6_NAT },
+	{ "v4_icmp_echo_padding_trimmed", t_icmp_echo_padding, V4_NAT },
 };
 
 /* ---- main ---------------------------------------------------------------- */

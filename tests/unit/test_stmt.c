@@ -226,6 +226,22 @@ static void test_simple_verbs(void)
 			ASSERT_EQ(st.verb, cases[i].verb, cases[i].line);
 }
 
+static void test_explain(void)
+{
+	struct xlb_stmt st;
+
+	if (parse_ok("explain " VIP4 " 198.18.0.2:40000", &st)) {
+		ASSERT_EQ(st.verb, XLB_V_EXPLAIN, "verb");
+		vip_is(&st, VIP4);
+		addr_is(&st.client.addr, XLB_FAMILY_V4, "198.18.0.2");
+		ASSERT_EQ(st.client.port, htons(40000), "client port");
+	}
+	if (parse_ok("explain " VIP6 " [fd00::2]", &st)) {
+		addr_is(&st.client.addr, XLB_FAMILY_V6, "fd00::2");
+		ASSERT_EQ(st.client.port, 0, "no client port");
+	}
+}
+
 static void test_apply(void)
 {
 	struct xlb_stmt st;
@@ -333,6 +349,13 @@ static const struct {
 	  "unknown scheduler 'rrr' (expected maglev, rr, wrr, srchash)" },
 	{ "unknown_mode", "vip add " VIP4 " mode nta",
 	  "unknown mode 'nta' (expected nat, dsr, tunnel)" },
+	{ "explain_no_client", "explain " VIP4,
+	  "missing client (expected CLIENT[:PORT], e.g. 198.18.0.2:40000 or [fd00::2]:40000)" },
+	{ "explain_family", "explain " VIP4 " [fd00::2]:40000",
+	  "client '[fd00::2]:40000' is not of the VIP's address family (expected CLIENT[:PORT], "
+	  "e.g. 198.18.0.2:40000 or [fd00::2]:40000)" },
+	{ "explain_trailing", "explain " VIP4 " 198.18.0.2:40000 now",
+	  "unexpected 'now' after statement" },
 	{ "port_range", "vip add tcp/198.18.1.10:70000",
 	  "port 70000 out of range (1-65535) in 'tcp/198.18.1.10:70000'" },
 	{ "port_zero", "vip del tcp/198.18.1.10:0",
@@ -390,9 +413,9 @@ static const struct {
 	{ "missing_value", "vip add " VIP4 " sched",
 	  "missing value after 'sched' (expected maglev, rr, wrr, srchash)" },
 	{ "unknown_command", "frob",
-	  "unknown command 'frob' (expected vip, backend, check, show, stats, save, apply)" },
+	  "unknown command 'frob' (expected vip, backend, check, show, stats, save, apply, explain)" },
 	{ "case_sensitive", "VIP list",
-	  "unknown command 'VIP' (expected vip, backend, check, show, stats, save, apply)" },
+	  "unknown command 'VIP' (expected vip, backend, check, show, stats, save, apply, explain)" },
 	{ "missing_vip_command", "vip", "missing vip command (expected add, set, del, list)" },
 	{ "unknown_vip_command", "vip ad " VIP4,
 	  "unknown vip command 'ad' (expected add, set, del, list)" },
@@ -515,6 +538,9 @@ static const struct {
 	const char *line;
 	const char *canonical;
 } trips[] = {
+	{ "explain_v4_port", "explain " VIP4 "   198.18.0.2:40000",
+	  "explain " VIP4 " 198.18.0.2:40000" },
+	{ "explain_v6_no_port", "explain " VIP6 " FD00::2", "explain " VIP6 " [fd00::2]" },
 	{ "vip_add_defaults", "vip add " VIP4,
 	  "vip add " VIP4 " sched maglev mode nat ring 65537" },
 	{ "vip_add_reordered", "vip add udp/[FD00::10]:53 ring 7 mode tunnel sched srchash",
@@ -670,6 +696,7 @@ int main(void)
 	RUN_TEST(test_check_set_defaults);
 	RUN_TEST(test_simple_verbs);
 	RUN_TEST(test_apply);
+	RUN_TEST(test_explain);
 	RUN_TEST(test_blank_and_comments);
 	RUN_TEST(test_config_file);
 	RUN_TEST(test_huge_line);

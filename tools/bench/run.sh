@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark driver behind `make bench` and `make bench-PART`.
 #
-#   tools/bench/run.sh all|prog|fwd|conn|ctl|health|report
+#   tools/bench/run.sh all|prog|fwd|conn|ctl|health|metrics|report
 #
 # all: installs what the benchmarks need, runs every part, writes
 # docs/benchmarks.md with charts and prints a short summary. A single part
@@ -30,6 +30,10 @@ part_conn() {
 
 part_health() {
 	"$BENCH_DIR/health.sh"
+}
+
+part_metrics() {
+	"$BENCH_DIR/metrics.sh"
 }
 
 part_ctl() {
@@ -62,14 +66,14 @@ main() {
 		"$XB_ROOT/tools/deps.sh"
 		"$BENCH_DIR/deps.sh"
 		: >"$XB_RESULTS/parts.tsv"
-		for part in prog fwd conn ctl health; do
+		for part in prog fwd conn ctl health metrics; do
 			run_part "$part" || failed+=" $part"
 		done
 		report
 		xb_log "all parts in $(($(date +%s) - t0)) s${failed:+; failed:$failed}"
 		[[ -z $failed ]]
 		;;
-	prog | fwd | conn | ctl | health)
+	prog | fwd | conn | ctl | health | metrics)
 		"$BENCH_DIR/deps.sh"
 		run_part "$what"
 		report
@@ -78,7 +82,7 @@ main() {
 		report
 		;;
 	*)
-		echo "usage: tools/bench/run.sh all|prog|fwd|conn|ctl|health|report" >&2
+		echo "usage: tools/bench/run.sh all|prog|fwd|conn|ctl|health|metrics|report" >&2
 		exit 2
 		;;
 	esac

@@ -550,6 +550,8 @@ static const char *verb_name(enum xlb_verb verb)
 		return "save";
 	case XLB_V_APPLY:
 		return "apply";
+	case XLB_V_EXPLAIN:
+		return "explain";
 	default:
 		return "this statement";
 	}

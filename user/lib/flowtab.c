@@ -79,7 +79,7 @@ struct flow_count {
 	uint32_t udp_idle_ms;
 };
 
-static uint32_t coarse_ms_now(void)
+uint32_t xlb_coarse_ms_now(void)
 {
 	struct timespec ts;
 
@@ -87,25 +87,30 @@ static uint32_t coarse_ms_now(void)
 	return (uint32_t)(((uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec) >> 20);
 }
 
-/* A flow counts where the datapath would still follow it: its slot is in
- * use, up, of the same generation, and a UDP flow has not idled out. The
- * unconfirmed copy of a confirmed flow is not counted twice. */
+/* The datapath still follows the flow (bpf/xlb.bpf.c flow_backend): its
+ * slot is in use, up, of the same generation, and a UDP flow has not idled
+ * out. */
+bool xlb_flow_followed(const struct xlb_backend *b, const struct xlb_flow_key *k,
+		       const struct xlb_flow *f, uint32_t now_ms, uint32_t udp_idle_ms)
+{
+	if (!(b->flags & XLB_BACKEND_F_IN_USE) || (b->flags & XLB_BACKEND_F_DOWN) ||
+	    b->gen != f->backend_gen)
+		return false;
+	return k->proto != IPPROTO_UDP || (uint32_t)(now_ms - f->udp_seen) <= udp_idle_ms;
+}
+
+/* A flow counts where the datapath would still follow it. The unconfirmed
+ * copy of a confirmed flow is not counted twice. */
 static void flow_count_one(void *ctx, const struct xlb_flow_key *k, const struct xlb_flow *f)
 {
 	struct flow_count *c = ctx;
-	const struct xlb_backend *b;
 
 	if ((f->flags & XLB_FLOW_F_CONFIRMED) && !(f->flags & XLB_FLOW_F_CLOSING))
 		return;
 	if (f->backend_id >= XLB_MAX_BACKENDS || f->backend_id >= c->n)
 		return;
-	b = &c->slots[f->backend_id];
-	if (!(b->flags & XLB_BACKEND_F_IN_USE) || (b->flags & XLB_BACKEND_F_DOWN) ||
-	    b->gen != f->backend_gen)
-		return;
-	if (k->proto == IPPROTO_UDP && (uint32_t)(c->now_ms - f->udp_seen) > c->udp_idle_ms)
-		return;
-	c->per_backend[f->backend_id]++;
+	if (xlb_flow_followed(&c->slots[f->backend_id], k, f, c->now_ms, c->udp_idle_ms))
+		c->per_backend[f->backend_id]++;
 }
 
 int xlb_flow_counts(const struct xlb *x, uint32_t *per_backend, size_t n)
@@ -113,7 +118,7 @@ int xlb_flow_counts(const struct xlb *x, uint32_t *per_backend, size_t n)
 	struct flow_count c = {
 		.per_backend = per_backend,
 		.n = n,
-		.now_ms = coarse_ms_now(),
+		.now_ms = xlb_coarse_ms_now(),
 		.udp_idle_ms = (uint32_t)(x->udp_idle_ns >> 20),
 	};
 	struct xlb_backend *slots;
@@ -179,11 +184,21 @@ int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u)
 
 /* ---- the idle sweep -------------------------------------------------------- */
 
+uint64_t xlb_flow_capacity(const struct xlb *x)
+{
+	return x->flow_entries;
+}
+
+/* Closed connections (RST, FIN) keep their entry a short grace for their
+ * last packets; idle ones their protocol's timeout. */
 static bool flow_idle(const struct xlb *x, const struct xlb_flow_key *k, const struct xlb_flow *f,
 		      uint32_t now)
 {
 	uint32_t limit = k->proto == IPPROTO_UDP ? (uint32_t)(x->udp_idle_ns / 1000000000ull)
 						 : x->tcp_idle_s;
+
+	if ((f->flags & XLB_FLOW_F_CLOSING) && limit > XLB_CLOSING_GRACE_S)
+		limit = XLB_CLOSING_GRACE_S;
 
 	return (int32_t)(now - f->tick) > (int32_t)limit;
 }

@@ -256,11 +256,56 @@ struct xlb_flow_usage {
 	uint32_t tcp_idle_s, udp_idle_s;
 };
 int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u);
+uint64_t xlb_flow_capacity(const struct xlb *x);
 /* The idle sweep: looks at up to budget confirmed flows from where the last
  * call stopped and removes those idle past their timeout. Returns 1 when a
  * pass over the table ended, 0 when more is left, or -errno. */
 int xlb_flows_sweep(struct xlb *x, uint32_t budget, uint32_t *removed);
 /* The clock the datapath stamps flows with (CLOCK_MONOTONIC seconds). */
 uint32_t xlb_clock_now(void);
+
+/* ---- one connection: which backend, and why (xlbctl explain) ---------- */
+
+/* A client's flow-table entry as libxlb reads it: the map's own layout
+ * stays inside user/lib/flows.c. */
+struct xlb_flow_entry {
+	uint32_t backend_id;
+	enum xlb_mode mode;
+	/* In xlb_flows (handshake done, kept until closed or idle), else in
+	 * xlb_flows_new (handshake in progress; an LRU may evict it). */
+	bool confirmed;
+	/* The datapath still follows it: its backend is in use, up and the
+	 * one it was made for, and a UDP flow has not idled out. Otherwise
+	 * the next packet is scheduled anew. */
+	bool followed;
+};
+
+/* The entry of client -> vip (client port in wire order). Returns 0,
+ * -ENOENT when there is none, or -errno with xlb_errmsg() set. */
+int xlb_flow_find(const struct xlb *x, const struct xlb_vip_key *vip,
+		  const struct xlb_endpoint *client, struct xlb_flow_entry *out);
+
+enum xlb_pick_rule {
+	XLB_PICK_NONE = 0, /* the VIP has no usable backend: new flows are dropped */
+	XLB_PICK_HASH, /* maglev: hash of the 5-tuple into the live table */
+	XLB_PICK_SRC, /* srchash: hash of the client address, any client port */
+	XLB_PICK_TURN, /* rr, wrr: the turn the next new flow (any client) draws */
+};
+
+struct xlb_pick {
+	enum xlb_pick_rule rule;
+	enum xlb_sched sched;
+	uint32_t hash; /* HASH, SRC */
+	uint64_t turn; /* TURN: the VIP's turn counter */
+	uint32_t index; /* into the live table */
+	uint32_t table_size;
+	uint32_t backend_id; /* the table's entry at index (not NONE) */
+};
+
+/* What the VIP's scheduler and live table give a new flow from client,
+ * computed with the datapath's own hash. maglev needs the client port
+ * (-EINVAL otherwise); srchash, rr and wrr do not use it. */
+int xlb_flow_predict(const struct xlb *x, const struct xlb_vip_key *vip,
+		     const struct xlb_endpoint *client, struct xlb_pick *out);
 
 #endif /* XLB_LIBXLB_H */

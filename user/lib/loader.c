@@ -130,7 +130,8 @@ static int meta_check(const char *root)
 
 /* ---- flow table sizes ------------------------------------------------- */
 
-/* bpffs refuses names with a dot (EPERM): the suffix has none. */
+/* No dot: bpffs refuses names with one (EPERM), keeping them for its own
+ * files such as maps.debug. */
 #define RESIZE_SUFFIX "_resizing"
 
 /* A pinned map's max_entries, or 0 when it is not pinned. */
@@ -266,10 +267,11 @@ static int flows_copy_resized(struct xlb *x, const char *name, int to)
 	if (err)
 		return err;
 	strncat(path, RESIZE_SUFFIX, PATH_MAX - strlen(path) - 1);
+	if (access(path, F_OK))
+		return 0; /* nothing was set aside */
 	fd = bpf_obj_get(path);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : xlb_fail(errno, "opening %s failed: %s", path,
-						      strerror(errno));
+		return xlb_fail(errno, "opening %s failed: %s", path, strerror(errno));
 	err = copy_all(fd, &c);
 	close(fd);
 	if (err)

@@ -33,6 +33,7 @@
 
 #define VIP_EXPECTED "PROTO/ADDR:PORT, e.g. tcp/198.18.1.10:80"
 #define BACKEND_EXPECTED "ADDR[:PORT], e.g. 198.18.2.11:8080 or [fd00::11]:8080"
+#define CLIENT_EXPECTED "CLIENT[:PORT], e.g. 198.18.0.2:40000 or [fd00::2]:40000"
 
 /* Room for any address text plus brackets, port and protocol. */
 #define ENDPOINT_TEXT_MAX 80
@@ -847,6 +848,29 @@ static int parse_apply(struct parser *p)
 	return parse_end(p);
 }
 
+/* explain PROTO/VIP:PORT CLIENT[:PORT] */
+static int parse_explain(struct parser *p)
+{
+	const char *word;
+	struct ep_rules rules = { .expected = CLIENT_EXPECTED };
+	int rc = parse_vip(p);
+
+	if (rc)
+		return rc;
+	word = next_word(p);
+	if (!word)
+		return perr(p, "missing client (expected %s)", CLIENT_EXPECTED);
+	rules.token = word;
+	rc = parse_endpoint(p, &rules, word, &p->st->client);
+	if (rc)
+		return rc;
+	/* The VIP only ever sees clients of its own family. */
+	if (p->st->client.family != p->st->vip.family)
+		return perr(p, "client '%s' is not of the VIP's address family (expected %s)", word,
+			    CLIENT_EXPECTED);
+	return parse_end(p);
+}
+
 /* ---- formatting --------------------------------------------------------- */
 
 struct out {
@@ -954,6 +978,14 @@ static void format_apply(struct out *o, const struct xlb_stmt *st)
 	put(o, " %s", st->path);
 }
 
+static void format_explain(struct out *o, const struct xlb_stmt *st)
+{
+	char c[ENDPOINT_TEXT_MAX];
+
+	put_vip(o, st);
+	put(o, " %s", xlb_endpoint_str(&st->client, c, sizeof(c)));
+}
+
 /* ---- the command table ------------------------------------------------- */
 
 struct command {
@@ -977,6 +1009,7 @@ static const struct command commands[] = {
 	{ "stats", NULL, XLB_V_STATS, parse_end, format_nothing },
 	{ "save", NULL, XLB_V_SAVE, parse_end, format_nothing },
 	{ "apply", NULL, XLB_V_APPLY, parse_apply, format_apply },
+	{ "explain", NULL, XLB_V_EXPLAIN, parse_explain, format_explain },
 };
 
 static const struct command *command_by_verb(enum xlb_verb verb)

@@ -15,6 +15,7 @@
  *               [payload STR] [interval DUR] [timeout DUR] [rise N] [fall N]
  *   show | stats | save
  *   apply FILE
+ *   explain     PROTO/VIP:PORT CLIENT[:PORT]   (which backend, and why; not for batches)
  */
 #ifndef XLB_STMT_H
 #define XLB_STMT_H
@@ -41,6 +42,7 @@ enum xlb_verb {
 	XLB_V_STATS,
 	XLB_V_SAVE,
 	XLB_V_APPLY,
+	XLB_V_EXPLAIN,
 };
 
 enum xlb_backend_op {
@@ -93,6 +95,8 @@ struct xlb_stmt {
 	struct xlb_check_spec check;
 	/* apply */
 	char path[4096];
+	/* explain: port 0 when not given; family equal to the VIP's */
+	struct xlb_endpoint client;
 };
 
 /*

@@ -108,4 +108,11 @@ void xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id)
 /* All XLB_MAX_BACKENDS slots of xlb_backends, in slot order. */
 int xlb_backend_slots_read(const struct xlb *x, struct xlb_backend *slots);
 
+/* flowtab.c: the datapath's coarse clock (bpf_ktime_get_coarse_ns() >> 20,
+ * the unit of xlb_flow.udp_seen), and whether it still follows flow f to
+ * the backend in slot b. */
+uint32_t xlb_coarse_ms_now(void);
+bool xlb_flow_followed(const struct xlb_backend *b, const struct xlb_flow_key *k,
+		       const struct xlb_flow *f, uint32_t now_ms, uint32_t udp_idle_ms);
+
 #endif /* XLB_INTERNAL_H */

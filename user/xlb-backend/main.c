@@ -55,6 +55,7 @@ static void usage(FILE *f)
 		"  --pin-root PATH       bpffs directory for the pins (default %s); one per\n"
 		"                        network namespace. The record of changes is kept in\n"
 		"                        %s/NAME.state, NAME from PATH.\n"
+		"  --version             print xlb-backend's version and exit\n"
 		"\n"
 		"Run it in the backend's network namespace with nsenter --net=..., not\n"
 		"'ip netns exec', whose private /sys would take the pins away on exit.\n",
@@ -223,6 +224,10 @@ static int parse_args(int argc, char **argv, struct be_opts *o)
 	    !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("xlb-backend %s\n", XLB_VERSION);
+		return 0;
 	}
 	rc = parse_cmd(o, argv[1]);
 	if (rc)

@@ -48,6 +48,7 @@ static void usage(FILE *f)
 		"  -j, --json          print JSON\n"
 		"  -s, --socket PATH   xlbd's control socket (default $XLB_SOCKET or "
 		XLB_SOCKET_DEFAULT ")\n"
+		"      --version       print xlbctl's version and exit\n"
 		"\n"
 		"statements:\n"
 		"  vip add     PROTO/VIP:PORT [sched maglev|rr|wrr|srchash] [mode nat|dsr|tunnel]\n"
@@ -62,7 +63,8 @@ static void usage(FILE *f)
 		"              [expect CODE] [payload WORD] [interval DUR] [timeout DUR]\n"
 		"              [rise N] [fall N]\n"
 		"  show | stats | save\n"
-		"  apply FILE  (all or nothing; - reads stdin)\n");
+		"  apply FILE  (all or nothing; - reads stdin)\n"
+		"  explain     PROTO/VIP:PORT CLIENT[:PORT]  (which backend, and why)\n");
 }
 
 static int buf_reserve(struct buf *b, size_t more)
@@ -306,6 +308,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	const char *sock = getenv("XLB_SOCKET");
@@ -327,6 +330,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("xlbctl %s\n", XLB_VERSION);
 			return 0;
 		default:
 			usage(stderr);

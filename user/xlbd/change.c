@@ -40,6 +40,7 @@ int xlbd_commit(struct xlbd *d, struct xlb_cfg *next, char *err, size_t errlen)
 	tmp = d->cfg;
 	d->cfg = *next;
 	*next = tmp;
+	d->generation++;
 	if (d->prober)
 		prober_sync(d->prober, &d->cfg);
 	neigh_sync(&d->neigh, d->x);

@@ -21,6 +21,7 @@
  * keeps flowing and the next xlbd adopts it. `xlbd --detach` removes it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -35,9 +37,12 @@
 
 #include <bpf/libbpf.h>
 
+#include "linkwatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "persist.h"
 #include "proto.h"
+#include "stmt.h"
 #include "xlbd.h"
 
 #define CONFIG_DEFAULT "/etc/xlb/xlb.conf"
@@ -57,13 +62,18 @@ struct opts {
 	const char *pin_root;
 	const char *state;
 	bool detach;
+	bool metrics; /* --metrics given: serve metrics_addr */
+	struct metrics_addr metrics_addr;
+	struct xlb_open_opts flows; /* the flow tables' sizes and timeouts */
+	uint32_t flood_rate;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xlbd -i IFACE[,IFACE...] [-c FILE] [--xdp-mode native|generic]\n"
-		"            [--socket PATH] [--pin-root PATH] [--state PATH] [-v]\n"
+		"            [--socket PATH] [--pin-root PATH] [--state PATH]\n"
+		"            [--metrics [ADDR:]PORT] [-v]\n"
 		"       xlbd --detach [--pin-root PATH] [--socket PATH]\n"
 		"\n"
 		"  -i, --interface IFACES  attach the balancer to these interfaces\n"
@@ -75,8 +85,23 @@ static void usage(FILE *f)
 		")\n"
 		"      --state PATH        running configuration, rewritten on every change\n"
 		"                          (default " XLB_STATE_DEFAULT "); it wins over -c\n"
+		"      --flow-entries N    confirmed connections the flow table holds\n"
+		"                          (default %u; one entry per connection)\n"
+		"      --new-flow-entries N  unconfirmed flows (handshakes, floods) held\n"
+		"                          (default %u)\n"
+		"      --resize-flows      copy pinned flows into tables of a new size\n"
+		"      --tcp-idle DUR      idle TCP connections leave the table (default %us)\n"
+		"      --udp-idle DUR      idle UDP flows are scheduled again (default %llus)\n"
+		"      --flood-rate N      new flows/s, mostly unconfirmed, logged as a flood\n"
+		"                          (default %u)\n"
+		"      --metrics [ADDR:]PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+		"                          (off by default; ADDR defaults to " METRICS_DEFAULT_ADDR
+		", IPv6 as [ADDR])\n"
 		"      --detach            remove the datapath and its pins, then exit\n"
-		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n");
+		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n"
+		"      --version           print xlbd's version and exit\n",
+		XLB_FLOWS_DEFAULT, XLB_FLOWS_NEW_DEFAULT, XLB_TCP_IDLE_DEFAULT_S,
+		XLB_UDP_IDLE_DEFAULT_NS / 1000000000ull, XLBD_FLOOD_RATE_DEFAULT);
 }
 
 static int add_ifaces(struct opts *o, char *list)
@@ -104,9 +129,66 @@ static int parse_mode(struct opts *o, const char *s)
 	return 0;
 }
 
+static int parse_count(const char *opt, const char *s, uint32_t min, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > UINT32_MAX || *s == '-') {
+		fprintf(stderr, "xlbd: %s '%s' is not a number from %u to %u\n", opt, s, min,
+			UINT32_MAX);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_seconds(const char *opt, const char *s, uint32_t *out)
+{
+	uint32_t ms;
+
+	if (xlb_duration_parse(s, &ms) || ms < 1000) {
+		fprintf(stderr, "xlbd: %s '%s' is not a duration of at least 1s (like 30s, 15m "
+				"is 900s)\n",
+			opt, s);
+		return -1;
+	}
+	*out = ms / 1000;
+	return 0;
+}
+
+/* The flow tables' options (docs/operations.md, "Sizing the flow tables"). */
+static int parse_flow_opt(struct opts *o, int c, const char *arg)
+{
+	uint32_t s;
+
+	switch (c) {
+	case 'F':
+		return parse_count("--flow-entries", arg, XLB_FLOWS_MIN, &o->flows.flow_entries);
+	case 'N':
+		return parse_count("--new-flow-entries", arg, XLB_FLOWS_MIN,
+				   &o->flows.new_flow_entries);
+	case 'R':
+		o->flows.resize_flows = true;
+		return 0;
+	case 'T':
+		return parse_seconds("--tcp-idle", arg, &o->flows.tcp_idle_s);
+	case 'U':
+		if (parse_seconds("--udp-idle", arg, &s))
+			return -1;
+		o->flows.udp_idle_ns = (uint64_t)s * 1000000000ull;
+		return 0;
+	default:
+		return parse_count("--flood-rate", arg, 1, &o->flood_rate);
+	}
+}
+
 /* 0 to run, 1 to exit 0 (help), 2 for a usage error. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
+	char err[256];
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "config", required_argument, NULL, 'c' },
@@ -115,14 +197,23 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "pin-root", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "detach", no_argument, NULL, 'D' },
+		{ "metrics", required_argument, NULL, 'M' },
+		{ "flow-entries", required_argument, NULL, 'F' },
+		{ "new-flow-entries", required_argument, NULL, 'N' },
+		{ "resize-flows", no_argument, NULL, 'R' },
+		{ "tcp-idle", required_argument, NULL, 'T' },
+		{ "udp-idle", required_argument, NULL, 'U' },
+		{ "flood-rate", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	int c;
 
 	*o = (struct opts){ .config = CONFIG_DEFAULT, .socket = XLB_SOCKET_DEFAULT,
-			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT };
+			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT,
+			    .flood_rate = XLBD_FLOOD_RATE_DEFAULT };
 	while ((c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -149,12 +240,31 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'D':
 			o->detach = true;
 			break;
+		case 'M':
+			if (metrics_addr_parse(optarg, &o->metrics_addr, err, sizeof(err))) {
+				fprintf(stderr, "xlbd: %s\n", err);
+				return 2;
+			}
+			o->metrics = true;
+			break;
+		case 'F':
+		case 'N':
+		case 'R':
+		case 'T':
+		case 'U':
+		case 'L':
+			if (parse_flow_opt(o, c, optarg))
+				return 2;
+			break;
 		case 'v':
 			verbosity++;
 			xlog_set_verbose(true);
 			break;
 		case 'h':
 			usage(stdout);
+			return 1;
+		case 'V':
+			printf("xlbd %s\n", XLB_VERSION);
 			return 1;
 		default:
 			usage(stderr);
@@ -341,15 +451,60 @@ static void raise_nofile(void)
 	}
 }
 
+/* Before the datapath: a port in use refuses the start with nothing done. */
+static int open_metrics(struct xlbd *d, const struct opts *o)
+{
+	char err[512];
+
+	if (!o->metrics)
+		return 0;
+	d->metrics = metrics_open(d, &o->metrics_addr, err, sizeof(err));
+	if (d->metrics)
+		return 0;
+	log_error("%s", err);
+	return -EADDRINUSE;
+}
+
+/*
+ * One daemon per pinned datapath, whatever its socket: two would fight over
+ * the maps. The lock is on the pin root directory itself (bpffs supports
+ * flock) and lasts as long as the process; taken before anything is
+ * attached or converged.
+ */
+static int pins_lock(const char *pin_root)
+{
+	int fd = open(pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		log_error("opening the pin root %s: %s", pin_root, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		log_error("another xlbd is running on the datapath pinned at %s (it holds a lock "
+			  "on that directory): stop it first, or give this one its own --pin-root",
+			  pin_root);
+		close(fd);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 static int open_datapath(struct xlbd *d, const struct opts *o)
 {
-	struct xlb_open_opts oo = { .pin_root = o->pin_root };
-	int rc = xlb_open(&d->x, &oo);
+	struct xlb_open_opts oo = o->flows;
+	int rc;
+
+	oo.pin_root = o->pin_root;
+	d->flows.flood_rate = o->flood_rate;
+	rc = xlb_open(&d->x, &oo);
 
 	if (rc) {
 		log_error("loading the datapath: %s", xlb_errmsg());
 		return rc;
 	}
+	rc = pins_lock(o->pin_root);
+	if (rc)
+		return rc;
 	if (xlb_vip_count(d->x))
 		log_info("adopted the pinned datapath under %s (%zu VIPs): established flows "
 			 "keep their backends",
@@ -428,6 +583,7 @@ static void on_tick(struct ev_source *s, uint32_t events)
 	ctl_sweep(ds->d->ctl, now);
 	if (xlb_nexthop_flush(ds->d->x))
 		log_warn("%s", xlb_errmsg());
+	flows_tick(&ds->d->flows, ds->d->x, now / EV_SEC);
 }
 
 static int signals_open(struct daemon_sources *ds)
@@ -492,9 +648,20 @@ static int serve(struct xlbd *d, const struct opts *o)
 	return rc;
 }
 
+static int watch_links(struct xlbd *d, const struct opts *o, struct linkwatch **lw)
+{
+	char err[256];
+
+	*lw = linkwatch_open(&d->loop, d->x, o->ifaces, o->n_ifaces, o->mode, err, sizeof(err));
+	if (!*lw)
+		log_error("%s", err);
+	return *lw ? 0 : -EIO;
+}
+
 static int run(const struct opts *o)
 {
 	struct xlbd d = { .state_path = o->state, .loop.epfd = -1 };
+	struct linkwatch *lw = NULL;
 	struct xlb_cfg want;
 	enum cfg_source src;
 	char err[512];
@@ -511,6 +678,8 @@ static int run(const struct opts *o)
 	if (!rc)
 		rc = ev_loop_init(&d.loop);
 	if (!rc)
+		rc = open_metrics(&d, o);
+	if (!rc)
 		rc = open_datapath(&d, o);
 	if (!rc) {
 		d.prober = prober_new(&d.loop, d.x);
@@ -520,7 +689,11 @@ static int run(const struct opts *o)
 	if (!rc)
 		rc = apply_start_config(&d, &want, src);
 	if (!rc)
+		rc = watch_links(&d, o, &lw);
+	if (!rc)
 		rc = serve(&d, o);
+	metrics_close(d.metrics);
+	linkwatch_close(lw);
 	prober_free(d.prober);
 	rates_free(d.rates);
 	neigh_keeper_free(&d.neigh);

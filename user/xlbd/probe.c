@@ -73,6 +73,9 @@ struct target {
 	bool keep; /* prober_sync: still configured */
 	bool pending; /* a health change decided, not yet in the datapath */
 	bool pending_down;
+	/* Flap damping: the downs since flap_since, within FLAP_WINDOW. */
+	uint64_t flap_since;
+	unsigned int downs;
 };
 
 struct prober {
@@ -170,16 +173,68 @@ static const char *ep_text(const struct target *t, char *buf)
 	return xlb_endpoint_str(&t->ep, buf, TEXT_MAX);
 }
 
+/*
+ * Flap damping. A backend that keeps failing and recovering (a crashing
+ * service restarted by its supervisor, a flaky link) would otherwise move
+ * its share of new flows back and forth every few probes. Each down within
+ * FLAP_WINDOW_INTERVALS check intervals of the first one counts; from the
+ * second on, coming back takes rise x 2^(downs - 1) successful probes, at
+ * most rise x FLAP_MAX_FACTOR. A window that passes with no new down
+ * starts afresh (docs/operations.md, "Health checks: flap damping").
+ */
+#define FLAP_WINDOW_INTERVALS 30
+#define FLAP_MAX_FACTOR 8
+
+static uint64_t flap_window(const struct target *t)
+{
+	return (uint64_t)FLAP_WINDOW_INTERVALS * t->check.interval_ms * EV_MS;
+}
+
+static bool flap_window_open(const struct target *t)
+{
+	return t->downs && ev_now() - t->flap_since <= flap_window(t);
+}
+
+static void count_down(struct target *t)
+{
+	if (!flap_window_open(t)) {
+		t->downs = 0;
+		t->flap_since = ev_now();
+	}
+	t->downs++;
+}
+
+/* Successful probes a down backend needs to come back up. */
+static unsigned int rise_needed(const struct target *t)
+{
+	unsigned int factor = 1, i;
+
+	if (!flap_window_open(t))
+		return t->check.rise;
+	for (i = 1; i < t->downs && factor < FLAP_MAX_FACTOR; i++)
+		factor *= 2;
+	return t->check.rise * factor;
+}
+
 static void health_changed(struct target *t, bool down)
 {
-	char v[TEXT_MAX], e[TEXT_MAX];
+	char v[TEXT_MAX], e[TEXT_MAX], damp[128] = "";
 	unsigned int n = down ? t->st.fail_run : t->st.ok_run;
 
 	t->st.down = down;
 	t->st.changed_at = ev_now();
-	log_info("backend %s of %s %s (%u %s probe%s, last: %s)", ep_text(t, e), vip_text(t, v),
-		 down ? "down" : "up", n, down ? "failed" : "successful", n == 1 ? "" : "s",
-		 t->st.detail);
+	if (down) {
+		count_down(t);
+		if (rise_needed(t) > t->check.rise)
+			snprintf(damp, sizeof(damp),
+				 "; flapping: %u downs in %llu s, needs %u successful probes to "
+				 "come back", t->downs,
+				 (unsigned long long)((ev_now() - t->flap_since) / EV_SEC),
+				 rise_needed(t));
+	}
+	log_info("backend %s of %s %s (%u %s probe%s, last: %s)%s", ep_text(t, e),
+		 vip_text(t, v), down ? "down" : "up", n, down ? "failed" : "successful",
+		 n == 1 ? "" : "s", t->st.detail, damp);
 }
 
 /* Where the target's health is heading: a decided change counts before it
@@ -260,6 +315,25 @@ static void on_flush(struct ev_source *s, uint32_t events)
 	free(h);
 }
 
+const double probe_duration_bounds_s[PROBE_DURATION_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+
+static void count_result(struct probe_status *st, bool ok, uint64_t rtt)
+{
+	size_t b = 0;
+
+	while (b < PROBE_DURATION_BUCKETS && rtt > probe_duration_bounds_s[b] * 1e9)
+		b++;
+	if (b < PROBE_DURATION_BUCKETS)
+		st->duration_bucket[b]++;
+	st->duration_sum_ns += rtt;
+	if (ok)
+		st->ok_total++;
+	else
+		st->fail_total++;
+}
+
 static void record(struct prober *p, struct target *t, bool ok, uint64_t rtt, const char *detail)
 {
 	char v[TEXT_MAX], e[TEXT_MAX];
@@ -270,12 +344,13 @@ static void record(struct prober *p, struct target *t, bool ok, uint64_t rtt, co
 	st->rtt_ns = rtt;
 	st->at = ev_now();
 	snprintf(st->detail, sizeof(st->detail), "%s", detail);
+	count_result(st, ok, rtt);
 	log_debug("probe %s of %s: %s (%.1f ms)", ep_text(t, e), vip_text(t, v), detail,
 		  rtt / 1e6);
 	if (ok) {
 		st->fail_run = 0;
 		st->ok_run++;
-		if (heading_down(t) && st->ok_run >= t->check.rise)
+		if (heading_down(t) && st->ok_run >= rise_needed(t))
 			set_health(p, t, false);
 	} else {
 		st->ok_run = 0;

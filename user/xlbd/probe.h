@@ -21,6 +21,11 @@
 
 struct prober;
 
+/* Upper bounds (seconds) of the probe-duration histogram's buckets; a
+ * duration beyond the last counts only in the total (+Inf). */
+#define PROBE_DURATION_BUCKETS 12
+extern const double probe_duration_bounds_s[PROBE_DURATION_BUCKETS];
+
 struct probe_status {
 	bool has_result; /* false until the first probe finished */
 	bool ok; /* last probe */
@@ -30,6 +35,10 @@ struct probe_status {
 	bool down; /* the health state this prober holds */
 	uint64_t changed_at; /* ev_now() of the last up/down change; 0: none seen */
 	unsigned int ok_run, fail_run; /* consecutive results */
+	/* Every result since the backend was first probed (metrics). */
+	uint64_t ok_total, fail_total;
+	uint64_t duration_bucket[PROBE_DURATION_BUCKETS]; /* per bucket, not cumulative */
+	uint64_t duration_sum_ns;
 };
 
 struct prober *prober_new(struct ev_loop *loop, struct xlb *x);

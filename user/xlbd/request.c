@@ -118,6 +118,8 @@ int xlbd_request(void *arg, const char *line, const char *body, size_t body_len,
 	case XLB_V_SAVE:
 		render(d, st.verb, json, out);
 		return 0;
+	case XLB_V_EXPLAIN:
+		return xlbd_explain(d, &st, json, out, err, errlen);
 	default:
 		return change(d, &st, body, body_len, err, errlen);
 	}

@@ -402,6 +402,7 @@ void xlbd_stats(struct xlbd *d, struct xp *p)
 	for (size_t i = 0; v && i < n; i++)
 		stats_vip(d, p, v[i]);
 	xp_arr_close(p);
+	flows_stats(&d->flows, d->x, p);
 	stats_reasons(d, p);
 	xp_obj_close(p);
 	free(v);

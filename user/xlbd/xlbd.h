@@ -19,7 +19,10 @@
 #include "probe.h"
 #include "rates.h"
 
+#include "flows.h"
 #include "neigh.h"
+
+struct metrics;
 
 struct xlbd {
 	struct xlb *x;
@@ -29,7 +32,10 @@ struct xlbd {
 	struct rates *rates;
 	struct ctl *ctl;
 	struct neigh_keeper neigh;
+	struct flow_keeper flows;
 	const char *state_path;
+	struct metrics *metrics; /* NULL without --metrics */
+	uint64_t generation; /* configurations committed since start (metrics) */
 };
 
 /* change.c: make next the running configuration: state file first, then
@@ -46,5 +52,9 @@ void xlbd_show(struct xlbd *d, struct xp *p);
 void xlbd_stats(struct xlbd *d, struct xp *p);
 void xlbd_vip_list(struct xlbd *d, struct xp *p);
 void xlbd_save(struct xlbd *d, struct xp *p);
+
+/* explain.c: `explain`; -1 with err set when it cannot answer. */
+int xlbd_explain(struct xlbd *d, const struct xlb_stmt *st, bool json, FILE *out, char *err,
+		 size_t errlen);
 
 #endif /* XLBD_XLBD_H */
