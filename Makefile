@@ -51,7 +51,7 @@ TOOL_BINS  := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
 PROG_BINS  := $(patsubst tests/prog/%.c,$(BUILD)/tests/prog/%,$(wildcard tests/prog/*.c))
 
-.PHONY: all test test-unit test-prog test-e2e deps demo bench bench-prog bench-fwd bench-conn bench-ctl bench-health bench-metrics clean
+.PHONY: all test test-unit test-prog test-e2e deps demo bench bench-prog bench-fwd bench-conn bench-ctl bench-health bench-metrics bench-scaleout clean
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
@@ -139,7 +139,7 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tools/bench/run.sh all
 
-bench-prog bench-fwd bench-conn bench-ctl bench-health bench-metrics: deps
+bench-prog bench-fwd bench-conn bench-ctl bench-health bench-metrics bench-scaleout: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tools/bench/run.sh $(patsubst bench-%,%,$@)
 

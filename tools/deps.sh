@@ -33,6 +33,11 @@ PACKAGES=(
 	libclang-rt-14-dev
 	# e2e hygiene.sh: TTL-limited TCP and UDP probes (traceroute -T / -U)
 	traceroute
+	# scale-out e2e (tests/e2e/cluster.sh): BIRD 2 speaks BGP and BFD
+	# between the gateways and the router, each bird inside its own
+	# namespace with its own config and control socket (the machine-wide
+	# bird service is held like nginx's, see below)
+	bird2
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 
@@ -65,8 +70,8 @@ lists_need_update() {
 }
 
 # Debian starts a service as soon as its package is installed. The project
-# runs nginx and prometheus only inside its own namespaces or tests, so a
-# policy-rc.d tells the installer not to start the machine-wide ones (only if none exists yet;
+# runs nginx, bird and prometheus only inside its own namespaces or tests, so
+# a policy-rc.d tells the installer not to start the machine-wide ones (only if none exists yet;
 # it is removed again right after the install).
 POLICY_RC=/usr/sbin/policy-rc.d
 POLICY_RC_OURS=0

@@ -214,10 +214,10 @@ static void test_not_in_batch(void)
 	xlb_cfg_init(&c);
 	batch_err(&c, "show",
 		  "t.conf:1: 'show' does not change the configuration and cannot be part of a "
-		  "batch (only vip, backend and check statements)");
+		  "batch (only vip, backend, check and node statements)");
 	batch_err(&c, "apply other.conf",
 		  "t.conf:1: 'apply' does not change the configuration and cannot be part of "
-		  "a batch (only vip, backend and check statements)");
+		  "a batch (only vip, backend, check and node statements)");
 	xlb_cfg_free(&c);
 }
 

@@ -425,6 +425,42 @@ static void test_order_independent(void)
 	free(m);
 }
 
+/*
+ * Two nodes with the same backends under other slot ids, given in another
+ * order: the tables differ as ids but name the same backend in every entry,
+ * and the digest (over identities) is equal. One backend moved to another
+ * address changes it.
+ */
+static void test_digest_ignores_ids(void)
+{
+	struct xlb_table_member *a = members_mixed(50), *b = members_mixed(50);
+	uint32_t *ta = NULL, *tb = NULL, i;
+	uint64_t da = 0, db = 1, dc = 0;
+
+	if (!ASSERT_NOT_NULL(a, "calloc") || !ASSERT_NOT_NULL(b, "calloc"))
+		goto out;
+	for (i = 0; i < 50; i++)
+		b[i].id = 7000 + 49 - i; /* another node's history */
+	shuffle(b, 50, 9);
+	ta = build(a, 50, M_SMALL);
+	tb = build(b, 50, M_SMALL);
+	if (!ta || !tb)
+		goto out;
+	ASSERT_TRUE(memcmp(ta, tb, M_SMALL * sizeof(*ta)) != 0, "ids differ, so must the raw tables");
+	ASSERT_OK(xlb_table_digest(ta, M_SMALL, a, 50, &da), "digest a");
+	ASSERT_OK(xlb_table_digest(tb, M_SMALL, b, 50, &db), "digest b");
+	ASSERT_EQ_U(da, db, "digests of one configuration under other ids");
+	/* Same ids, one member's address changed: another configuration. */
+	a[7].ep.port = htons(81);
+	ASSERT_OK(xlb_table_digest(ta, M_SMALL, a, 50, &dc), "digest c");
+	ASSERT_NE(da, dc, "digest after a member moved to another port");
+out:
+	free(ta);
+	free(tb);
+	free(a);
+	free(b);
+}
+
 /* Bytes past an IPv4 address are not part of the identity. */
 static void test_v4_identity_ignores_padding(void)
 {
@@ -750,6 +786,7 @@ int main(void)
 	RUN_CASE("maglev_rebuild_identical", test_rebuild_identical());
 	RUN_CASE("maglev_order_independent", test_order_independent());
 	RUN_CASE("maglev_v4_identity_ignores_padding", test_v4_identity_ignores_padding());
+	RUN_CASE("maglev_digest_ignores_ids", test_digest_ignores_ids());
 	RUN_CASE("maglev_errors", test_maglev_errors());
 	RUN_CASE("maglev_build_time", test_build_time());
 	RUN_CASE("turns_rr", test_turns_rr());

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark driver behind `make bench` and `make bench-PART`.
 #
-#   tools/bench/run.sh all|prog|fwd|conn|ctl|health|metrics|report
+#   tools/bench/run.sh all|prog|fwd|conn|ctl|health|metrics|scaleout|report
 #
 # all: installs what the benchmarks need, runs every part, writes
 # docs/benchmarks.md with charts and prints a short summary. A single part
@@ -36,6 +36,10 @@ part_metrics() {
 	"$BENCH_DIR/metrics.sh"
 }
 
+part_scaleout() {
+	"$BENCH_DIR/scaleout.sh"
+}
+
 part_ctl() {
 	xb_require_tools xlb-bench-ctl
 	"$XB_TOOLS/xlb-bench-ctl" --tsv "$XB_RESULTS/ctl.tsv" | tee "$XB_RESULTS/ctl.txt"
@@ -66,14 +70,14 @@ main() {
 		"$XB_ROOT/tools/deps.sh"
 		"$BENCH_DIR/deps.sh"
 		: >"$XB_RESULTS/parts.tsv"
-		for part in prog fwd conn ctl health metrics; do
+		for part in prog fwd conn ctl health metrics scaleout; do
 			run_part "$part" || failed+=" $part"
 		done
 		report
 		xb_log "all parts in $(($(date +%s) - t0)) s${failed:+; failed:$failed}"
 		[[ -z $failed ]]
 		;;
-	prog | fwd | conn | ctl | health | metrics)
+	prog | fwd | conn | ctl | health | metrics | scaleout)
 		"$BENCH_DIR/deps.sh"
 		run_part "$what"
 		report
@@ -82,7 +86,7 @@ main() {
 		report
 		;;
 	*)
-		echo "usage: tools/bench/run.sh all|prog|fwd|conn|ctl|health|metrics|report" >&2
+		echo "usage: tools/bench/run.sh all|prog|fwd|conn|ctl|health|metrics|scaleout|report" >&2
 		exit 2
 		;;
 	esac

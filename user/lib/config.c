@@ -1795,30 +1795,83 @@ static int repair_vip_addrs(const struct xlb *x)
 	return 0;
 }
 
-/* Whether the table a VIP points at holds exactly t. */
-static int table_live_equal(const struct xlb *x, const struct xlb_vip_entry *v,
-			    const struct table *t, bool *equal)
+/* The table a VIP points at, read back from its map into *ids (malloc'ed,
+ * v->val.table_size entries; NULL when the VIP has no table). -ENOENT: the
+ * map is gone. */
+static int live_table_read(const struct xlb *x, const struct xlb_vip_entry *v, uint32_t **ids)
 {
 	__u32 slot = v->val.table_slot, map_id;
 	uint32_t *live;
 	int fd, err;
 
+	*ids = NULL;
+	if (!v->val.table_size)
+		return 0;
+	err = bpf_map_lookup_elem(x->fd.tables, &slot, &map_id);
+	if (err)
+		return err;
+	fd = bpf_map_get_fd_by_id(map_id);
+	if (fd < 0)
+		return fd;
+	live = malloc((size_t)v->val.table_size * sizeof(*live));
+	err = live ? array_read(fd, v->val.table_size, live, sizeof(*live)) : -ENOMEM;
+	close(fd);
+	if (err)
+		free(live);
+	else
+		*ids = live;
+	return err;
+}
+
+/* Whether the table a VIP points at holds exactly t. */
+static int table_live_equal(const struct xlb *x, const struct xlb_vip_entry *v,
+			    const struct table *t, bool *equal)
+{
+	uint32_t *live;
+	int err;
+
 	*equal = v->val.table_size == t->size;
 	if (!*equal || !t->size)
 		return 0;
 	*equal = false;
-	err = bpf_map_lookup_elem(x->fd.tables, &slot, &map_id);
+	err = live_table_read(x, v, &live);
 	if (err)
 		return err == -ENOENT ? 0 : err;
-	fd = bpf_map_get_fd_by_id(map_id);
-	if (fd < 0)
-		return fd == -ENOENT ? 0 : fd;
-	live = malloc((size_t)t->size * sizeof(*live));
-	err = live ? array_read(fd, t->size, live, sizeof(*live)) : -ENOMEM;
-	*equal = !err && !memcmp(live, t->ids, (size_t)t->size * sizeof(*live));
+	*equal = !memcmp(live, t->ids, (size_t)t->size * sizeof(*live));
 	free(live);
-	close(fd);
-	return err == -ENOENT ? 0 : err;
+	return 0;
+}
+
+int xlb_vip_table_digest(const struct xlb *x, const struct xlb_vip_key *key, uint64_t *digest)
+{
+	const struct xlb_vip_entry *v;
+	struct xlb_table_member *m;
+	struct xlb_vip_key canon;
+	char vn[TEXT_LEN];
+	uint32_t *live;
+	size_t i, n;
+	int err;
+
+	vip_key_canon(key, &canon);
+	v = vip_lookup(x, &canon);
+	if (!v)
+		return xlb_fail(ENOENT, "no VIP %s", vip_text(key, vn));
+	err = live_table_read(x, v, &live);
+	if (err)
+		return xlb_fail(-err, "reading the live table of %s: %s", vip_text(key, vn),
+				strerror(-err));
+	n = v->info.n_backends;
+	m = calloc(n ? n : 1, sizeof(*m));
+	err = m ? 0 : xlb_fail(ENOMEM, "out of memory");
+	for (i = 0; m && i < n; i++) {
+		m[i].id = v->be[i].id;
+		m[i].ep = v->be[i].ep;
+	}
+	if (!err)
+		err = xlb_table_digest(live, v->val.table_size, m, n, digest);
+	free(m);
+	free(live);
+	return err;
 }
 
 /*

@@ -191,6 +191,7 @@ static struct xlb_cfg_vip *vip_insert(struct xlb_cfg *c, const struct xlb_vip_sp
 	c->n_vips++;
 	memset(v, 0, sizeof(*v));
 	v->spec = *spec;
+	v->announce_min = 1;
 	xlb_check_default(&v->check);
 	return v;
 }
@@ -365,9 +366,12 @@ static int exec_vip_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
 	rc = check_turns(&next, err, errlen);
 	if (!rc)
 		rc = check_ring(&next, next.n_be, err, errlen);
-	if (!rc)
-		v->spec = next.spec;
-	return rc;
+	if (rc)
+		return rc;
+	v->spec = next.spec;
+	if (st->has_announce_min)
+		v->announce_min = st->announce_min;
+	return 0;
 }
 
 static int exec_vip_del(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t errlen)
@@ -531,6 +535,8 @@ bool xlb_stmt_changes(enum xlb_verb verb)
 	case XLB_V_BACKEND_SET:
 	case XLB_V_BACKEND_DEL:
 	case XLB_V_CHECK_SET:
+	case XLB_V_NODE_DRAIN:
+	case XLB_V_NODE_ENABLE:
 		return true;
 	default:
 		return false;
@@ -576,10 +582,14 @@ int xlb_cfg_exec(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t
 		return exec_backend_del(c, st, err, errlen);
 	case XLB_V_CHECK_SET:
 		return exec_check_set(c, st, err, errlen);
+	case XLB_V_NODE_DRAIN:
+	case XLB_V_NODE_ENABLE:
+		c->node_drained = st->verb == XLB_V_NODE_DRAIN;
+		return 0;
 	default:
 		return fail(err, errlen, -EINVAL,
 			    "'%s' does not change the configuration and cannot be "
-			    "part of a batch (only vip, backend and check statements)",
+			    "part of a batch (only vip, backend, check and node statements)",
 			    verb_name(st->verb));
 	}
 }
@@ -703,6 +713,14 @@ static int emit_vip(const struct xlb_cfg_vip *v, int (*fn)(const char *, void *)
 	rc = emit(&st, fn, arg);
 	for (size_t i = 0; !rc && i < v->n_be; i++)
 		rc = emit_backend(v, &v->be[i], fn, arg);
+	if (!rc && v->announce_min != 1) {
+		memset(&st, 0, sizeof(st));
+		st.verb = XLB_V_VIP_SET;
+		st.vip = v->spec.key;
+		st.has_announce_min = true;
+		st.announce_min = v->announce_min;
+		rc = emit(&st, fn, arg);
+	}
 	if (rc || v->check.type == XLB_CHECK_NONE)
 		return rc;
 	memset(&st, 0, sizeof(st));
@@ -719,6 +737,11 @@ int xlb_cfg_statements(const struct xlb_cfg *c, int (*fn)(const char *line, void
 
 	for (size_t i = 0; !rc && i < c->n_vips; i++)
 		rc = emit_vip(&c->vips[i], fn, arg);
+	if (!rc && c->node_drained) {
+		struct xlb_stmt st = { .verb = XLB_V_NODE_DRAIN };
+
+		rc = emit(&st, fn, arg);
+	}
 	return rc;
 }
 

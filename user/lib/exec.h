@@ -31,6 +31,7 @@ struct xlb_cfg_backend {
 struct xlb_cfg_vip {
 	struct xlb_vip_spec spec; /* ring_size never 0 */
 	struct xlb_check_spec check; /* type XLB_CHECK_NONE: not probed */
+	uint32_t announce_min; /* usable backends before its route is announced (>= 1) */
 	struct xlb_cfg_backend *be; /* sorted by xlb_cfg_ep_cmp() */
 	size_t n_be;
 	size_t cap_be;
@@ -44,6 +45,7 @@ struct xlb_cfg {
 	size_t n_vips;
 	size_t cap_vips;
 	size_t n_backends; /* over all VIPs: the datapath's slots are shared */
+	bool node_drained; /* `node drain`: no VIP route announced (scale-out) */
 };
 
 /* Orders: family, address, port (numerically), then protocol. */
@@ -62,7 +64,7 @@ struct xlb_cfg_backend *xlb_cfg_backend_find(const struct xlb_cfg_vip *v,
 					     const struct xlb_endpoint *ep);
 
 /* True for the verbs that change the configuration (vip add/set/del,
- * backend add/set/del, check set). */
+ * backend add/set/del, check set, node drain/enable). */
 bool xlb_stmt_changes(enum xlb_verb verb);
 
 /*

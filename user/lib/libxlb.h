@@ -89,6 +89,15 @@ int xlb_maglev_build(const struct xlb_table_member *members, size_t n,
 int xlb_turns_build(const struct xlb_table_member *members, size_t n,
 		    uint32_t *seq, uint32_t max);
 
+/*
+ * A digest of a table of member ids computed over the members' identities
+ * (address, port), not their ids: two nodes whose tables send every entry
+ * to the same backend address have the same digest, whatever ids their
+ * slots got. Returns 0 or -ENOMEM.
+ */
+int xlb_table_digest(const uint32_t *ids, uint32_t size,
+		     const struct xlb_table_member *members, size_t n, uint64_t *digest);
+
 /* ---- bpffs and pin roots ---------------------------------------------- */
 
 #define XLB_BPFFS "/sys/fs/bpf"
@@ -234,6 +243,11 @@ int xlb_vip_set_health(struct xlb *x, const struct xlb_vip_key *vip,
 size_t xlb_vip_count(const struct xlb *x);
 const struct xlb_vip_info *xlb_vip_at(const struct xlb *x, size_t i);
 const struct xlb_vip_info *xlb_vip_find(const struct xlb *x, const struct xlb_vip_key *key);
+
+/* xlb_table_digest() of the table the datapath uses for this VIP now (read
+ * back from the map; an empty table for a VIP without usable backends). */
+int xlb_vip_table_digest(const struct xlb *x, const struct xlb_vip_key *key,
+			 uint64_t *digest);
 
 /* ---- counters -------------------------------------------------------- */
 

@@ -353,6 +353,84 @@ int xlb_maglev_build(const struct xlb_table_member *members, size_t n,
 	return err;
 }
 
+/* ---- digests ---------------------------------------------------------- */
+
+#define FNV64_OFFSET 0xcbf29ce484222325ull
+#define FNV64_PRIME 0x100000001b3ull
+
+static uint64_t fnv_u64(uint64_t h, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		h ^= (v >> (8 * i)) & 0xff;
+		h *= FNV64_PRIME;
+	}
+	return h;
+}
+
+/* 64 bits of a member's identity: two independent 32-bit hashes. */
+static uint64_t ident_hash64(const struct xlb_endpoint *ep)
+{
+	uint8_t ident[IDENT_LEN];
+
+	ident_make(ep, ident);
+	return (uint64_t)ident_hash(ident, SEED_OFFSET) << 32 | ident_hash(ident, SEED_SKIP);
+}
+
+struct id_hash {
+	uint32_t id;
+	uint64_t hash;
+};
+
+static int cmp_id_hash(const void *a, const void *b)
+{
+	const struct id_hash *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* An id of no member (a table being replaced) hashes as all ones. */
+static uint64_t id_to_hash(const struct id_hash *by_id, size_t n, uint32_t id)
+{
+	struct id_hash key = { .id = id };
+	const struct id_hash *e = n ? bsearch(&key, by_id, n, sizeof(*by_id), cmp_id_hash) : NULL;
+
+	return e ? e->hash : ~0ull;
+}
+
+/*
+ * Entries are hashed as the identity of the member they name, never as its
+ * id: ids are slots local to one node (they follow the history of adds and
+ * deletes), identities are the configuration, which is what nodes share.
+ */
+int xlb_table_digest(const uint32_t *ids, uint32_t size,
+		     const struct xlb_table_member *members, size_t n, uint64_t *digest)
+{
+	uint64_t h = fnv_u64(FNV64_OFFSET, size);
+	struct id_hash *by_id;
+	uint32_t i, last = 0;
+	uint64_t last_hash = 0;
+
+	by_id = calloc(n ? n : 1, sizeof(*by_id));
+	if (!by_id)
+		return xlb_fail(ENOMEM, "digest: out of memory");
+	for (i = 0; i < n; i++) {
+		by_id[i].id = members[i].id;
+		by_id[i].hash = ident_hash64(&members[i].ep);
+	}
+	qsort(by_id, n, sizeof(*by_id), cmp_id_hash);
+	for (i = 0; i < size; i++) {
+		/* Runs of one id are common: look each run up once. */
+		if (!i || ids[i] != last) {
+			last = ids[i];
+			last_hash = id_to_hash(by_id, n, last);
+		}
+		h = fnv_u64(h, last_hash);
+	}
+	free(by_id);
+	*digest = h;
+	return 0;
+}
+
 /* ---- rr/wrr turn sequences -------------------------------------------- */
 
 static uint32_t gcd(uint32_t a, uint32_t b)

@@ -415,6 +415,18 @@ static int set_ring(struct parser *p, const struct option *o, const char *value)
 	return 0;
 }
 
+static int set_announce_min(struct parser *p, const struct option *o, const char *value)
+{
+	long long v;
+	int rc = parse_number(p, o->name, o->hint, value, 1, XLB_MAX_BACKENDS, &v);
+
+	if (rc)
+		return rc;
+	p->st->announce_min = v;
+	p->st->has_announce_min = true;
+	return 0;
+}
+
 static int set_encap(struct parser *p, const struct option *o, const char *value)
 {
 	int e = xlb_encap_parse(value);
@@ -557,6 +569,7 @@ static const struct option vip_add_opts[] = {
 static const struct option vip_set_opts[] = {
 	{ "sched", SCHED_HINT, set_sched },
 	{ "ring", RING_HINT, set_ring },
+	{ "announce-min", "a number 1-" STR(XLB_MAX_BACKENDS), set_announce_min },
 	{ "mode", .refusal = "mode cannot change on vip set "
 			     "(delete the VIP and add it again with the new mode)" },
 };
@@ -684,8 +697,8 @@ static int parse_vip_set(struct parser *p)
 		rc = parse_options(p, vip_set_opts, ARRAY_SIZE(vip_set_opts), ANY_KIND);
 	if (rc)
 		return rc;
-	if (!p->st->has_sched && !p->st->has_ring)
-		return perr(p, "nothing to change on vip set (expected sched, ring)");
+	if (!p->st->has_sched && !p->st->has_ring && !p->st->has_announce_min)
+		return perr(p, "nothing to change on vip set (expected sched, ring, announce-min)");
 	return 0;
 }
 
@@ -930,6 +943,8 @@ static void format_vip_set(struct out *o, const struct xlb_stmt *st)
 		put(o, " sched %s", xlb_sched_name(st->sched));
 	if (st->has_ring)
 		put(o, " ring %u", st->ring);
+	if (st->has_announce_min)
+		put(o, " announce-min %u", st->announce_min);
 }
 
 static void format_backend_add(struct out *o, const struct xlb_stmt *st)
@@ -1005,6 +1020,8 @@ static const struct command commands[] = {
 	{ "backend", "set", XLB_V_BACKEND_SET, parse_backend_set, format_backend_set },
 	{ "backend", "del", XLB_V_BACKEND_DEL, parse_backend_del, put_backend },
 	{ "check", "set", XLB_V_CHECK_SET, parse_check_set, format_check_set },
+	{ "node", "drain", XLB_V_NODE_DRAIN, parse_end, format_nothing },
+	{ "node", "enable", XLB_V_NODE_ENABLE, parse_end, format_nothing },
 	{ "show", NULL, XLB_V_SHOW, parse_end, format_nothing },
 	{ "stats", NULL, XLB_V_STATS, parse_end, format_nothing },
 	{ "save", NULL, XLB_V_SAVE, parse_end, format_nothing },

@@ -5,7 +5,7 @@
  *
  *   vip add     PROTO/VIP:PORT [sched maglev|rr|wrr|srchash] [mode nat|dsr|tunnel] [ring PRIME]
  *               [encap ipip|gue] [gue-port N]          (encap options: mode tunnel only)
- *   vip set     PROTO/VIP:PORT [sched ...] [ring PRIME]
+ *   vip set     PROTO/VIP:PORT [sched ...] [ring PRIME] [announce-min N]
  *   vip del     PROTO/VIP:PORT
  *   vip list
  *   backend add PROTO/VIP:PORT ADDR[:PORT] [weight N]
@@ -13,6 +13,7 @@
  *   backend del PROTO/VIP:PORT ADDR[:PORT]
  *   check set   PROTO/VIP:PORT tcp|http|udp|none [port N] [path P] [host H] [expect CODE]
  *               [payload STR] [interval DUR] [timeout DUR] [rise N] [fall N]
+ *   node drain | node enable
  *   show | stats | save
  *   apply FILE
  *   explain     PROTO/VIP:PORT CLIENT[:PORT]   (which backend, and why; not for batches)
@@ -43,6 +44,8 @@ enum xlb_verb {
 	XLB_V_SAVE,
 	XLB_V_APPLY,
 	XLB_V_EXPLAIN,
+	XLB_V_NODE_DRAIN, /* withdraw this node's VIP routes (scale-out) */
+	XLB_V_NODE_ENABLE,
 };
 
 enum xlb_backend_op {
@@ -82,6 +85,9 @@ struct xlb_stmt {
 	enum xlb_sched sched;
 	enum xlb_mode mode;
 	uint32_t ring;
+	/* vip set: healthy backends the VIP needs before its route is announced */
+	bool has_announce_min;
+	uint32_t announce_min;
 	/* vip add, mode tunnel: filled with defaults (ipip, XLB_GUE_PORT_DEFAULT) */
 	bool has_encap, has_gue_port;
 	enum xlb_encap encap;

@@ -53,7 +53,7 @@ static void usage(FILE *f)
 		"statements:\n"
 		"  vip add     PROTO/VIP:PORT [sched maglev|rr|wrr|srchash] [mode nat|dsr|tunnel]\n"
 		"              [ring PRIME] [encap ipip|gue] [gue-port N]\n"
-		"  vip set     PROTO/VIP:PORT [sched ...] [ring PRIME]\n"
+		"  vip set     PROTO/VIP:PORT [sched ...] [ring PRIME] [announce-min N]\n"
 		"  vip del     PROTO/VIP:PORT\n"
 		"  vip list\n"
 		"  backend add PROTO/VIP:PORT ADDR[:PORT] [weight N]\n"
@@ -62,6 +62,7 @@ static void usage(FILE *f)
 		"  check set   PROTO/VIP:PORT tcp|http|udp|none [port N] [path P] [host H]\n"
 		"              [expect CODE] [payload WORD] [interval DUR] [timeout DUR]\n"
 		"              [rise N] [fall N]\n"
+		"  node drain | node enable  (withdraw / announce this node's VIP routes)\n"
 		"  show | stats | save\n"
 		"  apply FILE  (all or nothing; - reads stdin)\n"
 		"  explain     PROTO/VIP:PORT CLIENT[:PORT]  (which backend, and why)\n");

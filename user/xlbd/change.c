@@ -44,5 +44,6 @@ int xlbd_commit(struct xlbd *d, struct xlb_cfg *next, char *err, size_t errlen)
 	if (d->prober)
 		prober_sync(d->prober, &d->cfg);
 	neigh_sync(&d->neigh, d->x);
+	announce_sync(&d->announce, &d->cfg, d->x, false);
 	return 0;
 }

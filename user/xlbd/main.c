@@ -19,6 +19,8 @@
  *
  * Stopping (SIGTERM, SIGINT) leaves the datapath attached and pinned: traffic
  * keeps flowing and the next xlbd adopts it. `xlbd --detach` removes it.
+ * The VIP routes of scale-out (announce.c) follow the datapath: they stay
+ * while xlbd is stopped and go with --detach.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +50,9 @@
 #define CONFIG_DEFAULT "/etc/xlb/xlb.conf"
 #define PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
 #define MAX_IFACES 64
+/* Long options without a short form. */
+#define ROUTE_TABLE_OPT 0x100
+#define ROUTE_PROTO_OPT 0x101
 
 /* -v: xlbd's debug lines; -vv: libbpf's too. */
 static int verbosity;
@@ -66,6 +71,8 @@ struct opts {
 	struct metrics_addr metrics_addr;
 	struct xlb_open_opts flows; /* the flow tables' sizes and timeouts */
 	uint32_t flood_rate;
+	uint32_t route_table; /* 0: no VIP routes */
+	uint32_t route_proto;
 };
 
 static void usage(FILE *f)
@@ -73,8 +80,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xlbd -i IFACE[,IFACE...] [-c FILE] [--xdp-mode native|generic]\n"
 		"            [--socket PATH] [--pin-root PATH] [--state PATH]\n"
-		"            [--metrics [ADDR:]PORT] [-v]\n"
-		"       xlbd --detach [--pin-root PATH] [--socket PATH]\n"
+		"            [--metrics [ADDR:]PORT] [--route-table N] [--route-proto N] [-v]\n"
+		"       xlbd --detach [--pin-root PATH] [--socket PATH] [--route-table N]\n"
+		"            [--route-proto N]\n"
 		"\n"
 		"  -i, --interface IFACES  attach the balancer to these interfaces\n"
 		"  -c, --config FILE       statements applied when there is no state file\n"
@@ -97,11 +105,16 @@ static void usage(FILE *f)
 		"      --metrics [ADDR:]PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 		"                          (off by default; ADDR defaults to " METRICS_DEFAULT_ADDR
 		", IPv6 as [ADDR])\n"
-		"      --detach            remove the datapath and its pins, then exit\n"
+		"      --route-table N     kernel routing table of the VIP routes a routing\n"
+		"                          daemon exports (scale-out; default %u, 0 = none)\n"
+		"      --route-proto N     their rtnetlink protocol number (default %u)\n"
+		"      --detach            remove the datapath, its pins and its VIP routes,\n"
+		"                          then exit\n"
 		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n"
 		"      --version           print xlbd's version and exit\n",
 		XLB_FLOWS_DEFAULT, XLB_FLOWS_NEW_DEFAULT, XLB_TCP_IDLE_DEFAULT_S,
-		XLB_UDP_IDLE_DEFAULT_NS / 1000000000ull, XLBD_FLOOD_RATE_DEFAULT);
+		XLB_UDP_IDLE_DEFAULT_NS / 1000000000ull, XLBD_FLOOD_RATE_DEFAULT,
+		ANNOUNCE_TABLE_DEFAULT, ANNOUNCE_PROTO_DEFAULT);
 }
 
 static int add_ifaces(struct opts *o, char *list)
@@ -159,6 +172,23 @@ static int parse_seconds(const char *opt, const char *s, uint32_t *out)
 	return 0;
 }
 
+/* --route-table (0 turns announcing off) and --route-proto: below 5 are
+ * the kernel's own (kernel, boot, static), which routing daemons treat as
+ * the system's routes, not ours. */
+static int parse_route_opt(struct opts *o, int c, const char *arg)
+{
+	if (c == ROUTE_TABLE_OPT)
+		return parse_count("--route-table", arg, 0, &o->route_table);
+	if (parse_count("--route-proto", arg, 5, &o->route_proto))
+		return -1;
+	if (o->route_proto > 255) {
+		fprintf(stderr, "xlbd: --route-proto %u is not a protocol number (5-255)\n",
+			o->route_proto);
+		return -1;
+	}
+	return 0;
+}
+
 /* The flow tables' options (docs/operations.md, "Sizing the flow tables"). */
 static int parse_flow_opt(struct opts *o, int c, const char *arg)
 {
@@ -204,6 +234,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "tcp-idle", required_argument, NULL, 'T' },
 		{ "udp-idle", required_argument, NULL, 'U' },
 		{ "flood-rate", required_argument, NULL, 'L' },
+		{ "route-table", required_argument, NULL, ROUTE_TABLE_OPT },
+		{ "route-proto", required_argument, NULL, ROUTE_PROTO_OPT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -213,7 +245,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){ .config = CONFIG_DEFAULT, .socket = XLB_SOCKET_DEFAULT,
 			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT,
-			    .flood_rate = XLBD_FLOOD_RATE_DEFAULT };
+			    .flood_rate = XLBD_FLOOD_RATE_DEFAULT,
+			    .route_table = ANNOUNCE_TABLE_DEFAULT,
+			    .route_proto = ANNOUNCE_PROTO_DEFAULT };
 	while ((c = getopt_long(argc, argv, "i:c:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -254,6 +288,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'U':
 		case 'L':
 			if (parse_flow_opt(o, c, optarg))
+				return 2;
+			break;
+		case ROUTE_TABLE_OPT:
+		case ROUTE_PROTO_OPT:
+			if (parse_route_opt(o, c, optarg))
 				return 2;
 			break;
 		case 'v':
@@ -317,9 +356,17 @@ static int detach(const struct opts *o)
 		return 1;
 	}
 	rc = xlb_destroy_pins(o->pin_root);
+	if (rc) {
+		close(lock);
+		log_error("detach: %s", xlb_errmsg());
+		return 1;
+	}
+	rc = o->route_table ? announce_withdraw_all(o->route_table, o->route_proto) : 0;
 	close(lock);
 	if (rc) {
-		log_error("detach: %s", xlb_errmsg());
+		log_error("detach: removing the VIP routes from table %u: %s (remove them with "
+			  "'ip route flush table %u proto %u')",
+			  o->route_table, strerror(-rc), o->route_table, o->route_proto);
 		return 1;
 	}
 	log_info("datapath detached and pins under %s removed; the state file (%s) is kept, "
@@ -577,6 +624,10 @@ static void on_tick(struct ev_source *s, uint32_t events)
 
 	ev_timer_drain(s->fd);
 	neigh_watch(&ds->d->neigh, ds->d->x);
+	/* Health changes reach the routes within a tick; once a second the
+	 * table is read back, so a route removed by hand comes back. */
+	announce_sync(&ds->d->announce, &ds->d->cfg, ds->d->x,
+		      (ds->ticks + 1) % TICKS_PER_SEC == 0);
 	if (++ds->ticks % TICKS_PER_SEC)
 		return;
 	rates_sample(ds->d->rates, ds->d->x, now);
@@ -669,6 +720,7 @@ static int run(const struct opts *o)
 
 	xlb_cfg_init(&d.cfg);
 	xlb_cfg_init(&want);
+	announce_init(&d.announce, o->route_table, o->route_proto);
 	lock = ctl_lock(o->socket, err, sizeof(err));
 	if (lock < 0) {
 		log_error("%s", err);
@@ -697,6 +749,7 @@ static int run(const struct opts *o)
 	prober_free(d.prober);
 	rates_free(d.rates);
 	neigh_keeper_free(&d.neigh);
+	announce_free(&d.announce);
 	xlb_close(d.x);
 	ev_loop_fini(&d.loop);
 	xlb_cfg_free(&d.cfg);

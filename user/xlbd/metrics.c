@@ -246,6 +246,19 @@ static void write_info(struct scrape *s)
 	}
 }
 
+/* Scale-out (announce.c): what this node announces for BGP. */
+static void write_announced(struct scrape *s)
+{
+	family(s, "xlb_node_draining", "gauge",
+	       "1 after 'node drain': no VIP route announced for BGP.");
+	fprintf(s->f, "xlb_node_draining %d\n", s->d->cfg.node_drained ? 1 : 0);
+	family(s, "xlb_vip_announced", "gauge",
+	       "1 while this node announces the VIP's address for BGP (--route-table).");
+	for (size_t i = 0; i < s->n_vips; i++)
+		fprintf(s->f, "xlb_vip_announced{%s} %d\n", s->vip_labels[i],
+			announce_has(&s->d->announce, &xlb_vip_at(s->d->x, i)->spec.key) ? 1 : 0);
+}
+
 static void write_vip_counters(struct scrape *s)
 {
 	struct xlb_counters *c = calloc(s->n_vips + 1, sizeof(*c));
@@ -450,6 +463,7 @@ void metrics_write(struct xlbd *d, FILE *f)
 	backend_flows(&s);
 	write_info(&s);
 	write_vip_counters(&s);
+	write_announced(&s);
 	write_backend_counters(&s);
 	write_backend_state(&s);
 	write_probe_results(&s);

@@ -30,120 +30,7 @@
 
 #include "log.h"
 #include "neigh.h"
-
-/* ---- rtnetlink ------------------------------------------------------------ */
-
-/* A request: one header, one family header, a few attributes. */
-#define NL_REQUEST_MAX 256
-/* Replies to these requests are one message, well below this. */
-#define NL_REPLY_MAX 4096
-
-/* Reads the answer to a request: 0 or -errno. */
-typedef int (*nl_parse_fn)(const struct nlmsghdr *nh, void *data);
-
-/* The request in flight. Only the message with its sequence number is its
- * answer: anything else is a late reply to one that timed out. */
-struct nl_call {
-	uint32_t seq;
-	bool done;
-	int err;
-	nl_parse_fn parse; /* NULL: an acknowledgement is the whole answer */
-	void *data;
-};
-
-/* A blocking socket with a receive timeout: the kernel answers at once, and
- * a reply that never comes must not stall the daemon. */
-static int nl_open(struct mnl_socket **out)
-{
-	struct timeval tv = { .tv_sec = 1 };
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	int err;
-
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) ||
-	    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
-		err = -errno;
-		mnl_socket_close(nl);
-		return err;
-	}
-	*out = nl;
-	return 0;
-}
-
-static struct nlmsghdr *nl_request(void *buf, uint16_t type, uint16_t flags)
-{
-	struct nlmsghdr *nh = mnl_nlmsg_put_header(buf);
-
-	nh->nlmsg_type = type;
-	nh->nlmsg_flags = NLM_F_REQUEST | flags;
-	return nh;
-}
-
-static int on_answer(const struct nlmsghdr *nh, void *data)
-{
-	struct nl_call *c = data;
-
-	if (nh->nlmsg_seq != c->seq)
-		return MNL_CB_OK;
-	c->done = true;
-	c->err = c->parse ? c->parse(nh, c->data) : 0;
-	return MNL_CB_STOP;
-}
-
-/* The kernel's -errno, or with 0 an acknowledgement: an answer for a request
- * that wants none, a protocol error for one that wants data. */
-static int on_error(const struct nlmsghdr *nh, void *data)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nh);
-	struct nl_call *c = data;
-
-	if (nh->nlmsg_seq != c->seq)
-		return MNL_CB_OK;
-	c->done = true;
-	if (mnl_nlmsg_get_payload_len(nh) < sizeof(*e))
-		c->err = -EBADMSG;
-	else
-		c->err = e->error ? e->error : c->parse ? -EPROTO : 0;
-	return MNL_CB_STOP;
-}
-
-/* Sequence numbers are matched by the callbacks, not by mnl_cb_run2 (seq 0),
- * so that a late reply is skipped rather than failing the request. */
-static int nl_wait(struct mnl_socket *nl, struct nl_call *c)
-{
-	/* Any other message with the sequence number is the answer too (and
-	 * the wrong one: the parser says so). */
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
-		[NLMSG_NOOP] = on_answer,
-		[NLMSG_ERROR] = on_error,
-		[NLMSG_DONE] = on_answer,
-		[NLMSG_OVERRUN] = on_answer,
-	};
-	char buf[NL_REPLY_MAX];
-	ssize_t n;
-
-	while (!c->done) {
-		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || mnl_cb_run2(buf, n, 0, 0, on_answer, c, ctl, NLMSG_MIN_TYPE) < 0)
-			return -errno;
-	}
-	return c->err;
-}
-
-/* Send nh and wait for its answer, handed to parse: 0, or the kernel's or
- * parse's -errno. */
-static int nl_talk(struct neigh_keeper *k, struct nlmsghdr *nh, nl_parse_fn parse, void *data)
-{
-	struct nl_call c = { .seq = ++k->seq, .parse = parse, .data = data };
-
-	nh->nlmsg_seq = c.seq;
-	if (mnl_socket_sendto(k->nl, nh, nh->nlmsg_len) < 0)
-		return -errno;
-	return nl_wait(k->nl, &c);
-}
+#include "nl.h"
 
 static int af_of(const struct xlb_endpoint *ep, size_t *alen)
 {
@@ -213,7 +100,7 @@ static int route_get(struct neigh_keeper *k, const struct xlb_endpoint *ep, stru
 	mnl_attr_put(nh, RTA_DST, h->alen, &ep->addr);
 	/* Without a gateway the backend is on the link: it is its own hop. */
 	memcpy(h->addr, &ep->addr, h->alen);
-	return nl_talk(k, nh, route_parse, h);
+	return nl_talk(&k->nl, nh, route_parse, h);
 }
 
 static int neigh_parse(const struct nlmsghdr *nh, void *data)
@@ -239,7 +126,7 @@ static int neigh_state(struct neigh_keeper *k, const struct hop *h, uint16_t *st
 	nd->ndm_ifindex = h->ifindex;
 	mnl_attr_put(nh, NDA_DST, h->alen, h->addr);
 	*state = NUD_NONE;
-	err = nl_talk(k, nh, neigh_parse, state);
+	err = nl_talk(&k->nl, nh, neigh_parse, state);
 	return err == -ENOENT ? 0 : err;
 }
 
@@ -257,7 +144,7 @@ static int neigh_manage(struct neigh_keeper *k, const struct hop *h)
 	nd->ndm_state = NUD_NONE;
 	mnl_attr_put(nh, NDA_DST, h->alen, h->addr);
 	mnl_attr_put_u32(nh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
-	return nl_talk(k, nh, NULL, NULL);
+	return nl_talk(&k->nl, nh, NULL, NULL);
 }
 
 /* ---- per backend ---------------------------------------------------------- */
@@ -331,9 +218,7 @@ static bool keeper_open(struct neigh_keeper *k)
 {
 	int err;
 
-	if (k->nl)
-		return true;
-	err = nl_open(&k->nl);
+	err = nl_conn_open(&k->nl, false);
 	if (err) {
 		log_warn("cannot open a netlink socket for neighbour entries: %s; backends' "
 			 "next hops are resolved only by traffic", strerror(-err));
@@ -360,8 +245,7 @@ void neigh_sync(struct neigh_keeper *k, const struct xlb *x)
 
 void neigh_keeper_free(struct neigh_keeper *k)
 {
-	if (k->nl)
-		mnl_socket_close(k->nl);
+	nl_conn_close(&k->nl);
 	free(k->done);
 	*k = (struct neigh_keeper){ 0 };
 }

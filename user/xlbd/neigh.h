@@ -6,16 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "libxlb.h"
-
-struct mnl_socket;
+#include "nl.h"
 
 /* The backends whose next hop already has a managed neighbour entry. */
 struct neigh_keeper {
 	struct xlb_endpoint *done;
 	size_t n, cap;
 	uint64_t no_neigh_seen; /* the datapath's pass_no_neigh count last time */
-	struct mnl_socket *nl; /* rtnetlink, opened at the first sync */
-	uint32_t seq;
+	struct nl_conn nl; /* opened at the first sync */
 };
 
 /* Give every backend's next hop a managed neighbour entry (once each). */

@@ -239,6 +239,54 @@ static void show_backend(struct xlbd *d, struct xp *p, const struct xlb_cfg_vip 
 	xp_obj_close(p);
 }
 
+/* What other nodes compare: whether this VIP's address is announced, and a
+ * digest of its live table (over backend addresses, so equal configurations
+ * give equal digests on every node). */
+static void show_scaleout(struct xlbd *d, struct xp *p, const struct xlb_cfg_vip *v)
+{
+	bool announced = announce_has(&d->announce, &v->spec.key);
+	char hex[20];
+	uint64_t digest;
+
+	xp_text(p, "     ");
+	xp_bool(p, "announced", "announced %s", announced);
+	if (v->announce_min != 1)
+		xp_uint(p, "announce_min", " (min %u usable)", v->announce_min);
+	if (xlb_vip_table_digest(d->x, &v->spec.key, &digest)) {
+		xp_null(p, "digest", "  table digest %s\n");
+		return;
+	}
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)digest);
+	xp_str(p, "digest", "  table digest %s\n", hex);
+}
+
+/* The node as a whole: draining or not, and what it announces. */
+static void show_node(struct xlbd *d, struct xp *p)
+{
+	const struct announcer *a = &d->announce;
+	char t[INET6_ADDRSTRLEN];
+
+	xp_obj_open(p, "node");
+	xp_bool(p, "draining", NULL, d->cfg.node_drained);
+	xp_uint(p, "route_table", NULL, a->table);
+	if (d->cfg.node_drained)
+		xp_text(p, "Node: DRAINING (node drain): no VIP route announced, established "
+			   "flows still forwarded\n");
+	else if (!a->table)
+		xp_text(p, "Node: active; VIP routes off (--route-table 0)\n");
+	else
+		xp_text(p, "Node: active; announcing %zu VIP address%s in route table %u:",
+			a->n_want, a->n_want == 1 ? "" : "es", a->table);
+	xp_arr_open(p, "announced");
+	for (size_t i = 0; i < a->n_want; i++)
+		xp_str(p, "address", " %s",
+		       xlb_addr_str(&a->want[i].addr, a->want[i].family, t, sizeof(t)));
+	xp_arr_close(p);
+	if (!d->cfg.node_drained && a->table)
+		xp_text(p, "\n");
+	xp_obj_close(p);
+}
+
 static void show_vip(struct xlbd *d, struct xp *p, const struct xlb_cfg_vip *v,
 		     const uint32_t *flows)
 {
@@ -264,6 +312,7 @@ static void show_vip(struct xlbd *d, struct xp *p, const struct xlb_cfg_vip *v,
 		xp_null(p, "ring", "%-8s ");
 	xp_str(p, NULL, "%s\n", check_summary(&v->check, chk, sizeof(chk)));
 	check_json(p, &v->check);
+	show_scaleout(d, p, v);
 	if (info && !xlb_vip_counters(d->x, info->id, &c)) {
 		xp_u64(p, "packets", NULL, c.packets);
 		xp_u64(p, "bytes", NULL, c.bytes);
@@ -287,11 +336,12 @@ void xlbd_show(struct xlbd *d, struct xp *p)
 		free(flows);
 		flows = NULL;
 	}
+	xp_obj_open(p, NULL);
+	show_node(d, p);
 	xp_text(p, "%-4s %-29s %-8s %-7s %-8s %s\n", "Prot", "VIP:Port", "Sched", "Mode", "Ring",
 		"Check");
 	xp_text(p, "  -> %-29s %-6s %-6s %-8s %-12s %s\n", "Backend:Port", "Weight", "State",
 		"Flows", "Packets", "Last probe");
-	xp_obj_open(p, NULL);
 	xp_arr_open(p, "vips");
 	for (size_t i = 0; i < d->cfg.n_vips; i++)
 		show_vip(d, p, &d->cfg.vips[i], flows);

@@ -19,6 +19,7 @@
 #include "probe.h"
 #include "rates.h"
 
+#include "announce.h"
 #include "flows.h"
 #include "neigh.h"
 
@@ -32,6 +33,7 @@ struct xlbd {
 	struct rates *rates;
 	struct ctl *ctl;
 	struct neigh_keeper neigh;
+	struct announcer announce; /* VIP routes for BGP (scale-out) */
 	struct flow_keeper flows;
 	const char *state_path;
 	struct metrics *metrics; /* NULL without --metrics */
