@@ -103,6 +103,9 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TLIB) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+# The state file's code is xlbd's; its test links it directly.
+$(BUILD)/tests/unit/test_persist: $(BUILD)/user/xlbd/persist.o
+
 $(BUILD)/tests/prog/%: $(BUILD)/tests/prog/%.o $(TLIB) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

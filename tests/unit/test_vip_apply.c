@@ -476,6 +476,112 @@ out:
 	xlb_close(w.x);
 }
 
+/* ---- a VIP created with its backends is never seen without them ---------- */
+
+struct create_watch {
+	struct watch w;
+	unsigned long absent, empty; /* lookups that found no VIP, or no table */
+};
+
+/* Whenever the VIP is in xlb_vips, it must come with its whole table. */
+static void *create_watcher(void *arg)
+{
+	struct create_watch *cw = arg;
+	struct live l;
+	long id;
+
+	while (!atomic_load(&cw->w.stop)) {
+		if (live_read(cw->w.x, &cw->w.key, &l)) {
+			cw->absent++;
+			live_free(&l);
+			continue;
+		}
+		if (!l.val.table_size) {
+			cw->empty++;
+			live_free(&l);
+			continue;
+		}
+		id = table_bad_slot(cw->w.x, &l);
+		if (same_publication(cw->w.x, &cw->w.key, &l)) {
+			cw->w.samples++;
+			if (id >= 0) {
+				cw->w.bad++;
+				cw->w.bad_id = id;
+			}
+		}
+		live_free(&l);
+	}
+	return NULL;
+}
+
+#define N_CREATE 20
+#define ROUNDS_CREATE 300
+
+static void test_create_never_empty(void)
+{
+	struct xlb_vip_spec s = vip_spec(5, XLB_SCHED_MAGLEV, RING_SMALL);
+	struct xlb_backend_spec be[N_CREATE];
+	struct create_watch cw = {};
+	pthread_t t;
+	int rc = 0;
+
+	cw.w.x = load();
+	if (!cw.w.x)
+		return;
+	cw.w.key = s.key;
+	for (unsigned int i = 0; i < N_CREATE; i++)
+		be[i] = be_of(i, 1, false);
+	if (!ASSERT_OK(pthread_create(&t, NULL, create_watcher, &cw), "pthread_create"))
+		goto out;
+	for (int r = 0; !rc && r < ROUNDS_CREATE; r++) {
+		rc = xlb_vip_create(cw.w.x, &s, be, N_CREATE);
+		/* Time for the watcher to find it whole, too. */
+		usleep(200);
+		if (!rc)
+			rc = xlb_vip_del(cw.w.x, &s.key);
+	}
+	atomic_store(&cw.w.stop, true);
+	pthread_join(t, NULL);
+	ASSERT_OK(rc, xlb_errmsg());
+	test_log("%d creates: VIP seen whole %lu times, absent %lu, without a table %lu",
+		 ROUNDS_CREATE, cw.w.samples, cw.absent, cw.empty);
+	ASSERT_GT(cw.w.samples, 0, "lookups that found the VIP");
+	ASSERT_EQ(cw.empty, 0, "lookups that found the VIP without a table");
+	ASSERT_EQ(cw.w.bad, 0, "lookups whose table named a slot not in use");
+out:
+	xlb_close(cw.w.x);
+}
+
+/* A create that fails leaves no VIP, no slot and no id behind. */
+static void test_create_failure_leaves_nothing(void)
+{
+	struct xlb_vip_spec s = vip_spec(6, XLB_SCHED_WRR, 0);
+	struct xlb_backend_spec be[3] = { be_of(1, 1, false), be_of(2, 1, false),
+					  be_of(1, 2, false) };
+	struct xlb_backend *before = NULL, *after = NULL;
+	struct xlb_vip val;
+	struct xlb *x = load();
+
+	if (!x)
+		return;
+	before = slots_snapshot(x, 64);
+	ASSERT_NE(xlb_vip_create(x, &s, be, 3), 0, "a create with a backend given twice");
+	ASSERT_TRUE(strstr(xlb_errmsg(), "given twice") != NULL, "message: %s", xlb_errmsg());
+	after = slots_snapshot(x, 64);
+	ASSERT_TRUE(xlb_vip_find(x, &s.key) == NULL, "the VIP is not in the model");
+	ASSERT_EQ(bpf_map_lookup_elem(xlb_map_fd(x, XLB_MAP_VIPS), &s.key, &val), -ENOENT,
+		  "the VIP is not in xlb_vips");
+	ASSERT_TRUE(before && after && !memcmp(before, after, 64 * sizeof(*before)),
+		    "the backend slots are as they were");
+	if (ASSERT_OK(xlb_vip_create(x, &s, be, 2), xlb_errmsg())) {
+		ASSERT_EQ(xlb_vip_find(x, &s.key)->id, 0, "the VIP id was given back");
+		ASSERT_EQ(xlb_vip_find(x, &s.key)->n_backends, 2, "backends");
+	}
+	free(before);
+	free(after);
+	xlb_close(x);
+}
+
 /* A slot freed by a batch is not handed to a backend of the same batch: the
  * old table still names it until the switch. */
 static void test_freed_slot_not_reused(void)
@@ -853,6 +959,8 @@ int main(void)
 	RUN_TEST(test_mixed_equal_single);
 	RUN_TEST(test_deletes_never_name_freed);
 	RUN_TEST(test_freed_slot_not_reused);
+	RUN_TEST(test_create_never_empty);
+	RUN_TEST(test_create_failure_leaves_nothing);
 	RUN_CASE("test_invalid_weight_changes_nothing",
 		 test_invalid_changes_nothing("weight", "above the maximum"));
 	RUN_CASE("test_invalid_twice_changes_nothing",

@@ -659,7 +659,9 @@ static int table_publish(const struct xlb *x, struct xlb_vip_entry *v,
 					strerror(-err));
 		val.table_slot = slot;
 	}
-	err = bpf_map_update_elem(x->fd.vips, &v->info.spec.key, &val, BPF_EXIST);
+	/* A VIP being created is not in xlb_vips yet: its value goes in whole
+	 * when it is published. */
+	err = v->hidden ? 0 : bpf_map_update_elem(x->fd.vips, &v->info.spec.key, &val, BPF_EXIST);
 	if (err)
 		return xlb_fail(-err, "switching %s to its new table failed: %s",
 				vip_text(&v->info.spec.key, vn), strerror(-err));
@@ -670,7 +672,7 @@ static int table_publish(const struct xlb *x, struct xlb_vip_entry *v,
 /* Undo table_publish: the old table is still in its slot. */
 static int table_unpublish(const struct xlb *x, struct xlb_vip_entry *v, const struct xlb_vip *old)
 {
-	int err = bpf_map_update_elem(x->fd.vips, &v->info.spec.key, old, BPF_EXIST);
+	int err = v->hidden ? 0 : bpf_map_update_elem(x->fd.vips, &v->info.spec.key, old, BPF_EXIST);
 
 	if (!err)
 		v->val = *old;
@@ -1125,9 +1127,11 @@ static int vip_spec_check(const struct xlb_vip_spec *in, struct xlb_vip_spec *ou
 	return ring_check(&out->key, out->ring_size);
 }
 
-int xlb_vip_add(struct xlb *x, const struct xlb_vip_spec *spec)
+/* Everything a new VIP needs but its entry in xlb_vips: it goes into the
+ * model hidden, so packets cannot find it while its backends are set up. */
+static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec)
 {
-	struct xlb_vip_entry e = {};
+	struct xlb_vip_entry e = { .hidden = true };
 	char vn[TEXT_LEN];
 	uint32_t id;
 	int err;
@@ -1165,16 +1169,51 @@ int xlb_vip_add(struct xlb *x, const struct xlb_vip_spec *spec)
 		return xlb_fail(-err, "preparing the maps for VIP %s failed: %s", vn,
 				strerror(-err));
 	}
-	/* The insert is the last write: the VIP matches packets from here on. */
-	err = bpf_map_update_elem(x->fd.vips, &e.info.spec.key, &e.val, BPF_NOEXIST);
-	if (err) {
-		vip_addr_ref(x, &e.info.spec.key, -1);
-		xlb_ids_put(&x->vip_ids, id);
-		return xlb_fail(-err, "inserting VIP %s into %s failed: %s", vn, XLB_MAP_VIPS,
-				strerror(-err));
-	}
 	vip_insert(x, &e);
 	return 0;
+}
+
+/* The insert is the last write: the VIP matches packets from here on, with
+ * the table and backends it was given while hidden. */
+static int vip_publish(struct xlb *x, const struct xlb_vip_key *key)
+{
+	struct xlb_vip_entry *v;
+	char vn[TEXT_LEN];
+	int err = vip_find(x, key, &v);
+
+	if (err)
+		return err;
+	err = bpf_map_update_elem(x->fd.vips, &v->info.spec.key, &v->val, BPF_NOEXIST);
+	if (err)
+		return xlb_fail(-err, "inserting VIP %s into %s failed: %s",
+				vip_text(&v->info.spec.key, vn), XLB_MAP_VIPS, strerror(-err));
+	v->hidden = false;
+	return 0;
+}
+
+int xlb_vip_create(struct xlb *x, const struct xlb_vip_spec *spec,
+		   const struct xlb_backend_spec *be, size_t n)
+{
+	char why[512];
+	int err = vip_prepare(x, spec);
+
+	if (err)
+		return err;
+	if (n)
+		err = xlb_vip_apply(x, spec, be, n);
+	if (!err)
+		err = vip_publish(x, &spec->key);
+	if (err) {
+		snprintf(why, sizeof(why), "%s", xlb_errmsg());
+		xlb_vip_del(x, &spec->key);
+		xlb_fail(-err, "%s", why);
+	}
+	return err;
+}
+
+int xlb_vip_add(struct xlb *x, const struct xlb_vip_spec *spec)
+{
+	return xlb_vip_create(x, spec, NULL, 0);
 }
 
 /* The spec a VIP can move to without being re-created: scheduler and ring. */
@@ -1475,7 +1514,8 @@ static void vip_del_undo(const struct xlb *x, const struct xlb_vip_entry *v,
 
 	for (i = 0; i < n_freed; i++)
 		slot_write(x, v->be[i].id, &old[i]);
-	bpf_map_update_elem(x->fd.vips, &v->info.spec.key, &v->val, BPF_NOEXIST);
+	if (!v->hidden)
+		bpf_map_update_elem(x->fd.vips, &v->info.spec.key, &v->val, BPF_NOEXIST);
 }
 
 static int vip_slots_read(const struct xlb *x, const struct xlb_vip_entry *v,
@@ -1530,7 +1570,7 @@ int xlb_vip_del(struct xlb *x, const struct xlb_vip_key *key)
 		goto out;
 	/* First: new packets stop matching the VIP. Then its flows, which
 	 * find their slots freed, are no longer forwarded either. */
-	err = bpf_map_delete_elem(x->fd.vips, &v->info.spec.key);
+	err = v->hidden ? 0 : bpf_map_delete_elem(x->fd.vips, &v->info.spec.key);
 	if (err)
 		goto out;
 	freed = vip_slots_free(x, v, old, &err);

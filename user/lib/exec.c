@@ -855,7 +855,8 @@ static bool vip_unchanged(const struct xlb_cfg_vip *h, const struct xlb_cfg_vip 
  * backends come in drained, so no intermediate state sends new flows
  * anywhere neither end state would.
  */
-static int apply_vip(struct xlb *x, const struct xlb_cfg_vip *w, char *err, size_t errlen)
+static int apply_vip(struct xlb *x, const struct xlb_cfg_vip *w, bool create, char *err,
+		     size_t errlen)
 {
 	char k[TEXT_MAX], what[TEXT_MAX + 16];
 	struct xlb_backend_spec *be;
@@ -869,35 +870,29 @@ static int apply_vip(struct xlb *x, const struct xlb_cfg_vip *w, char *err, size
 		be[j].weight = w->be[j].weight;
 		be[j].drain = w->be[j].drain;
 	}
-	rc = xlb_vip_apply(x, &w->spec, be, w->n_be);
+	if (create)
+		rc = xlb_vip_create(x, &w->spec, be, w->n_be);
+	else
+		rc = xlb_vip_apply(x, &w->spec, be, w->n_be);
 	free(be);
 	if (!rc)
 		return 0;
-	snprintf(what, sizeof(what), "changing %s", key_str(&w->spec.key, k));
+	snprintf(what, sizeof(what), "%s %s", create ? "vip add" : "changing",
+		 key_str(&w->spec.key, k));
 	return lib_fail(rc, what, err, errlen);
 }
 
+/* A new VIP comes in with its backends in one step: packets never find it
+ * empty, so each VIP is wholly old or wholly new at every instant. */
 static int converge_vip(struct xlb *x, const struct xlb_cfg_vip *h, const struct xlb_cfg_vip *w,
 			char *err, size_t errlen)
 {
-	char k[TEXT_MAX], what[TEXT_MAX + 16];
-	int rc;
-
 	/* Deleted by converge_removals. */
 	if (h && vip_recreated(&h->spec, &w->spec))
 		h = NULL;
 	if (h && vip_unchanged(h, w))
 		return 0;
-	if (!h) {
-		rc = xlb_vip_add(x, &w->spec);
-		if (rc) {
-			snprintf(what, sizeof(what), "vip add %s", key_str(&w->spec.key, k));
-			return lib_fail(rc, what, err, errlen);
-		}
-		if (!w->n_be)
-			return 0;
-	}
-	return apply_vip(x, w, err, errlen);
+	return apply_vip(x, w, !h, err, errlen);
 }
 
 /* A VIP that will hold more backends than it does (new ones included). */

@@ -219,6 +219,14 @@ struct xlb_backend_spec {
  */
 int xlb_vip_apply(struct xlb *x, const struct xlb_vip_spec *spec,
 		  const struct xlb_backend_spec *be, size_t n);
+/*
+ * Add a VIP together with its backends (as xlb_vip_apply takes them): the
+ * VIP enters xlb_vips last, with its table and backend slots ready, so no
+ * packet ever finds it without them. On failure nothing is left behind.
+ * xlb_vip_add() is this with no backends.
+ */
+int xlb_vip_create(struct xlb *x, const struct xlb_vip_spec *spec,
+		   const struct xlb_backend_spec *be, size_t n);
 
 /* One backend's health as xlb_vip_set_health() sets it. */
 struct xlb_backend_health {

@@ -37,6 +37,7 @@ struct xlb_vip_entry {
 	struct xlb_vip_info info; /* the public view; info.backends == be */
 	struct xlb_vip val; /* what xlb_vips holds for this VIP right now */
 	struct xlb_backend_info *be; /* sorted by slot id */
+	bool hidden; /* being created (xlb_vip_create): not in xlb_vips yet */
 };
 
 /* A link kept open by the handle (no_pin: it dies with the handle). */

@@ -160,6 +160,26 @@ static int build_request(int argc, char **argv, bool json, struct buf *req)
 
 /* ---- the socket ------------------------------------------------------------ */
 
+/* Whoever can write the socket's directory could listen there in xlbd's
+ * place and collect root's statements: talk only to a server running as
+ * root (as xlbd does) or as ourselves. Checked before a byte is sent. */
+static bool server_trusted(int fd, const char *path)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		complain("cannot check who serves %s: %s", path, strerror(errno));
+		return false;
+	}
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	complain("refusing to talk to %s: it is served by uid %u (pid %d), not by root or by you; "
+		 "xlbd runs as root, so someone else put this socket there (check who can "
+		 "write its directory)", path, (unsigned int)cred.uid, (int)cred.pid);
+	return false;
+}
+
 static int connect_daemon(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -177,6 +197,10 @@ static int connect_daemon(const char *path)
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		if (!server_trusted(fd, path)) {
+			close(fd);
+			return -1;
+		}
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		return fd;
 	}

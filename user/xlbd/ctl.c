@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,23 @@
 #include "persist.h"
 #include "proto.h"
 
+/*
+ * Connections served at once. More wait in the listen backlog, never reset:
+ * xlbctl sends its whole request the moment it connects and reads its whole
+ * reply at once, so a real client holds a slot for milliseconds and never
+ * leaves a second without a byte moving. A client that does is dropped when
+ * no byte has moved for STALL_TIMEOUT (it sends nothing, or does not read
+ * its reply), when its request is not complete within REQUEST_TIMEOUT, or
+ * its reply not read within REPLY_TIMEOUT. When every slot is taken and
+ * someone waits, the longest-connected client with no byte moved for
+ * EVICT_GRACE gives its slot up at once.
+ */
 #define MAX_CLIENTS 64
-/* A request is sent at once by any real client; a reply may be large and
- * read slowly (a pipe into less), so it gets longer. */
+#define LISTEN_BACKLOG 1024
+#define STALL_TIMEOUT (10 * EV_SEC)
 #define REQUEST_TIMEOUT (30 * EV_SEC)
 #define REPLY_TIMEOUT (300 * EV_SEC)
+#define EVICT_GRACE (1 * EV_SEC)
 
 struct client {
 	struct ev_source src;
@@ -40,7 +53,8 @@ struct client {
 	char *out;
 	size_t out_len, out_off;
 	bool writing;
-	uint64_t since;
+	uint64_t since; /* connected */
+	uint64_t moved; /* when bytes last went in either direction */
 };
 
 struct ctl {
@@ -51,9 +65,22 @@ struct ctl {
 	void *arg;
 	struct client *clients;
 	unsigned int n_clients;
+	bool paused; /* full, nobody to evict: the backlog holds the rest */
 };
 
 /* ---- connections ----------------------------------------------------------- */
+
+/* Accepting again once a slot may be had (a client left, or time passed so
+ * that one can be evicted). */
+static void listener_resume(struct ctl *c)
+{
+	if (!c->paused)
+		return;
+	if (ev_mod(c->loop, &c->listener, EPOLLIN))
+		log_warn("control socket: cannot listen again: %s", strerror(errno));
+	else
+		c->paused = false;
+}
 
 static void client_release(struct ev_source *s)
 {
@@ -76,6 +103,7 @@ static void client_close(struct client *cl)
 		cl->next->prev = cl->prev;
 	c->n_clients--;
 	ev_close(c->loop, &cl->src);
+	listener_resume(c);
 }
 
 /* Room for more input; past the limit the rest is read into a scratch
@@ -117,6 +145,7 @@ static int client_read(struct client *cl)
 			return 1;
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		cl->moved = ev_now();
 		if (cl->too_big)
 			continue;
 		cl->in_len += n;
@@ -168,6 +197,14 @@ static void handle(struct client *cl, FILE *f)
 		body = nl + 1;
 		body_len = cl->in_len - (body - line);
 	}
+	/* The handler sees a C string: what follows a NUL would be dropped
+	 * unseen, and the cut statement applied. */
+	if (strlen(line) < (size_t)((nl ? nl : line + cl->in_len) - line)) {
+		snprintf(err, sizeof(err), "NUL byte in the statement at byte %zu (statements are "
+			 "text)", strlen(line) + 1);
+		frame_error(f, err);
+		return;
+	}
 	pf = open_memstream(&payload, &plen);
 	if (!pf) {
 		snprintf(err, sizeof(err), "out of memory");
@@ -198,6 +235,7 @@ static int client_write(struct client *cl)
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		cl->out_off += n;
+		cl->moved = ev_now();
 	}
 	return 1;
 }
@@ -215,7 +253,7 @@ static void client_respond(struct client *cl)
 	free(cl->in);
 	cl->in = NULL;
 	cl->writing = true;
-	cl->since = ev_now();
+	cl->moved = ev_now();
 	if (ev_mod(cl->ctl->loop, &cl->src, EPOLLOUT))
 		client_close(cl);
 }
@@ -258,9 +296,8 @@ static void client_new(struct ctl *c, int fd)
 {
 	struct client *cl;
 
-	if (c->n_clients >= MAX_CLIENTS || !peer_allowed(fd)) {
-		log_warn("control connection refused (%s)",
-			 c->n_clients >= MAX_CLIENTS ? "too many clients" : "not root");
+	if (!peer_allowed(fd)) {
+		log_warn("control connection refused (not root)");
 		close(fd);
 		return;
 	}
@@ -270,7 +307,7 @@ static void client_new(struct ctl *c, int fd)
 		return;
 	}
 	cl->ctl = c;
-	cl->since = ev_now();
+	cl->since = cl->moved = ev_now();
 	cl->src.fd = fd;
 	cl->src.on_event = on_client;
 	cl->src.release = client_release;
@@ -286,12 +323,62 @@ static void client_new(struct ctl *c, int fd)
 	c->n_clients++;
 }
 
+static bool fd_ready(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	return poll(&p, 1, 0) == 1 && p.revents;
+}
+
+/* A client holding its slot without using it for limit: sending nothing,
+ * or not reading its reply. One whose bytes wait for the loop (a long
+ * request ran before it) is not stalled. */
+static bool client_stalled(const struct client *cl, uint64_t now, uint64_t limit)
+{
+	return now - cl->moved >= limit && !fd_ready(cl->src.fd, cl->writing ? POLLOUT : POLLIN);
+}
+
+/* Give the slot of the longest-connected idle client to one that waits. */
+static bool evict_one(struct ctl *c)
+{
+	struct client *cl, *victim = NULL;
+	uint64_t now = ev_now();
+
+	for (cl = c->clients; cl; cl = cl->next)
+		if (client_stalled(cl, now, EVICT_GRACE) && (!victim || cl->since < victim->since))
+			victim = cl;
+	if (!victim)
+		return false;
+	log_warn("control connection dropped: %s while all %d slots were taken and another "
+		 "client waited", victim->writing ? "its reply unread" : "idle", MAX_CLIENTS);
+	client_close(victim);
+	return true;
+}
+
+/* Full, someone waits and nobody can be evicted: stop watching the
+ * listener (it would fire at once again) until a slot frees up. */
+static void listener_pause(struct ctl *c)
+{
+	if (!ev_mod(c->loop, &c->listener, 0))
+		c->paused = true;
+}
+
 static void on_listener(struct ev_source *s, uint32_t events)
 {
 	struct ctl *c = ev_container_of(s, struct ctl, listener);
 
 	for (;;) {
-		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd;
+
+		if (c->n_clients >= MAX_CLIENTS) {
+			if (!fd_ready(s->fd, POLLIN))
+				return;
+			if (!evict_one(c)) {
+				listener_pause(c);
+				return;
+			}
+		}
+		fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
@@ -302,21 +389,33 @@ static void on_listener(struct ev_source *s, uint32_t events)
 	}
 }
 
+/* Why a client is dropped now, or NULL. */
+static const char *client_expired(const struct client *cl, uint64_t now)
+{
+	if (client_stalled(cl, now, STALL_TIMEOUT))
+		return cl->writing ? "no byte of its reply read for 10 s" : "nothing sent for 10 s";
+	if (cl->writing && now - cl->since >= REPLY_TIMEOUT)
+		return "reply not read within 300 s";
+	if (!cl->writing && now - cl->since >= REQUEST_TIMEOUT)
+		return "no complete request within 30 s";
+	return NULL;
+}
+
 void ctl_sweep(struct ctl *c, uint64_t now)
 {
 	struct client *cl = c->clients, *next;
+	const char *why;
 
 	for (; cl; cl = next) {
-		uint64_t limit = cl->writing ? REPLY_TIMEOUT : REQUEST_TIMEOUT;
-
 		next = cl->next;
-		if (now - cl->since < limit)
+		why = client_expired(cl, now);
+		if (!why)
 			continue;
-		log_warn("control connection dropped: %s within %llus",
-			 cl->writing ? "reply not read" : "no complete request",
-			 (unsigned long long)(limit / EV_SEC));
+		log_warn("control connection dropped: %s", why);
 		client_close(cl);
 	}
+	/* Time passed: a client may have become evictable. */
+	listener_resume(c);
 }
 
 /* ---- the socket ---------------------------------------------------------- */
@@ -327,16 +426,16 @@ int ctl_lock(const char *path, char *err, size_t errlen)
 	int fd, rc;
 
 	snprintf(lock, sizeof(lock), "%s.lock", path);
-	rc = persist_mkdir_parent(lock, 0755);
-	if (rc) {
-		snprintf(err, errlen, "cannot create the directory of %s: %s", lock,
-			 strerror(-rc));
+	rc = persist_prepare_dir(path, "control socket", err, errlen);
+	if (rc)
 		return rc;
-	}
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* The lock outlives each xlbd, so O_EXCL cannot be had; the checked
+	 * directory and O_NOFOLLOW keep it from being anything but ours. */
+	fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", lock, strerror(errno));
+		snprintf(err, errlen, "cannot open %s: %s%s", lock, strerror(errno),
+			 errno == ELOOP ? " (a symbolic link: remove it)" : "");
 		return rc;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
@@ -367,7 +466,7 @@ static int listen_on(const char *path, char *err, size_t errlen)
 	old = umask(0177);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ? -errno : 0;
 	umask(old);
-	if (!rc && listen(fd, 128))
+	if (!rc && listen(fd, LISTEN_BACKLOG))
 		rc = -errno;
 	if (rc) {
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(-rc));
@@ -381,19 +480,15 @@ struct ctl *ctl_open(struct ev_loop *loop, const char *path, ctl_handler fn, voi
 		     char *err, size_t errlen)
 {
 	struct ctl *c;
-	int fd, rc;
+	int fd;
 
 	if (strlen(path) >= sizeof(c->path)) {
 		snprintf(err, errlen, "socket path too long (max %zu bytes): %s",
 			 sizeof(c->path) - 1, path);
 		return NULL;
 	}
-	rc = persist_mkdir_parent(path, 0755);
-	if (rc) {
-		snprintf(err, errlen, "cannot create the directory of %s: %s", path,
-			 strerror(-rc));
+	if (persist_prepare_dir(path, "control socket", err, errlen))
 		return NULL;
-	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err, errlen, "out of memory");

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,24 +383,69 @@ enum cfg_source {
 	SRC_CONFIG,
 };
 
-/* Read the file that applies (see the top of this file). */
+/* A damaged state file is no configuration: applying it would take VIPs
+ * out of the live datapath. It is set aside and what the datapath holds is
+ * kept (see docs/operations.md, "Security of the control socket and state
+ * file"). */
+static int state_damaged(const struct opts *o, enum cfg_source *src)
+{
+	char aside[PATH_MAX];
+	int rc = persist_set_aside(o->state, aside, sizeof(aside));
+
+	if (rc) {
+		log_error("cannot move it aside to %s.bad: %s; remove or repair it, then start "
+			  "xlbd again", o->state, strerror(-rc));
+		return rc;
+	}
+	log_error("it is kept as %s and not applied: xlbd keeps what the datapath holds "
+		  "(VIPs and backends; health checks are not in the datapath and stay off "
+		  "until set again). To recover: stop xlbd, remove %s and start xlbd with -c "
+		  "YOUR_CONFIG (unchanged VIPs keep their flows), or set the checks again "
+		  "with 'xlbctl check set'", aside, o->state);
+	*src = SRC_PINS;
+	return 0;
+}
+
+/* The state file if there is one (-ENOENT if not). */
+static int load_state(const struct opts *o, struct xlb_cfg *want, enum cfg_source *src)
+{
+	struct persist_body b;
+	char err[1024];
+	int rc = persist_load(o->state, want, &b, err, sizeof(err));
+
+	*src = SRC_STATE;
+	if (rc == -ENOENT)
+		return rc;
+	if (rc) {
+		log_error("%s", err);
+		if (rc == -EBADMSG)
+			return state_damaged(o, src);
+		if (rc == -EINVAL)
+			log_error("configuration refused: nothing was applied");
+		return rc;
+	}
+	if (b.legacy)
+		log_warn("state file %s has no version line (an older xlbd wrote it); it was "
+			 "read whole and is rewritten in the current format", o->state);
+	log_info("configuration from the state file %s (%lu statements)%s%s%s", o->state,
+		 b.n_stmts, o->config_given ? "; -c " : "", o->config_given ? o->config : "",
+		 o->config_given ? " is not used while the state file exists" : "");
+	return 0;
+}
+
+/* Read the -c file: no state file applies (see the top of this file). */
 static int read_start_config(const struct opts *o, enum cfg_source *src, char **text,
 			     size_t *len)
 {
 	char err[512];
 	int rc;
 
-	*src = SRC_STATE;
-	rc = persist_read(o->state, text, len, err, sizeof(err));
-	if (rc != -ENOENT)
-		goto done;
 	*src = SRC_CONFIG;
 	rc = persist_read(o->config, text, len, err, sizeof(err));
 	if (rc == -ENOENT && !o->config_given) {
 		*src = SRC_PINS;
 		return 0;
 	}
-done:
 	if (rc)
 		log_error("%s", err);
 	return rc;
@@ -416,6 +462,9 @@ static int start_config(const struct opts *o, struct xlb_cfg *want, enum cfg_sou
 	size_t len = 0;
 	int rc;
 
+	rc = load_state(o, want, src);
+	if (rc != -ENOENT)
+		return rc;
 	rc = read_start_config(o, src, &text, &len);
 	if (rc)
 		return rc;
@@ -424,7 +473,7 @@ static int start_config(const struct opts *o, struct xlb_cfg *want, enum cfg_sou
 			 "datapath holds", o->state, o->config);
 		return 0;
 	}
-	name = *src == SRC_STATE ? o->state : o->config;
+	name = o->config;
 	rc = xlb_cfg_exec_text(want, text, len, name, err, sizeof(err), &n);
 	free(text);
 	if (rc) {
@@ -432,12 +481,7 @@ static int start_config(const struct opts *o, struct xlb_cfg *want, enum cfg_sou
 		log_error("configuration refused: nothing was applied");
 		return rc;
 	}
-	if (*src == SRC_STATE)
-		log_info("configuration from the state file %s (%u statements)%s%s%s", name, n,
-			 o->config_given ? "; -c " : "", o->config_given ? o->config : "",
-			 o->config_given ? " is not used while the state file exists" : "");
-	else
-		log_info("configuration from %s (%u statements)", name, n);
+	log_info("configuration from %s (%u statements)", name, n);
 	return 0;
 }
 

@@ -12,6 +12,9 @@
  *   reply    = status "\n" *( payload-line "\n" ) "." "\n"   then close
  *   status   = "ok" | "error: " MESSAGE
  *
+ * The request is text: a NUL byte in the line is refused ("NUL byte in the
+ * statement"), in the body as a bad line of the batch.
+ *
  * The request ends at EOF rather than at the first newline so that a batch
  * needs no length prefix or escaping. The reply ends with a line holding a
  * single "." so a client can tell a whole reply from a daemon that died
