@@ -92,14 +92,21 @@ static __always_inline void count_flow_traffic(const struct xlb_pkt *p, __u32 ba
 	count_backend(backend_id, p->frame_len);
 }
 
+/* An address:port of the packet's protocol, keyed as VIPs and nat ends are. */
+static __always_inline void endpoint_key(struct xlb_vip_key *k, const struct xlb_pkt *p,
+					 const struct xlb_addr *addr, __be16 port)
+{
+	k->addr = *addr;
+	k->port = port;
+	k->proto = p->key.proto;
+	k->family = p->key.family;
+}
+
 static __always_inline struct xlb_vip *find_vip(const struct xlb_pkt *p)
 {
 	struct xlb_vip_key vkey = {};
 
-	vkey.addr = p->key.dst;
-	vkey.port = p->key.dport;
-	vkey.proto = p->key.proto;
-	vkey.family = p->key.family;
+	endpoint_key(&vkey, p, &p->key.dst, p->key.dport);
 	return bpf_map_lookup_elem(&xlb_vips, &vkey);
 }
 
@@ -338,10 +345,7 @@ static __always_inline const struct xlb_nat_end *nat_end_of(const struct xlb_pkt
 {
 	struct xlb_vip_key k = {};
 
-	k.addr = p->key.src;
-	k.port = p->key.sport;
-	k.proto = p->key.proto;
-	k.family = p->key.family;
+	endpoint_key(&k, p, &p->key.src, p->key.sport);
 	return bpf_map_lookup_elem(&xlb_nat_ends, &k);
 }
 
