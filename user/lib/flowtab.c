@@ -242,7 +242,6 @@ int xlb_flows_sweep(struct xlb *x, uint32_t budget, uint32_t *removed)
 			(*removed)++;
 	x->sweep_cursor = out;
 	x->sweep_started = !done;
-	x->swept += *removed;
 out:
 	free(keys);
 	free(idle);

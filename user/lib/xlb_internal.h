@@ -76,7 +76,6 @@ struct xlb {
 	uint32_t tcp_idle_s;
 	__u32 sweep_cursor; /* where the idle sweep goes on (a batch token) */
 	bool sweep_started;
-	uint64_t swept; /* confirmed flows the sweep removed */
 
 	struct xlb_vip_entry *vips; /* sorted by VIP id */
 	size_t n_vips;

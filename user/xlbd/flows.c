@@ -61,12 +61,9 @@ static void flood_watch(struct flow_keeper *k, uint64_t now_s)
 
 static void sweep_slice(struct flow_keeper *k, struct xlb *x)
 {
-	struct xlb_flow_usage u = { 0 };
 	uint32_t budget, removed = 0;
 
-	/* The capacity only: occupancy would need a walk. */
-	u.confirmed_capacity = xlb_flow_capacity(x);
-	budget = (uint32_t)(u.confirmed_capacity / SWEEP_PASS_S);
+	budget = (uint32_t)(xlb_flow_capacity(x) / SWEEP_PASS_S);
 	if (budget < SWEEP_MIN)
 		budget = SWEEP_MIN;
 	if (xlb_flows_sweep(x, budget, &removed) < 0)
