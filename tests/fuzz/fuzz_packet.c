@@ -47,6 +47,7 @@
 
 #include "libxlb.h"
 #include "pkt.h"
+#include "sysutil.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define NAME "fuzz/packet"
@@ -105,21 +106,6 @@ static const struct fvip fvips[] = {
 
 static struct xlb *X;
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-	return rc;
-}
-
 static int sysctl_on(const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -139,25 +125,25 @@ static int setup_netns(void)
 		return -1;
 	}
 	if (sysctl_on("/proc/sys/net/ipv4/ip_forward") ||
-	    sysctl_on("/proc/sys/net/ipv6/conf/all/forwarding") || sh("ip link set lo up"))
+	    sysctl_on("/proc/sys/net/ipv6/conf/all/forwarding") || test_sh("ip link set lo up"))
 		return -1;
 	for (d = 0; d < 2; d++) {
-		if (sh("ip link add %s address 02:00:00:00:f%d:01 type veth peer name %sp",
+		if (test_sh("ip link add %s address 02:00:00:00:f%d:01 type veth peer name %sp",
 		       dev_name[d], d, dev_name[d]) ||
-		    sh("ip link set %s up && ip link set %sp up", dev_name[d], dev_name[d]) ||
-		    sh("ip addr add %s dev %s && ip -6 addr add %s dev %s nodad", dev_v4[d],
+		    test_sh("ip link set %s up && ip link set %sp up", dev_name[d], dev_name[d]) ||
+		    test_sh("ip addr add %s dev %s && ip -6 addr add %s dev %s nodad", dev_v4[d],
 		       dev_name[d], dev_v6[d], dev_name[d]))
 			return -1;
 		dev_ifindex[d] = (int)if_nametoindex(dev_name[d]);
 	}
 	for (i = 0; i < ARRAY_SIZE(hosts); i++)
-		if (sh("ip neigh add %s lladdr %s nud permanent dev %s", hosts[i].v4,
+		if (test_sh("ip neigh add %s lladdr %s nud permanent dev %s", hosts[i].v4,
 		       hosts[i].mac, dev_name[hosts[i].dev]) ||
-		    sh("ip -6 neigh add %s lladdr %s nud permanent dev %s", hosts[i].v6,
+		    test_sh("ip -6 neigh add %s lladdr %s nud permanent dev %s", hosts[i].v6,
 		       hosts[i].mac, dev_name[hosts[i].dev]))
 			return -1;
 	/* Below the client side's 1500: tunnel mode's "too big" rule. */
-	return sh("ip link set %s mtu 1400", dev_name[1]);
+	return test_sh("ip link set %s mtu 1400", dev_name[1]);
 }
 
 static int family_of(const char *a)

@@ -39,6 +39,7 @@
 #include "libxlb.h"
 #include "pkt.h"
 #include "pktcase.h"
+#include "sysutil.h"
 #include "testlib.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -758,52 +759,17 @@ static int predict_src(const struct tvip *v, const struct pkt_spec *s)
 
 /* ---- setup --------------------------------------------------------------- */
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-	return rc;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int rc;
-
-	if (!f)
-		return -errno;
-	rc = fputs(val, f) < 0 ? -EIO : 0;
-	if (fclose(f))
-		rc = -errno;
-	return rc;
-}
-
-static const char *mac_str(const uint8_t *m, char *buf)
-{
-	sprintf(buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
-		m[4], m[5]);
-	return buf;
-}
-
 static int setup_dev(int d)
 {
 	char m1[18], m2[18];
 
-	if (sh("ip link add %s address %s type veth peer name %s address %s",
-	       dev_name[d], mac_str(dev_mac[d], m1), peer_name[d],
-	       mac_str(peer_mac[d], m2)) ||
-	    sh("ip link set %s up", dev_name[d]) ||
-	    sh("ip link set %s up", peer_name[d]) ||
-	    sh("ip addr add %s/24 dev %s", dev_v4[d], dev_name[d]) ||
-	    sh("ip -6 addr add %s/64 dev %s nodad", dev_v6[d], dev_name[d]))
+	if (test_sh("ip link add %s address %s type veth peer name %s address %s",
+	       dev_name[d], test_mac_str(dev_mac[d], m1), peer_name[d],
+	       test_mac_str(peer_mac[d], m2)) ||
+	    test_sh("ip link set %s up", dev_name[d]) ||
+	    test_sh("ip link set %s up", peer_name[d]) ||
+	    test_sh("ip addr add %s/24 dev %s", dev_v4[d], dev_name[d]) ||
+	    test_sh("ip -6 addr add %s/64 dev %s nodad", dev_v6[d], dev_name[d]))
 		return -1;
 	dev_ifindex[d] = (int)if_nametoindex(dev_name[d]);
 	return dev_ifindex[d] ? 0 : -1;
@@ -815,10 +781,10 @@ static int setup_neigh(int h)
 
 	if (!hosts[h].neigh)
 		return 0;
-	mac_str(hosts[h].mac, m);
-	return sh("ip neigh add %s lladdr %s nud permanent dev %s", hosts[h].v4,
+	test_mac_str(hosts[h].mac, m);
+	return test_sh("ip neigh add %s lladdr %s nud permanent dev %s", hosts[h].v4,
 		  m, dev_name[hosts[h].dev]) ||
-	       sh("ip -6 neigh add %s lladdr %s nud permanent dev %s",
+	       test_sh("ip -6 neigh add %s lladdr %s nud permanent dev %s",
 		  hosts[h].v6, m, dev_name[hosts[h].dev]);
 }
 
@@ -834,11 +800,11 @@ static int setup_netns(void)
 	/* /proc/sys/net is resolved against the opener's namespace: these
 	 * writes turn forwarding on in ours only. bpf_fib_lookup() refuses
 	 * to forward (FWD_DISABLED) without them. */
-	if (write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
-	    write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1") ||
-	    write_file("/proc/sys/net/ipv6/conf/default/forwarding", "1"))
+	if (test_write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
+	    test_write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1") ||
+	    test_write_file("/proc/sys/net/ipv6/conf/default/forwarding", "1"))
 		return -1;
-	if (sh("ip link set lo up"))
+	if (test_sh("ip link set lo up"))
 		return -1;
 	for (d = 0; d < NDEV; d++)
 		if (setup_dev(d))
@@ -846,9 +812,9 @@ static int setup_netns(void)
 	for (h = 0; h < NHOST; h++)
 		if (setup_neigh(h))
 			return -1;
-	if (sh("ip link set %s mtu %d", dev_name[DEV_XB0], XB0_MTU) ||
-	    sh("ip route add blackhole %s", blackhole_v4) ||
-	    sh("ip -6 route add blackhole %s", blackhole_v6))
+	if (test_sh("ip link set %s mtu %d", dev_name[DEV_XB0], XB0_MTU) ||
+	    test_sh("ip route add blackhole %s", blackhole_v4) ||
+	    test_sh("ip -6 route add blackhole %s", blackhole_v6))
 		return -1;
 	return 0;
 }
@@ -1678,8 +1644,8 @@ static int neigh_set(int h, int family, const uint8_t mac[6])
 {
 	char m[18];
 
-	mac_str(mac, m);
-	return sh("ip %s neigh replace %s lladdr %s nud permanent dev %s",
+	test_mac_str(mac, m);
+	return test_sh("ip %s neigh replace %s lladdr %s nud permanent dev %s",
 		  family == 4 ? "-4" : "-6", family == 4 ? hosts[h].v4 : hosts[h].v6, m,
 		  dev_name[hosts[h].dev]);
 }
@@ -1698,8 +1664,8 @@ static bool dst_mac_is(const char *what, const struct run *r, const uint8_t mac[
 
 	if (r->out_len >= 6 && !memcmp(r->out, mac, 6))
 		return true;
-	mac_str(r->out, got);
-	mac_str(mac, want);
+	test_mac_str(r->out, got);
+	test_mac_str(mac, want);
 	tc_fail("%sdestination MAC %s, expected %s", what, got, want);
 	return false;
 }

@@ -42,6 +42,7 @@
 #include "pkt.h"
 #include "pkt_tunnel.h"
 #include "pktcase.h"
+#include "sysutil.h"
 #include "testlib.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -1504,49 +1505,15 @@ static void t_roundtrip(int vi)
 
 /* ---- setup ----------------------------------------------------------------------- */
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-	return rc;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int rc;
-
-	if (!f)
-		return -errno;
-	rc = fputs(val, f) < 0 ? -EIO : 0;
-	if (fclose(f))
-		rc = -errno;
-	return rc;
-}
-
-static const char *mac_str(const uint8_t *m, char *buf)
-{
-	sprintf(buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-	return buf;
-}
-
 static int setup_dev(int d)
 {
 	char m1[18], m2[18];
 
-	if (sh("ip link add %s address %s type veth peer name %s address %s", dev_name[d],
-	       mac_str(dev_mac[d], m1), peer_name[d], mac_str(peer_mac[d], m2)) ||
-	    sh("ip link set %s up", dev_name[d]) || sh("ip link set %s up", peer_name[d]) ||
-	    sh("ip addr add %s/24 dev %s", dev_v4[d], dev_name[d]) ||
-	    sh("ip -6 addr add %s/64 dev %s nodad", dev_v6[d], dev_name[d]))
+	if (test_sh("ip link add %s address %s type veth peer name %s address %s", dev_name[d],
+	       test_mac_str(dev_mac[d], m1), peer_name[d], test_mac_str(peer_mac[d], m2)) ||
+	    test_sh("ip link set %s up", dev_name[d]) || test_sh("ip link set %s up", peer_name[d]) ||
+	    test_sh("ip addr add %s/24 dev %s", dev_v4[d], dev_name[d]) ||
+	    test_sh("ip -6 addr add %s/64 dev %s nodad", dev_v6[d], dev_name[d]))
 		return -1;
 	dev_ifindex[d] = (int)if_nametoindex(dev_name[d]);
 	return dev_ifindex[d] ? 0 : -1;
@@ -1556,10 +1523,10 @@ static int setup_neigh(int h)
 {
 	char m[18];
 
-	mac_str(hosts[h].mac, m);
-	return sh("ip neigh add %s lladdr %s nud permanent dev %s", hosts[h].v4, m,
+	test_mac_str(hosts[h].mac, m);
+	return test_sh("ip neigh add %s lladdr %s nud permanent dev %s", hosts[h].v4, m,
 		  dev_name[hosts[h].dev]) ||
-	       sh("ip -6 neigh add %s lladdr %s nud permanent dev %s", hosts[h].v6, m,
+	       test_sh("ip -6 neigh add %s lladdr %s nud permanent dev %s", hosts[h].v6, m,
 		  dev_name[hosts[h].dev]);
 }
 
@@ -1575,9 +1542,9 @@ static int setup_netns(void)
 	}
 	/* /proc/sys/net follows the opener's namespace: ours only. Without
 	 * forwarding bpf_fib_lookup() answers FWD_DISABLED. */
-	if (write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
-	    write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1") ||
-	    write_file("/proc/sys/net/ipv6/conf/default/forwarding", "1") || sh("ip link set lo up"))
+	if (test_write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
+	    test_write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1") ||
+	    test_write_file("/proc/sys/net/ipv6/conf/default/forwarding", "1") || test_sh("ip link set lo up"))
 		return -1;
 	for (d = 0; d < NDEV; d++)
 		if (setup_dev(d))
@@ -1586,7 +1553,7 @@ static int setup_netns(void)
 		if (setup_neigh(h))
 			return -1;
 	for (i = 0; i < ARRAY_SIZE(routes); i++)
-		if (sh("%s", routes[i]))
+		if (test_sh("%s", routes[i]))
 			return -1;
 	return 0;
 }
