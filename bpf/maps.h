@@ -52,10 +52,15 @@ struct {
 } xlb_flows SEC(".maps");
 
 /* Unconfirmed flows: handshakes in flight, single-packet UDP, floods. The
- * LRU keeps the newest; a flood evicts only its own kind. */
+ * LRU keeps the newest; a flood evicts only its own kind. Each CPU keeps its
+ * own LRU list (an equal share of the entries), as Katran's per-CPU tables
+ * do: an insert takes no lock another CPU contends for, and a flood that
+ * RSS steers to one CPU evicts only what that CPU made. Lookups still see
+ * every CPU's entries (a nat SYN-ACK may arrive on another CPU). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XLB_FLOWS_NEW_DEFAULT); /* set by libxlb before load */
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, struct xlb_flow_key);
 	__type(value, struct xlb_flow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -140,6 +145,7 @@ struct xlb_backend_nh {
 	struct xlb_nexthop nh;
 	__u32 backend_gen;
 	__u32 pad;
+	struct xlb_addr tunnel_src; /* tunnel mode: the outer source the FIB chose */
 };
 
 struct {

@@ -148,7 +148,7 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 	if (vip->mode == XLB_MODE_TUNNEL) {
 		f.gue_port = vip->encap == XLB_ENCAP_GUE ? vip->gue_port : 0;
 		plan_tunnel(p, b, f.gue_port, &t);
-		r = tunnel_next_hop(ctx, p, b, &f, &t);
+		r = tunnel_backend_next_hop(ctx, p, backend_id, b, &f, &t);
 	} else {
 		f.backend_addr = b->addr;
 		f.backend_port = b->port;
