@@ -12,6 +12,7 @@
 #include "encap.h"
 #include "fwd.h"
 #include "icmp.h"
+#include "pending.h"
 #include "sched.h"
 #include "vet.h"
 
@@ -151,6 +152,7 @@ static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, struct xlb_
 	void *end = pkt_end(ctx);
 	struct xlb_flow_key qkey = {};
 	struct tunnel_plan t;
+	__u32 zero = 0, idx;
 	struct xlb_backend *b;
 	struct xlb_flow *f;
 	__u32 backend_id;
@@ -160,8 +162,12 @@ static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, struct xlb_
 	if (rc)
 		return rc == XLB_R_PASS_ICMP ? pass(rc) : drop(rc);
 	f = bpf_map_lookup_elem(&xlb_flows, &qkey);
-	if (!f)
-		f = bpf_map_lookup_elem(&xlb_flows_new, &qkey);
+	if (!f) {
+		/* An unconfirmed flow is read through this CPU's copy. */
+		f = bpf_map_lookup_elem(&xlb_flow_scratch, &zero);
+		if (f && !pending_find(&qkey, xlb_hash_flow(&qkey), f, &idx))
+			f = NULL;
+	}
 	if (!f)
 		return pass(XLB_R_PASS_ICMP);
 	backend_id = f->backend_id;

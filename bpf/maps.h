@@ -51,20 +51,29 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_flows SEC(".maps");
 
-/* Unconfirmed flows: handshakes in flight, single-packet UDP, floods. The
- * LRU keeps the newest; a flood evicts only its own kind. Each CPU keeps its
- * own LRU list (an equal share of the entries), as Katran's per-CPU tables
- * do: an insert takes no lock another CPU contends for, and a flood that
- * RSS steers to one CPU evicts only what that CPU made. Lookups still see
- * every CPU's entries (a nat SYN-ACK may arrive on another CPU). */
+/* Unconfirmed flows: handshakes in flight, single-packet UDP, floods, in
+ * sets of XLB_FLOWS_NEW_WAYS slots (struct xlb_flow_slot; bpf/pending.h).
+ * A flood evicts only its own kind. An array, not an LRU hash: an insert
+ * takes no lock (an LRU insert takes three, each toggling interrupts), and
+ * a lookup reads one set wherever the flow's packets arrive. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XLB_FLOWS_NEW_DEFAULT); /* set by libxlb before load */
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct xlb_flow_key);
-	__type(value, struct xlb_flow);
+	__type(key, __u32);
+	__type(value, struct xlb_flow_slot);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_flows_new SEC(".maps");
+
+/* This CPU's copy of the unconfirmed flow the packet at hand belongs to
+ * (bpf/pending.h copies a slot before trusting it). A map value, not the
+ * stack: the verifier then follows the established path's writes to the
+ * flow without tracking each field, as for a table entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_flow);
+} xlb_flow_scratch SEC(".maps");
 
 /* nat backends' address:port -> the VIPs their replies go back to. */
 struct {

@@ -12,6 +12,7 @@
 #include "icmp_fwd.h"
 #include "maps.h"
 #include "parse.h"
+#include "pending.h"
 #include "sched.h"
 #include "stats.h"
 #include "vet.h"
@@ -68,6 +69,15 @@ static __always_inline int to_backend(struct xdp_md *ctx, const struct xlb_pkt *
 	return deliver_to_backend(ctx, p, b, f->mode, &f->nh, rc);
 }
 
+/* This CPU's flow scratch (see xlb_flow_scratch): a new flow is built in
+ * it, and an unconfirmed one copied into it. */
+static __always_inline struct xlb_flow *flow_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&xlb_flow_scratch, &zero);
+}
+
 static __always_inline __u32 coarse_ms(void)
 {
 	return bpf_ktime_get_coarse_ns() >> 20;
@@ -83,8 +93,7 @@ static __always_inline void remember_flow(const struct xlb_pkt *p, struct xlb_fl
 		return;
 	if (p->tcp_syn)
 		f->flags = XLB_FLOW_F_SYN;
-	if (bpf_map_update_elem(&xlb_flows_new, &p->key, f, BPF_ANY))
-		count_reason(XLB_R_FLOW_INSERT_FAILED);
+	pending_put(&p->key, xlb_hash_flow(&p->key), f);
 }
 
 static __always_inline void count_flow_traffic(const struct xlb_pkt *p, __u32 backend_id)
@@ -113,13 +122,16 @@ static __always_inline struct xlb_vip *find_vip(const struct xlb_pkt *p)
 static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 				    const struct xlb_vip *vip, bool rescheduled)
 {
-	struct xlb_flow f = {};
 	struct tunnel_plan t;
+	struct xlb_flow *f;
 	struct xlb_backend *b;
 	__u32 backend_id;
 	int r, epoch;
 	__s64 id;
 
+	f = flow_scratch();
+	if (!f)
+		return drop(XLB_R_DROP_NO_BACKEND);
 	id = schedule(vip, &p->key);
 	if (id < 0)
 		return drop(XLB_R_DROP_NO_BACKEND);
@@ -138,28 +150,29 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 			return decide(r);
 	}
 
-	f.backend_id = backend_id;
-	f.backend_gen = b->gen;
-	f.mode = vip->mode;
-	f.vip_id = vip->id;
-	f.backend_epoch = epoch;
+	__builtin_memset(f, 0, sizeof(*f));
+	f->backend_id = backend_id;
+	f->backend_gen = b->gen;
+	f->mode = vip->mode;
+	f->vip_id = vip->id;
+	f->backend_epoch = epoch;
 	if (p->key.proto == IPPROTO_UDP)
-		f.udp_seen = coarse_ms();
+		f->udp_seen = coarse_ms();
 	if (vip->mode == XLB_MODE_TUNNEL) {
-		f.gue_port = vip->encap == XLB_ENCAP_GUE ? vip->gue_port : 0;
-		plan_tunnel(p, b, f.gue_port, &t);
-		r = tunnel_backend_next_hop(ctx, p, backend_id, b, &f, &t);
+		f->gue_port = vip->encap == XLB_ENCAP_GUE ? vip->gue_port : 0;
+		plan_tunnel(p, b, f->gue_port, &t);
+		r = tunnel_backend_next_hop(ctx, p, backend_id, b, f, &t);
 	} else {
-		f.backend_addr = b->addr;
-		f.backend_port = b->port;
-		r = backend_next_hop(ctx, p, backend_id, b, &f.nh);
+		f->backend_addr = b->addr;
+		f->backend_port = b->port;
+		r = backend_next_hop(ctx, p, backend_id, b, &f->nh);
 	}
 	count_reason(rescheduled ? XLB_R_RESCHEDULED : XLB_R_NEW_FLOW);
-	remember_flow(p, &f);
+	remember_flow(p, f);
 	count_flow_traffic(p, backend_id);
 	if (vip->mode == XLB_MODE_TUNNEL)
-		return tunnel_deliver(ctx, p, b, &f, &t, r);
-	return deliver_to_backend(ctx, p, b, f.mode, &f.nh, r);
+		return tunnel_deliver(ctx, p, b, f, &t, r);
+	return deliver_to_backend(ctx, p, b, f->mode, &f->nh, r);
 }
 
 /* UDP has no end of connection: an entry idle past the timeout is a new
@@ -265,21 +278,42 @@ static __always_inline bool confirms(const struct xlb_pkt *p, const struct xlb_f
 	return true;
 }
 
+/* Where an established packet's flow lives: a confirmed flow in its table
+ * entry (slot NULL), an unconfirmed one copied out of its slot. */
+struct flow_ref {
+	struct xlb_flow *f;
+	bool pending; /* unconfirmed: f is a copy of slot idx */
+	__u32 idx;
+	__u32 hash; /* unconfirmed: the key's xlb_hash_flow */
+};
+
+/* Flags go to the flow itself: the table entry, or the slot (and the copy,
+ * for the rest of this packet). */
+static __always_inline void flow_flag(const struct xlb_pkt *p, const struct flow_ref *r, __u32 flag)
+{
+	if (r->pending) {
+		r->f->flags |= flag;
+		pending_mark(&p->key, r->hash, r->idx, flag);
+	} else if (!(r->f->flags & flag)) {
+		__sync_fetch_and_or(&r->f->flags, flag);
+	}
+}
+
 /* Copy the unconfirmed entry into xlb_flows. A full table leaves the flow
  * unconfirmed (it still forwards); the next packet tries again. */
-static __always_inline void confirm(const struct xlb_pkt *p, struct xlb_flow *f)
+static __always_inline void confirm(const struct xlb_pkt *p, const struct flow_ref *r)
 {
-	struct xlb_flow c = *f;
+	struct xlb_flow c = *r->f;
 	long err;
 
-	c.flags = f->flags & XLB_FLOW_F_SYN;
+	c.flags = r->f->flags & XLB_FLOW_F_SYN;
 	c.tick = p->clock;
 	err = bpf_map_update_elem(&xlb_flows, &p->key, &c, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: another CPU was first */) {
 		count_reason(XLB_R_FLOW_TABLE_FULL);
 		return;
 	}
-	__sync_fetch_and_or(&f->flags, XLB_FLOW_F_CONFIRMED);
+	flow_flag(p, r, XLB_FLOW_F_CONFIRMED);
 	if (!err)
 		count_reason(XLB_R_FLOW_CONFIRMED);
 }
@@ -289,10 +323,10 @@ static __always_inline void confirm(const struct xlb_pkt *p, struct xlb_flow *f)
  * half-closed transfer still pass), and a SYN on its tuple starts a new
  * connection at once. Marking, not deleting, keeps the entry valid while
  * this packet is forwarded from it. */
-static __always_inline void note_close(const struct xlb_pkt *p, struct xlb_flow *f)
+static __always_inline void note_close(const struct xlb_pkt *p, const struct flow_ref *r)
 {
-	if ((p->tcp_rst || p->tcp_fin) && !(f->flags & XLB_FLOW_F_CLOSING)) {
-		__sync_fetch_and_or(&f->flags, XLB_FLOW_F_CLOSING);
+	if ((p->tcp_rst || p->tcp_fin) && !(r->f->flags & XLB_FLOW_F_CLOSING)) {
+		flow_flag(p, r, XLB_FLOW_F_CLOSING);
 		count_reason(XLB_R_FLOW_CLOSED);
 	}
 }
@@ -314,8 +348,10 @@ static __always_inline bool stale_for_syn(const struct xlb_pkt *p, const struct 
 /* An established packet: forward it on f's backend. Sets *resched and
  * returns 0 when the flow must be scheduled again. */
 static __always_inline int established(struct xdp_md *ctx, const struct xlb_pkt *p,
-				       struct xlb_flow *f, bool confirmed, bool *resched)
+				       const struct flow_ref *r, bool *resched)
 {
+	bool confirmed = !r->pending;
+	struct xlb_flow *f = r->f;
 	struct xlb_backend *b = NULL;
 
 	if (stale_for_syn(p, f))
@@ -328,8 +364,8 @@ static __always_inline int established(struct xdp_md *ctx, const struct xlb_pkt 
 			goto resched;
 	}
 	if (!confirmed && confirms(p, f))
-		confirm(p, f);
-	note_close(p, f);
+		confirm(p, r);
+	note_close(p, r);
 	return forward_established(ctx, p, b, f);
 resched:
 	/* The flow starts over unconfirmed on its new backend. */
@@ -367,11 +403,16 @@ static __always_inline bool addr_eq(const struct xlb_addr *a, const struct xlb_a
 		 (a->v6[3] ^ b->v6[3]));
 }
 
-static __always_inline struct xlb_flow *flow_any(const struct xlb_flow_key *k)
+/* k's flow, confirmed or not (then read through this CPU's scratch). */
+static __always_inline const struct xlb_flow *flow_any(const struct xlb_flow_key *k)
 {
 	struct xlb_flow *f = bpf_map_lookup_elem(&xlb_flows, k);
+	__u32 idx;
 
-	return f ? f : bpf_map_lookup_elem(&xlb_flows_new, k);
+	if (f)
+		return f;
+	f = flow_scratch();
+	return f && pending_find(k, xlb_hash_flow(k), f, &idx) ? f : NULL;
 }
 
 struct reply_search {
@@ -384,12 +425,20 @@ static long reply_search_one(__u32 i, void *data)
 {
 	struct reply_search *rs = data;
 	const struct xlb_pkt *p = rs->p;
+	const struct xlb_nat_end_vip *v;
 	struct xlb_flow_key k = {};
-	struct xlb_flow *f;
+	const struct xlb_flow *f;
+	__u32 idx = i;
 
-	if (i >= XLB_NAT_END_VIPS)
+	/* An opaque copy of i, checked and turned into the address at once:
+	 * the compiler would otherwise rebuild the address from a 32-bit
+	 * spill of i, whose bound the verifier does not keep. */
+	asm volatile("" : "+r"(idx));
+	if (idx >= XLB_NAT_END_VIPS)
 		return 1;
-	forward_key_of(p, &rs->e->vips[i], &k);
+	v = &rs->e->vips[idx];
+	asm volatile("" : "+r"(v));
+	forward_key_of(p, v, &k);
 	f = flow_any(&k);
 	if (f && f->mode == XLB_MODE_NAT && f->backend_port == p->key.sport &&
 	    addr_eq(&f->backend_addr, &p->key.src)) {
@@ -415,12 +464,13 @@ static __always_inline int reply_vip_index(const struct xlb_pkt *p, const struct
 static __always_inline void note_synack(const struct xlb_pkt *p, const struct xlb_nat_end_vip *v)
 {
 	struct xlb_flow_key k = {};
-	struct xlb_flow *f;
+	__u32 hash, idx;
 
 	forward_key_of(p, v, &k);
-	f = bpf_map_lookup_elem(&xlb_flows_new, &k);
-	if (f && !(f->flags & XLB_FLOW_F_REPLY_SEEN))
-		__sync_fetch_and_or(&f->flags, XLB_FLOW_F_REPLY_SEEN);
+	hash = xlb_hash_flow(&k);
+	idx = xlb_flow_slot_index(hash, flows_new_set_mask, 0);
+	pending_mark(&k, hash, idx, XLB_FLOW_F_REPLY_SEEN);
+	pending_mark(&k, hash, idx + 1, XLB_FLOW_F_REPLY_SEEN);
 }
 
 /* This CPU's cached next hop towards the client, looked up when stale. */
@@ -473,8 +523,9 @@ int xlb_lb(struct xdp_md *ctx)
 	struct xlb_pkt p = {};
 	const struct xlb_nat_end *e;
 	const struct xlb_vip *vip = NULL;
-	bool confirmed = true, resched = false;
-	struct xlb_flow *f;
+	struct flow_ref ref = {};
+	struct xlb_flow *pending;
+	bool resched = false;
 	__u32 roles;
 	int r;
 
@@ -499,22 +550,23 @@ int xlb_lb(struct xdp_md *ctx)
 	if (r)
 		return vet_verdict(ctx, &p, r, is_vip_address(&p));
 
-	f = bpf_map_lookup_elem(&xlb_flows, &p.key);
-	if (!f) {
-		confirmed = false;
-		/* A SYN is a new connection: only turn-taking schedulers must
-		 * find its retransmission's entry (a hash picks the same
-		 * backend again), so a SYN skips the second lookup. */
-		if (p.tcp_syn) {
-			vip = find_vip(&p);
-			if (vip && turn_taking(vip))
-				f = bpf_map_lookup_elem(&xlb_flows_new, &p.key);
-		} else {
-			f = bpf_map_lookup_elem(&xlb_flows_new, &p.key);
-		}
+	ref.f = bpf_map_lookup_elem(&xlb_flows, &p.key);
+	/* A SYN is a new connection: only turn-taking schedulers must find
+	 * its retransmission's entry (a hash picks the same backend again),
+	 * so a SYN skips the unconfirmed lookup. */
+	if (!ref.f && p.tcp_syn)
+		vip = find_vip(&p);
+	if (!ref.f && (!p.tcp_syn || (vip && turn_taking(vip)))) {
+		pending = flow_scratch();
+		if (!pending)
+			return pass(XLB_R_PASS_FIB_OTHER);
+		ref.hash = xlb_hash_flow(&p.key);
+		ref.pending = pending_find(&p.key, ref.hash, pending, &ref.idx);
+		if (ref.pending)
+			ref.f = pending;
 	}
-	if (f) {
-		r = established(ctx, &p, f, confirmed, &resched);
+	if (ref.f) {
+		r = established(ctx, &p, &ref, &resched);
 		if (!resched)
 			return r;
 	}

@@ -561,6 +561,27 @@ static long table_count(int fd)
 	return errno == ENOENT ? total : -errno;
 }
 
+/* Fill every slot of the unconfirmed table with a pending flow no packet
+ * will ever hit, so a new flow's insert evicts one. */
+static int pending_fill(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), i;
+	struct xlb_flow_slot s = {};
+	int err = 0;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	for (i = 0; !err && i < info.max_entries; i++) {
+		flow_source(XLB_FAMILY_V4, SET_FILL, i, &s.key.src, &s.key.sport);
+		s.key.family = XLB_FAMILY_V4;
+		s.key.proto = IPPROTO_TCP;
+		s.flow.flags = XLB_FLOW_F_SYN;
+		err = bpf_map_update_elem(fd, &i, &s, BPF_ANY) ? -errno : 0;
+	}
+	return err;
+}
+
 /* Fill the table with n entries no packet will ever hit. Their values are
  * zero: only their number matters (table size, LRU pressure, cache misses). */
 static int table_fill(int fd, uint64_t n)
@@ -603,26 +624,37 @@ static int table_fill(int fd, uint64_t n)
 	return err;
 }
 
-/* The confirmation the datapath makes when a handshake completes, for every
- * flow the SYNs left in the unconfirmed table: the same entry, copied into
- * the confirmed table. */
-static int flows_confirm(struct xlb *x)
+/* The flow key of the case's packet as it stands (client -> VIP). */
+static void case_flow_key(const struct bench_case *c, struct xlb_flow_key *k)
 {
-	int from = xlb_map_fd(x, XLB_MAP_FLOWS_NEW), to = xlb_map_fd(x, XLB_MAP_FLOWS);
-	struct xlb_flow_key key, next, *prev = NULL;
+	const uint8_t *l3 = c->pkt.data + c->pkt.l3, *l4 = c->pkt.data + c->pkt.l4;
+	size_t alen = c->pkt.family == XLB_FAMILY_V4 ? 4 : 16;
+	size_t off = c->pkt.family == XLB_FAMILY_V4 ? 12 : 8; /* source address */
+
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src.bytes, l3 + off, alen);
+	memcpy(k->dst.bytes, l3 + off + alen, alen);
+	memcpy(&k->sport, l4, 2);
+	memcpy(&k->dport, l4 + 2, 2);
+	k->proto = c->pkt.proto;
+	k->family = c->pkt.family;
+}
+
+/* The confirmation the datapath makes when a handshake completes, for the
+ * flow the SYN just left in the unconfirmed table: the same entry, copied
+ * into the confirmed table. */
+static int flow_confirm(const struct bench_case *c)
+{
+	struct xlb_flow_key k;
 	struct xlb_flow f;
 
-	/* Emptied as it goes: the walk always starts over at the first key. */
-	(void)prev;
-	while (!bpf_map_get_next_key(from, NULL, &next)) {
-		key = next;
-		if (!bpf_map_lookup_elem(from, &key, &f)) {
-			f.flags &= XLB_FLOW_F_SYN;
-			if (bpf_map_update_elem(to, &key, &f, BPF_NOEXIST) && errno != EEXIST)
-				return -errno;
-		}
-		bpf_map_delete_elem(from, &key);
-	}
+	case_flow_key(c, &k);
+	if (xlb_flow_pending_get(c->x, &k, &f))
+		return -ENOENT;
+	f.flags &= XLB_FLOW_F_SYN;
+	if (bpf_map_update_elem(xlb_map_fd(c->x, XLB_MAP_FLOWS), &k, &f, BPF_NOEXIST) &&
+	    errno != EEXIST)
+		return -errno;
 	return 0;
 }
 
@@ -638,21 +670,18 @@ static int flows_create(struct bench_case *c)
 	if (c->pkt.proto == IPPROTO_TCP)
 		c->pkt.data[flags_at] = 0x02;
 	for (i = 0; i < c->k; i++) {
-		/* Confirm in chunks the unconfirmed table holds whole. */
-		if (i && !(i % 512) && flows_confirm(c->x)) {
-			c->pkt.data[flags_at] = saved;
-			return -1;
-		}
 		case_source(c, i);
-		if (run_once(c, &act, 1) < 0 || (int)act != c->expect_action) {
-			fprintf(stderr, "xlb-bench-prog: %s: creating flow %lu gave action %u\n",
+		if (run_once(c, &act, 1) < 0 || (int)act != c->expect_action ||
+		    flow_confirm(c)) {
+			fprintf(stderr, "xlb-bench-prog: %s: creating flow %lu gave action %u "
+				"or left no unconfirmed entry\n",
 				c->name, (unsigned long)i, act);
 			c->pkt.data[flags_at] = saved;
 			return -1;
 		}
 	}
 	c->pkt.data[flags_at] = saved;
-	return flows_confirm(c->x);
+	return 0;
 }
 
 /* ---- the run ------------------------------------------------------------------------------ */
@@ -847,7 +876,7 @@ static int populate(struct config *cf)
 	/* New flows meet full tables: the confirmed one they miss in, and
 	 * the unconfirmed one their inserts churn. */
 	if (table_fill(xlb_map_fd(cf->syn, XLB_MAP_FLOWS), cf->flows) ||
-	    table_fill(xlb_map_fd(cf->syn, XLB_MAP_FLOWS_NEW), new_flow_entries(cf->flows)))
+	    pending_fill(xlb_map_fd(cf->syn, XLB_MAP_FLOWS_NEW)))
 		return -1;
 	cf->entries = table_count(xlb_map_fd(cf->est, XLB_MAP_FLOWS));
 	vlog("table holds %ld entries\n", cf->entries);

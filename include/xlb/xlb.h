@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key, value or size changes; xlbd refuses
  * to adopt pins of another version instead of failing inside libbpf. */
-#define XLB_LAYOUT_VERSION 3
+#define XLB_LAYOUT_VERSION 4
 #define XLB_LAYOUT_MAGIC 0x786c6201u /* "xlb\1" */
 
 #define XLB_MAX_VIPS 1024
@@ -31,9 +31,11 @@
 /* Confirmed flows (xlb_flows): one entry per connection in every mode. */
 #define XLB_FLOWS_DEFAULT (1u << 20)
 /* Unconfirmed flows (xlb_flows_new): connections in their handshake, and
- * whatever a flood of fresh tuples brings. An LRU: a flood churns it and
- * nothing else. Sized for the handshakes in flight at a peak rate. */
+ * whatever a flood of fresh tuples brings. A set-associative array (see
+ * struct xlb_flow_slot): a flood churns it and nothing else. Sized for the
+ * handshakes in flight at a peak rate; a power of two. */
 #define XLB_FLOWS_NEW_DEFAULT (1u << 17)
+#define XLB_FLOWS_NEW_WAYS 2
 #define XLB_FLOWS_MIN 1024
 #define XLB_UDP_IDLE_DEFAULT_NS (30ull * 1000000000ull)
 /* Confirmed TCP flows idle this long are removed by xlbd's sweep (IPVS's
@@ -152,7 +154,7 @@ struct xlb_flow_key {
 };
 
 /*
- * Flow entry flags. A flow is first "unconfirmed" (in xlb_flows_new, an LRU
+ * Flow entry flags. A flow is first "unconfirmed" (in xlb_flows_new, a cache
  * that floods churn) and is copied into xlb_flows once confirmed: a TCP
  * handshake completed (nat: the client's ACK after the backend's SYN-ACK;
  * dsr and tunnel, which never see replies: a client packet after the SYN),
@@ -198,6 +200,23 @@ struct xlb_flow {
 	__u8 backend_epoch; /* the backend's epoch when last checked */
 	__u32 flags; /* XLB_FLOW_F_*, set with atomic OR (reply and forward CPUs) */
 	struct xlb_nexthop nh; /* towards the backend */
+};
+
+/*
+ * One slot of xlb_flows_new, an array of sets of XLB_FLOWS_NEW_WAYS slots:
+ * a flow lives in set xlb_hash_flow(key) & (sets - 1), in whichever way the
+ * insert found free, already its own, or least recently written. Unlike an
+ * LRU hash, an insert takes no lock and toggles no interrupts, and a lookup
+ * touches one set. Writers make seq odd while they rewrite a slot, so a
+ * reader on another CPU that copies a slot can tell a torn copy.
+ */
+struct xlb_flow_slot {
+	__u32 hash; /* xlb_hash_flow(&key); an empty slot has key.family 0 */
+	__u32 seq; /* odd while being rewritten */
+	struct xlb_flow_key key;
+	struct xlb_flow flow;
+	__u8 set_mru; /* way 0 only: the way the set last wrote */
+	__u8 pad[15];
 };
 
 /* xlb_nat_ends: a nat backend's address:port (keyed like a VIP) -> the
@@ -319,6 +338,7 @@ enum xlb_reason {
 	XLB_R_DROP_IP_CSUM, /* to a VIP address: IPv4 header checksum wrong (RFC 1812 5.2.2) */
 	XLB_R_DROP_L2_BCAST, /* to a VIP address in a link-layer broadcast/multicast frame (RFC 1812 5.3.4) */
 	XLB_R_TX_ICMP_TIME_EXCEEDED, /* to a VIP address with TTL/hop limit <= 1: time exceeded sent back */
+	XLB_R_FLOW_EVICTED, /* informational: an unconfirmed flow gave its slot to a newer one */
 	XLB_R_MAX,
 };
 
@@ -327,7 +347,8 @@ static inline int xlb_reason_is_info(int r)
 {
 	return r == XLB_R_NEW_FLOW || r == XLB_R_RESCHEDULED || r == XLB_R_NAT_REPLY ||
 	       r == XLB_R_FLOW_INSERT_FAILED || r == XLB_R_ICMP_TO_BACKEND ||
-	       r == XLB_R_FLOW_CONFIRMED || r == XLB_R_FLOW_CLOSED || r == XLB_R_FLOW_TABLE_FULL;
+	       r == XLB_R_FLOW_CONFIRMED || r == XLB_R_FLOW_CLOSED || r == XLB_R_FLOW_TABLE_FULL ||
+	       r == XLB_R_FLOW_EVICTED;
 }
 
 /* Names as shown by xlbctl stats; indexed by enum xlb_reason. */
@@ -343,7 +364,8 @@ static inline int xlb_reason_is_info(int r)
 			"drop_too_big", "tx_icmp_echo", "icmp_to_backend",    \
 			"flow_confirmed", "flow_closed", "flow_table_full",    \
 			"pass_nat_reply_unknown", "drop_ip_csum",              \
-			"drop_l2_bcast", "tx_icmp_time_exceeded"               \
+			"drop_l2_bcast", "tx_icmp_time_exceeded",              \
+			"flow_evicted"                                         \
 	}
 
 /* Map names as pinned under the pin root (bpffs). */
@@ -456,6 +478,20 @@ static inline __u32 xlb_filter_bit(const struct xlb_addr *a, __u8 family, __u32 
 	return h & (XLB_ADDR_FILTER_WORDS * 64 - 1);
 }
 
+/* Where way `way` of a flow's set sits in xlb_flows_new (set_mask: sets - 1). */
+static inline __u32 xlb_flow_slot_index(__u32 hash, __u32 set_mask, __u32 way)
+{
+	return (hash & set_mask) * XLB_FLOWS_NEW_WAYS + way;
+}
+
+/* A slot holding an unconfirmed flow that is still pending: not empty, not
+ * already copied into the confirmed table, not closing. Anything else an
+ * insert may take. */
+static inline int xlb_flow_slot_live(const struct xlb_flow_slot *s)
+{
+	return s->key.family && !(s->flow.flags & (XLB_FLOW_F_CONFIRMED | XLB_FLOW_F_CLOSING));
+}
+
 _Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr layout");
 _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
 _Static_assert(sizeof(struct xlb_vip) == 24, "xlb_vip layout");
@@ -463,6 +499,7 @@ _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop layout");
 _Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow layout");
+_Static_assert(sizeof(struct xlb_flow_slot) == 128, "xlb_flow_slot layout: two cache lines");
 _Static_assert(XLB_MAX_VIPS <= 65536, "VIP ids fit xlb_flow.vip_id");
 _Static_assert(XLB_MAX_BACKENDS <= 65536, "backend ids fit xlb_flow.backend_id");
 _Static_assert(sizeof(struct xlb_nat_end) == 8 + 20 * XLB_NAT_END_VIPS, "xlb_nat_end layout");

@@ -660,6 +660,8 @@ static int flow_get_in(const char *table, const struct xlb_flow_key *k, struct x
 
 	if (fd < 0)
 		return fd;
+	if (!strcmp(table, XLB_MAP_FLOWS_NEW))
+		return xlb_flow_pending_get(cur, k, f);
 	return bpf_map_lookup_elem(fd, k, f) ? -errno : 0;
 }
 
@@ -1507,16 +1509,29 @@ static struct xlb *small_instance(const struct tvip *v, uint32_t flows, uint32_t
 	return x;
 }
 
-/* Eviction order: fresh tuples (four times the unconfirmed table) evict
- * unconfirmed flows only; the confirmed flow keeps forwarding from its
- * entry and the oldest unconfirmed one is gone. */
+/* Whether s's flow falls in the same set of xlb_flows_new as k's. */
+static bool same_set(const struct xlb_flow_key *k, const struct pkt_spec *s, uint32_t slots)
+{
+	uint32_t mask = slots / XLB_FLOWS_NEW_WAYS - 1;
+	struct xlb_flow_key o;
+
+	flow_key_of(&o, s);
+	return xlb_flow_slot_index(xlb_hash_flow(&o), mask, 0) ==
+	       xlb_flow_slot_index(xlb_hash_flow(k), mask, 0);
+}
+
+/* Eviction order: fresh tuples (four times the unconfirmed table, then
+ * two more into the early flow's own set, newer than it) evict unconfirmed
+ * flows only; the confirmed flow keeps forwarding from its entry and the
+ * oldest unconfirmed one is gone. */
 static void t_flood_evicts_unconfirmed_only(int vi)
 {
 	const struct tvip *v = &vips[vi];
 	struct xlb *x = small_instance(v, XLB_FLOWS_MIN, XLB_FLOWS_MIN);
 	struct pkt_spec s, a, early, f;
+	struct xlb_flow_key ek;
 	struct run r;
-	int i;
+	int i, rivals = 0;
 
 	if (!x)
 		return;
@@ -1530,6 +1545,19 @@ static void t_flood_evicts_unconfirmed_only(int vi)
 		f.src[3] = (uint8_t)(i >> 8); /* beyond the port range */
 		build(&in, &f);
 		run_pkt(&r, &in, DEV_XC0);
+	}
+	flow_key_of(&ek, &early);
+	for (i = 0; rivals < XLB_FLOWS_NEW_WAYS && i < 1 << 20; i++) {
+		struct pkt in;
+
+		client_spec(&f, v, next_sport(), PKT_TCP_SYN);
+		f.src[2] = (uint8_t)(i >> 8);
+		f.src[3] = (uint8_t)i;
+		if (!same_set(&ek, &f, XLB_FLOWS_MIN))
+			continue;
+		build(&in, &f);
+		run_pkt(&r, &in, DEV_XC0);
+		rivals++;
 	}
 	if (!expect_flags("after the flood: ", XLB_MAP_FLOWS, &s, XLB_FLOW_F_SYN) ||
 	    !expect_absent("after the flood, the early unconfirmed flow: ", XLB_MAP_FLOWS_NEW,

@@ -59,17 +59,15 @@ static int vip_read(const struct xlb *x, const struct xlb_vip_key *key, struct x
 static int flow_lookup(const struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f,
 		       bool *confirmed)
 {
-	const char *name = XLB_MAP_FLOWS;
 	int err = bpf_map_lookup_elem(x->fd.flows, k, f);
 
 	*confirmed = !err;
-	if (err == -ENOENT) {
-		name = XLB_MAP_FLOWS_NEW;
-		err = bpf_map_lookup_elem(x->fd.flows_new, k, f);
-	}
-	if (err && err != -ENOENT)
-		return xlb_fail(-err, "looking up a flow in %s failed: %s", name, strerror(-err));
-	return err;
+	if (err == -ENOENT)
+		return xlb_flow_pending_get(x, k, f);
+	if (err)
+		return xlb_fail(-err, "looking up a flow in %s failed: %s", XLB_MAP_FLOWS,
+				strerror(-err));
+	return 0;
 }
 
 int xlb_flow_find(const struct xlb *x, const struct xlb_vip_key *vip,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The flow tables from user space: xlb_flows (confirmed connections, a
- * plain hash that nothing evicts) and xlb_flows_new (unconfirmed, an LRU).
+ * plain hash that nothing evicts) and xlb_flows_new (unconfirmed, sets of
+ * slots that new flows take over).
  * Reading them (flows per backend, occupancy) and the idle sweep that
  * removes confirmed flows nobody closed: the datapath stamps each confirmed
  * flow with xlb_addr_filter.clock (xlbd's monotonic seconds) once a tick.
@@ -28,20 +29,18 @@ uint32_t xlb_clock_now(void)
 	return (uint32_t)ts.tv_sec;
 }
 
-typedef void (*flow_fn)(void *ctx, const struct xlb_flow_key *k, const struct xlb_flow *f);
+typedef void (*batch_fn)(void *ctx, const void *key, const void *val);
 
-/* One pass over a flow table in batches. Entries can vanish under the walk
- * (LRU eviction, closes): a batch resumes where the kernel left it. */
-static int flows_walk(int fd, flow_fn fn, void *ctx)
+/* One pass over a map in batches. Entries can vanish under the walk
+ * (closes, the sweep): a batch resumes where the kernel left it. */
+static int batch_walk(int fd, size_t key_size, size_t val_size, batch_fn fn, void *ctx)
 {
-	struct xlb_flow_key *keys;
-	struct xlb_flow *vals;
 	__u32 in, out, count, i;
-	void *inp = NULL;
+	void *inp = NULL, *keys, *vals;
 	int err;
 
-	keys = calloc(FLOW_BATCH, sizeof(*keys));
-	vals = calloc(FLOW_BATCH, sizeof(*vals));
+	keys = calloc(FLOW_BATCH, key_size);
+	vals = calloc(FLOW_BATCH, val_size);
 	err = keys && vals ? 0 : -ENOMEM;
 	while (!err) {
 		count = FLOW_BATCH;
@@ -49,7 +48,7 @@ static int flows_walk(int fd, flow_fn fn, void *ctx)
 		if (err && err != -ENOENT)
 			break;
 		for (i = 0; i < count; i++)
-			fn(ctx, &keys[i], &vals[i]);
+			fn(ctx, (char *)keys + i * key_size, (char *)vals + i * val_size);
 		if (err == -ENOENT) {
 			err = 0;
 			break;
@@ -62,11 +61,108 @@ static int flows_walk(int fd, flow_fn fn, void *ctx)
 	return err;
 }
 
-static int walk_or_fail(int fd, const char *name, flow_fn fn, void *ctx)
-{
-	int err = flows_walk(fd, fn, ctx);
+struct flow_walk {
+	xlb_flow_fn fn;
+	void *ctx;
+};
 
-	return err ? xlb_fail(-err, "walking %s failed: %s", name, strerror(-err)) : 0;
+static void confirmed_one(void *ctx, const void *key, const void *val)
+{
+	struct flow_walk *w = ctx;
+
+	w->fn(w->ctx, key, val);
+}
+
+static void slot_one(void *ctx, const void *key, const void *val)
+{
+	const struct xlb_flow_slot *s = val;
+	struct flow_walk *w = ctx;
+
+	if (s->key.family)
+		w->fn(w->ctx, &s->key, &s->flow);
+}
+
+int xlb_flows_walk_fd(int fd, xlb_flow_fn fn, void *ctx)
+{
+	struct flow_walk w = { fn, ctx };
+
+	return batch_walk(fd, sizeof(struct xlb_flow_key), sizeof(struct xlb_flow), confirmed_one,
+			  &w);
+}
+
+int xlb_pending_walk_fd(int fd, xlb_flow_fn fn, void *ctx)
+{
+	struct flow_walk w = { fn, ctx };
+
+	return batch_walk(fd, sizeof(__u32), sizeof(struct xlb_flow_slot), slot_one, &w);
+}
+
+/* ---- the unconfirmed table's sets (bpf/pending.h) ------------------------ */
+
+static __u32 pending_set_mask(uint32_t entries)
+{
+	return entries / XLB_FLOWS_NEW_WAYS - 1;
+}
+
+static int slot_read(int fd, __u32 idx, struct xlb_flow_slot *s)
+{
+	int err = bpf_map_lookup_elem(fd, &idx, s);
+
+	return err ? xlb_fail(-err, "reading %s failed: %s", XLB_MAP_FLOWS_NEW, strerror(-err)) : 0;
+}
+
+int xlb_flow_pending_get(const struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f)
+{
+	__u32 hash = xlb_hash_flow(k), way;
+	struct xlb_flow_slot s;
+	int err;
+
+	for (way = 0; way < XLB_FLOWS_NEW_WAYS; way++) {
+		err = slot_read(x->fd.flows_new,
+				xlb_flow_slot_index(hash, pending_set_mask(x->new_flow_entries), way),
+				&s);
+		if (err)
+			return err;
+		if (s.hash == hash && !memcmp(&s.key, k, sizeof(*k))) {
+			*f = s.flow;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* From user space (a resize copies pending flows over): the first way of
+ * the set not holding a live flow. -ENOSPC when both do. */
+int xlb_pending_put_fd(int fd, uint32_t entries, const struct xlb_flow_key *k,
+		       const struct xlb_flow *f)
+{
+	struct xlb_flow_slot s = { .hash = xlb_hash_flow(k), .key = *k, .flow = *f }, cur;
+	__u32 way, idx;
+	int err;
+
+	for (way = 0; way < XLB_FLOWS_NEW_WAYS; way++) {
+		idx = xlb_flow_slot_index(s.hash, pending_set_mask(entries), way);
+		err = slot_read(fd, idx, &cur);
+		if (err)
+			return err;
+		if (xlb_flow_slot_live(&cur))
+			continue;
+		err = bpf_map_update_elem(fd, &idx, &s, BPF_ANY);
+		return err ? xlb_fail(-err, "writing %s failed: %s", XLB_MAP_FLOWS_NEW,
+				      strerror(-err))
+			   : 0;
+	}
+	return -ENOSPC;
+}
+
+static int walk_or_fail(const struct xlb *x, bool pending, xlb_flow_fn fn, void *ctx)
+{
+	int err = pending ? xlb_pending_walk_fd(x->fd.flows_new, fn, ctx)
+			  : xlb_flows_walk_fd(x->fd.flows, fn, ctx);
+
+	return err ? xlb_fail(-err, "walking %s failed: %s",
+			      pending ? XLB_MAP_FLOWS_NEW : XLB_MAP_FLOWS, strerror(-err))
+		   : 0;
 }
 
 /* ---- flows per backend ------------------------------------------------ */
@@ -131,9 +227,9 @@ int xlb_flow_counts(const struct xlb *x, uint32_t *per_backend, size_t n)
 	err = xlb_backend_slots_read(x, slots);
 	c.slots = slots;
 	if (!err)
-		err = walk_or_fail(x->fd.flows, XLB_MAP_FLOWS, flow_count_one, &c);
+		err = walk_or_fail(x, false, flow_count_one, &c);
 	if (!err)
-		err = walk_or_fail(x->fd.flows_new, XLB_MAP_FLOWS_NEW, flow_count_one, &c);
+		err = walk_or_fail(x, true, flow_count_one, &c);
 	if (err)
 		memset(per_backend, 0, n * sizeof(*per_backend));
 	free(slots);
@@ -145,6 +241,14 @@ int xlb_flow_counts(const struct xlb *x, uint32_t *per_backend, size_t n)
 static void count_entry(void *ctx, const struct xlb_flow_key *k, const struct xlb_flow *f)
 {
 	(*(uint64_t *)ctx)++;
+}
+
+/* A pending slot counts while its flow waits for confirmation (the copy
+ * of a confirmed or closing flow is free for the next insert). */
+static void count_pending(void *ctx, const struct xlb_flow_key *k, const struct xlb_flow *f)
+{
+	if (!(f->flags & (XLB_FLOW_F_CONFIRMED | XLB_FLOW_F_CLOSING)))
+		(*(uint64_t *)ctx)++;
 }
 
 /* What the kernel charges for a map, as /proc shows it for our fd. */
@@ -176,9 +280,9 @@ int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u)
 	u->unconfirmed_bytes = map_memlock(x->fd.flows_new);
 	u->tcp_idle_s = x->tcp_idle_s;
 	u->udp_idle_s = (uint32_t)(x->udp_idle_ns / 1000000000ull);
-	err = walk_or_fail(x->fd.flows, XLB_MAP_FLOWS, count_entry, &u->confirmed);
+	err = walk_or_fail(x, false, count_entry, &u->confirmed);
 	if (!err)
-		err = walk_or_fail(x->fd.flows_new, XLB_MAP_FLOWS_NEW, count_entry, &u->unconfirmed);
+		err = walk_or_fail(x, true, count_pending, &u->unconfirmed);
 	return err;
 }
 

@@ -286,13 +286,18 @@ struct xlb_flow_entry {
 	uint32_t backend_id;
 	enum xlb_mode mode;
 	/* In xlb_flows (handshake done, kept until closed or idle), else in
-	 * xlb_flows_new (handshake in progress; an LRU may evict it). */
+	 * xlb_flows_new (handshake in progress; a newer flow of the same set
+	 * may take its slot). */
 	bool confirmed;
 	/* The datapath still follows it: its backend is in use, up and the
 	 * one it was made for, and a UDP flow has not idled out. Otherwise
 	 * the next packet is scheduled anew. */
 	bool followed;
 };
+
+/* The unconfirmed flow of key k as the datapath finds it (its set in
+ * xlb_flows_new): 0, -ENOENT, or -errno with xlb_errmsg() set. */
+int xlb_flow_pending_get(const struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f);
 
 /* The entry of client -> vip (client port in wire order). Returns 0,
  * -ENOENT when there is none, or -errno with xlb_errmsg() set. */

@@ -178,8 +178,17 @@ static int pin_set_aside(const char *root, const char *name)
 
 /* One table's size: asked for, pinned, or the default. A pinned table of
  * another size is only replaced when resize_flows allows it. */
+static uint32_t pow2_above(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
 static int flow_size_resolve(struct xlb *x, const char *name, uint32_t *size, uint32_t def,
-			     const char *option)
+			     const char *option, bool pow2)
 {
 	uint32_t pinned = 0;
 	int err = x->no_pin ? 0 : pinned_entries(x->pin_root, name, &pinned);
@@ -191,6 +200,14 @@ static int flow_size_resolve(struct xlb *x, const char *name, uint32_t *size, ui
 	if (*size < XLB_FLOWS_MIN)
 		return xlb_fail(EINVAL, "%s %u is too small: at least %u entries", option, *size,
 				XLB_FLOWS_MIN);
+	if (pow2 && *size & (*size - 1)) {
+		if (*size > 1u << 31)
+			return xlb_fail(EINVAL, "%s %u is too large: at most %u entries", option,
+					*size, 1u << 31);
+		*size = pow2_above(*size);
+		xlb_info("%s rounded up to %u, a power of two (the table is an array of sets)",
+			 option, *size);
+	}
 	if (!pinned || pinned == *size)
 		return 0;
 	if (!x->resize_flows)
@@ -206,52 +223,40 @@ static int flow_size_resolve(struct xlb *x, const char *name, uint32_t *size, ui
 static int flow_sizes_resolve(struct xlb *x)
 {
 	int err = flow_size_resolve(x, XLB_MAP_FLOWS, &x->flow_entries, XLB_FLOWS_DEFAULT,
-				    "--flow-entries");
+				    "--flow-entries", false);
 
 	if (!err)
 		err = flow_size_resolve(x, XLB_MAP_FLOWS_NEW, &x->new_flow_entries,
-					XLB_FLOWS_NEW_DEFAULT, "--new-flow-entries");
+					XLB_FLOWS_NEW_DEFAULT, "--new-flow-entries", true);
 	return err;
 }
 
 struct flow_copy {
 	int to;
+	uint32_t to_entries; /* the unconfirmed table's slots */
 	uint64_t copied, lost;
 };
 
-static int copy_batch(struct flow_copy *c, const struct xlb_flow_key *keys,
-		      const struct xlb_flow *vals, __u32 n)
+static void copy_confirmed(void *ctx, const struct xlb_flow_key *k, const struct xlb_flow *f)
 {
-	__u32 i;
+	struct flow_copy *c = ctx;
 
-	for (i = 0; i < n; i++) {
-		if (!bpf_map_update_elem(c->to, &keys[i], &vals[i], BPF_NOEXIST))
-			c->copied++;
-		else if (errno != EEXIST)
-			c->lost++;
-	}
-	return 0;
+	if (!bpf_map_update_elem(c->to, k, f, BPF_NOEXIST))
+		c->copied++;
+	else if (errno != EEXIST)
+		c->lost++;
 }
 
-static int copy_all(int from, struct flow_copy *c)
+static void copy_pending(void *ctx, const struct xlb_flow_key *k, const struct xlb_flow *f)
 {
-	struct xlb_flow_key keys[256];
-	struct xlb_flow vals[256];
-	__u32 in, out, count;
-	void *inp = NULL;
-	int err;
+	struct flow_copy *c = ctx;
 
-	for (;;) {
-		count = 256;
-		err = bpf_map_lookup_batch(from, inp, &out, keys, vals, &count, NULL);
-		if (err && err != -ENOENT)
-			return err;
-		copy_batch(c, keys, vals, count);
-		if (err == -ENOENT)
-			return 0;
-		in = out;
-		inp = &in;
-	}
+	if (f->flags & (XLB_FLOW_F_CONFIRMED | XLB_FLOW_F_CLOSING))
+		return;
+	if (!xlb_pending_put_fd(c->to, c->to_entries, k, f))
+		c->copied++;
+	else
+		c->lost++;
 }
 
 /* After a load with resize_flows: the set-aside table's flows go into the
@@ -259,7 +264,8 @@ static int copy_all(int from, struct flow_copy *c)
  * and says how many did not. */
 static int flows_copy_resized(struct xlb *x, const char *name, int to)
 {
-	struct flow_copy c = { .to = to };
+	bool pending = !strcmp(name, XLB_MAP_FLOWS_NEW);
+	struct flow_copy c = { .to = to, .to_entries = x->new_flow_entries };
 	char path[PATH_MAX];
 	int fd, err;
 
@@ -272,7 +278,8 @@ static int flows_copy_resized(struct xlb *x, const char *name, int to)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return xlb_fail(errno, "opening %s failed: %s", path, strerror(errno));
-	err = copy_all(fd, &c);
+	err = pending ? xlb_pending_walk_fd(fd, copy_pending, &c)
+		      : xlb_flows_walk_fd(fd, copy_confirmed, &c);
 	close(fd);
 	if (err)
 		return xlb_fail(-err, "copying the flows of %s failed: %s; the old table is "
@@ -349,6 +356,7 @@ static int skel_open(struct xlb *x)
 		return xlb_fail(-err, "sizing %s for %d CPUs failed: %s", XLB_MAP_STATS,
 				x->stats_cpus, strerror(-err));
 	x->skel->rodata->udp_idle_ns = x->udp_idle_ns;
+	x->skel->rodata->flows_new_set_mask = x->new_flow_entries / XLB_FLOWS_NEW_WAYS - 1;
 	return 0;
 }
 

@@ -114,4 +114,14 @@ uint32_t xlb_coarse_ms_now(void);
 bool xlb_flow_followed(const struct xlb_backend *b, const struct xlb_flow_key *k,
 		       const struct xlb_flow *f, uint32_t now_ms, uint32_t udp_idle_ms);
 
+/* flowtab.c: every flow of a confirmed table (xlb_flows) or every occupied
+ * slot of an unconfirmed one (xlb_flows_new) given by fd; and a pending
+ * flow written from user space into the unconfirmed table of `entries`
+ * slots (-ENOSPC when its set holds live flows only). */
+typedef void (*xlb_flow_fn)(void *ctx, const struct xlb_flow_key *k, const struct xlb_flow *f);
+int xlb_flows_walk_fd(int fd, xlb_flow_fn fn, void *ctx);
+int xlb_pending_walk_fd(int fd, xlb_flow_fn fn, void *ctx);
+int xlb_pending_put_fd(int fd, uint32_t entries, const struct xlb_flow_key *k,
+		       const struct xlb_flow *f);
+
 #endif /* XLB_INTERNAL_H */

@@ -426,7 +426,7 @@ static void flow_table_row(struct scrape *s, const char *name, const char *table
 }
 
 /* Both flow tables: xlb_flows holds confirmed connections (nothing evicts
- * them), xlb_flows_new those in their handshake (an LRU). */
+ * them), xlb_flows_new those in their handshake (sets of slots). */
 static void write_flow_tables(struct scrape *s)
 {
 	struct xlb_flow_usage u;
@@ -437,7 +437,7 @@ static void write_flow_tables(struct scrape *s)
 	}
 	family(s, "xlb_flow_table_entries", "gauge",
 	       "Entries in the flow tables: confirmed (handshake done; kept until closed or "
-	       "idle) and unconfirmed (handshake in progress; least recently used evicted).");
+	       "idle) and unconfirmed (handshake in progress; the older of a full set taken over).");
 	flow_table_row(s, "xlb_flow_table_entries", "confirmed", u.confirmed);
 	flow_table_row(s, "xlb_flow_table_entries", "unconfirmed", u.unconfirmed);
 	family(s, "xlb_flow_table_entries_limit", "gauge",
