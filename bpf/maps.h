@@ -165,6 +165,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_meta SEC(".maps");
 
+/* This CPU's ICMP error budget (icmp.h): per CPU, so no atomics; not
+ * pinned, so a new datapath starts with a full bucket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_icmp_bucket);
+} xlb_icmp_bucket SEC(".maps");
+
 /* Packet bounds, loaded so the compiler cannot keep &ctx->data_end in a
  * register and dereference it later: the verifier only accepts loads from
  * the unmodified context pointer. */

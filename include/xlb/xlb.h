@@ -274,6 +274,23 @@ struct xlb_addr_filter {
 	__u64 words[XLB_ADDR_FILTER_WORDS];
 };
 
+/*
+ * The ICMP errors the datapath originates (time exceeded, fragmentation
+ * needed, packet too big) are limited per CPU, as a router must (RFC 1812
+ * 4.3.2.8): a token bucket of `burst` messages refilled at `rate` a second
+ * (Linux's icmp_msgs_per_sec and icmp_msgs_burst defaults). The bucket holds
+ * time: every message costs 1 s / rate of credit, earned as time passes
+ * (bpf_ktime_get_ns), up to burst messages' worth. One per CPU
+ * (xlb_icmp_bucket, a per-CPU array, not pinned: a new datapath starts full).
+ */
+#define XLB_ICMP_RATE_DEFAULT 1000
+#define XLB_ICMP_BURST_DEFAULT 50
+
+struct xlb_icmp_bucket {
+	__u64 credit_ns; /* time credit left after the last message */
+	__u64 last_ns; /* bpf_ktime_get_ns() when the credit was last brought up to date */
+};
+
 /* Written by xlbd at first load; checked when pins are adopted. */
 struct xlb_meta {
 	__u32 magic;
@@ -319,6 +336,7 @@ enum xlb_reason {
 	XLB_R_DROP_IP_CSUM, /* to a VIP address: IPv4 header checksum wrong (RFC 1812 5.2.2) */
 	XLB_R_DROP_L2_BCAST, /* to a VIP address in a link-layer broadcast/multicast frame (RFC 1812 5.3.4) */
 	XLB_R_TX_ICMP_TIME_EXCEEDED, /* to a VIP address with TTL/hop limit <= 1: time exceeded sent back */
+	XLB_R_DROP_ICMP_RATELIMITED, /* an ICMP error xlb would send, over this CPU's rate: packet dropped */
 	XLB_R_MAX,
 };
 
@@ -343,7 +361,8 @@ static inline int xlb_reason_is_info(int r)
 			"drop_too_big", "tx_icmp_echo", "icmp_to_backend",    \
 			"flow_confirmed", "flow_closed", "flow_table_full",    \
 			"pass_nat_reply_unknown", "drop_ip_csum",              \
-			"drop_l2_bcast", "tx_icmp_time_exceeded"               \
+			"drop_l2_bcast", "tx_icmp_time_exceeded",              \
+			"drop_icmp_ratelimited"                                \
 	}
 
 /* Map names as pinned under the pin root (bpffs). */
@@ -359,6 +378,7 @@ static inline int xlb_reason_is_info(int r)
 #define XLB_MAP_META "xlb_meta"
 #define XLB_MAP_ADDR_FILTER "xlb_addr_filter"
 #define XLB_MAP_BACKEND_EPOCHS "xlb_backend_epochs"
+#define XLB_MAP_ICMP_BUCKET "xlb_icmp_bucket"
 
 /* ---- backend side: bpf/decap.bpf.c ---------------------------------- */
 
@@ -469,6 +489,7 @@ _Static_assert(sizeof(struct xlb_nat_end) == 8 + 20 * XLB_NAT_END_VIPS, "xlb_nat
 _Static_assert(sizeof(struct xlb_counters) == 16, "xlb_counters layout");
 _Static_assert(XLB_R_MAX <= XLB_STATS_REASONS, "reasons fit their stats slots");
 _Static_assert(sizeof(struct xlb_meta) == 16, "xlb_meta layout");
+_Static_assert(sizeof(struct xlb_icmp_bucket) == 16, "xlb_icmp_bucket layout");
 _Static_assert(sizeof(struct xlb_addr_filter) == 8 + 8 * XLB_ADDR_FILTER_WORDS, "filter layout");
 
 #endif /* XLB_XLB_H */

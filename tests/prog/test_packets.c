@@ -4199,7 +4199,10 @@ static void run_case(const struct tcase *c)
 
 int main(void)
 {
-	struct xlb_open_opts o = { .no_pin = true, .flow_entries = 65536 };
+	struct xlb_open_opts o = { .no_pin = true, .flow_entries = 65536,
+				   /* every case gets its answer: test_ratelimit.c
+				    * checks the limit */
+				   .icmp_rate = XLB_ICMP_UNLIMITED };
 	size_t i;
 	int err;
 

@@ -136,7 +136,14 @@ struct xlb_open_opts {
 	bool resize_flows;
 	uint64_t udp_idle_ns; /* 0 = XLB_UDP_IDLE_DEFAULT_NS */
 	uint32_t tcp_idle_s; /* confirmed TCP flows idle this long are swept; 0 = default */
+	/* ICMP errors the datapath sends, per CPU and second, and their burst
+	 * (struct xlb_icmp_bucket); 0 = XLB_ICMP_RATE_DEFAULT and
+	 * XLB_ICMP_BURST_DEFAULT, icmp_rate XLB_ICMP_UNLIMITED = no limit. */
+	uint32_t icmp_rate;
+	uint32_t icmp_burst;
 };
+
+#define XLB_ICMP_UNLIMITED UINT32_MAX
 
 /*
  * Load the datapath. If pins exist under pin_root they are adopted (maps

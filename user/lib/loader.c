@@ -349,6 +349,8 @@ static int skel_open(struct xlb *x)
 		return xlb_fail(-err, "sizing %s for %d CPUs failed: %s", XLB_MAP_STATS,
 				x->stats_cpus, strerror(-err));
 	x->skel->rodata->udp_idle_ns = x->udp_idle_ns;
+	x->skel->rodata->icmp_rate = x->icmp_rate;
+	x->skel->rodata->icmp_burst = x->icmp_burst;
 	return 0;
 }
 
@@ -409,6 +411,14 @@ static int cpu_ids(void)
 	return *last ? atoi(last) + 1 : -1;
 }
 
+static void icmp_limit_take(struct xlb *x, const struct xlb_open_opts *opts)
+{
+	uint32_t rate = opts && opts->icmp_rate ? opts->icmp_rate : XLB_ICMP_RATE_DEFAULT;
+
+	x->icmp_rate = rate == XLB_ICMP_UNLIMITED ? 0 : rate;
+	x->icmp_burst = opts && opts->icmp_burst ? opts->icmp_burst : XLB_ICMP_BURST_DEFAULT;
+}
+
 static int handle_new(const struct xlb_open_opts *opts, struct xlb **out)
 {
 	struct xlb *x;
@@ -424,6 +434,7 @@ static int handle_new(const struct xlb_open_opts *opts, struct xlb **out)
 	x->resize_flows = opts && opts->resize_flows;
 	x->tcp_idle_s = opts && opts->tcp_idle_s ? opts->tcp_idle_s : XLB_TCP_IDLE_DEFAULT_S;
 	x->udp_idle_ns = opts && opts->udp_idle_ns ? opts->udp_idle_ns : XLB_UDP_IDLE_DEFAULT_NS;
+	icmp_limit_take(x, opts);
 	x->stats_cpus = cpu_ids();
 	if (x->stats_cpus <= 0)
 		return xlb_fail(EIO, "reading %s failed: cannot size the counters", CPU_POSSIBLE);

@@ -74,6 +74,8 @@ struct xlb {
 	bool resize_flows;
 	uint64_t udp_idle_ns;
 	uint32_t tcp_idle_s;
+	uint32_t icmp_rate; /* as the datapath takes it: 0 = no limit */
+	uint32_t icmp_burst;
 	__u32 sweep_cursor; /* where the idle sweep goes on (a batch token) */
 	bool sweep_started;
 

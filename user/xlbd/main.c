@@ -53,6 +53,8 @@
 /* Long options without a short form. */
 #define ROUTE_TABLE_OPT 0x100
 #define ROUTE_PROTO_OPT 0x101
+#define ICMP_RATE_OPT 0x102
+#define ICMP_BURST_OPT 0x103
 
 /* -v: xlbd's debug lines; -vv: libbpf's too. */
 static int verbosity;
@@ -69,7 +71,7 @@ struct opts {
 	bool detach;
 	bool metrics; /* --metrics given: serve metrics_addr */
 	struct metrics_addr metrics_addr;
-	struct xlb_open_opts flows; /* the flow tables' sizes and timeouts */
+	struct xlb_open_opts flows; /* the flow tables' sizes and timeouts, the ICMP limit */
 	uint32_t flood_rate;
 	uint32_t route_table; /* 0: no VIP routes */
 	uint32_t route_proto;
@@ -80,7 +82,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xlbd -i IFACE[,IFACE...] [-c FILE] [--xdp-mode native|generic]\n"
 		"            [--socket PATH] [--pin-root PATH] [--state PATH]\n"
-		"            [--metrics [ADDR:]PORT] [--route-table N] [--route-proto N] [-v]\n"
+		"            [--metrics [ADDR:]PORT] [--route-table N] [--route-proto N]\n"
+		"            [--icmp-rate N] [--icmp-burst N] [-v]\n"
 		"       xlbd --detach [--pin-root PATH] [--socket PATH] [--route-table N]\n"
 		"            [--route-proto N]\n"
 		"\n"
@@ -102,6 +105,9 @@ static void usage(FILE *f)
 		"      --udp-idle DUR      idle UDP flows are scheduled again (default %llus)\n"
 		"      --flood-rate N      new flows/s, mostly unconfirmed, logged as a flood\n"
 		"                          (default %u)\n"
+		"      --icmp-rate N       ICMP errors the datapath sends a second, per CPU\n"
+		"                          (default %u; 0 = no limit)\n"
+		"      --icmp-burst N      ICMP errors it may send at once (default %u)\n"
 		"      --metrics [ADDR:]PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 		"                          (off by default; ADDR defaults to " METRICS_DEFAULT_ADDR
 		", IPv6 as [ADDR])\n"
@@ -114,6 +120,7 @@ static void usage(FILE *f)
 		"      --version           print xlbd's version and exit\n",
 		XLB_FLOWS_DEFAULT, XLB_FLOWS_NEW_DEFAULT, XLB_TCP_IDLE_DEFAULT_S,
 		XLB_UDP_IDLE_DEFAULT_NS / 1000000000ull, XLBD_FLOOD_RATE_DEFAULT,
+		XLB_ICMP_RATE_DEFAULT, XLB_ICMP_BURST_DEFAULT,
 		ANNOUNCE_TABLE_DEFAULT, ANNOUNCE_PROTO_DEFAULT);
 }
 
@@ -189,6 +196,25 @@ static int parse_route_opt(struct opts *o, int c, const char *arg)
 	return 0;
 }
 
+/* --icmp-rate (0: every error is sent) and --icmp-burst: the datapath's
+ * token bucket (docs/operations.md, "ICMP rate limit"). */
+static int parse_icmp_opt(struct opts *o, int c, const char *arg)
+{
+	if (c == ICMP_BURST_OPT)
+		return parse_count("--icmp-burst", arg, 1, &o->flows.icmp_burst);
+	if (parse_count("--icmp-rate", arg, 0, &o->flows.icmp_rate))
+		return -1;
+	if (o->flows.icmp_rate > 1000000000) {
+		fprintf(stderr, "xlbd: --icmp-rate %u is above one a nanosecond (1000000000); "
+				"0 turns the limit off\n",
+			o->flows.icmp_rate);
+		return -1;
+	}
+	if (!o->flows.icmp_rate)
+		o->flows.icmp_rate = XLB_ICMP_UNLIMITED;
+	return 0;
+}
+
 /* The flow tables' options (docs/operations.md, "Sizing the flow tables"). */
 static int parse_flow_opt(struct opts *o, int c, const char *arg)
 {
@@ -236,6 +262,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "flood-rate", required_argument, NULL, 'L' },
 		{ "route-table", required_argument, NULL, ROUTE_TABLE_OPT },
 		{ "route-proto", required_argument, NULL, ROUTE_PROTO_OPT },
+		{ "icmp-rate", required_argument, NULL, ICMP_RATE_OPT },
+		{ "icmp-burst", required_argument, NULL, ICMP_BURST_OPT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -293,6 +321,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case ROUTE_TABLE_OPT:
 		case ROUTE_PROTO_OPT:
 			if (parse_route_opt(o, c, optarg))
+				return 2;
+			break;
+		case ICMP_RATE_OPT:
+		case ICMP_BURST_OPT:
+			if (parse_icmp_opt(o, c, optarg))
 				return 2;
 			break;
 		case 'v':
