@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Router hygiene end to end: traceroute through a VIP (nat mode, IPv4 and
-# IPv6). A TCP SYN to the VIP sent with TTL/hop limit 1 must come back as
-# ICMP "time exceeded" from the gateway's own address, answered by xlb
-# (tx_icmp_time_exceeded), not "network unreachable" from the gateway's
-# kernel; with TTL 2 it reaches the VIP.
-#
-# traceroute -T reads the answers from a raw socket. UDP probes are not
-# checked here: xlb answers them the same way (the packet tests check the
-# bytes), but in this lab the client did not reliably take the answer to
-# a UDP probe (its UDP socket lookup missed: IcmpInErrors; a 55-byte probe
-# once got no answer at all), which is not understood yet.
+# IPv6, TCP SYN probes and UDP probes to the VIP's port). A probe to the VIP
+# sent with TTL/hop limit 1 must come back as ICMP "time exceeded" from the
+# gateway's own address, answered by xlb (tx_icmp_time_exceeded), not
+# "network unreachable" from the gateway's kernel; with TTL 2 it reaches
+# the VIP (TCP: the backend's SYN-ACK; UDP: the backends' UDP echo answers
+# through the VIP, which ends a UDP traceroute as a port unreachable would).
+# traceroute reads the TCP answers from a raw socket and the UDP ones from
+# the probe socket's error queue (IP_RECVERR), so the UDP case also proves
+# the client's kernel matches xlb's quote to its socket.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 
@@ -24,16 +23,17 @@ hop() {
 	echo "${line:-none}"
 }
 
-# One traceroute (TCP SYN probes) to the VIP of family fam, max_ttl hops:
-# hop 1 must be the gateway without an error mark (!N, !H, ...) and
-# xlb's counter must have moved by one per probe at TTL 1.
+# One traceroute (TCP SYN or UDP probes, proto tcp|udp) to the VIP of
+# family fam, at most max_ttl hops: hop 1 must be the gateway without an error mark
+# (!N, !H, ...) and xlb's counter must have moved by one per probe at TTL 1.
 trace() {
-	local fam=$1 max_ttl=$2 name="hygiene_traceroute_tcp_v${1}_nat"
-	local gw vip out before after h1 h2
+	local fam=$1 proto=$2 max_ttl=$3 name="hygiene_traceroute_${2}_v${1}_nat"
+	local gw vip out before after h1 h2 how
 	if [[ $fam == 6 ]]; then gw=$LAB_GW6; else gw=$LAB_GW4; fi
+	if [[ $proto == udp ]]; then how=(-U -p "$LAB_UDP_PORT"); else how=(-T -p "$LAB_HTTP_PORT"); fi
 	vip=$(vip_addr "$fam")
 	before=$(reason tx_icmp_time_exceeded)
-	out=$(lab_in client traceroute "-$fam" -n -q 1 -w 2 -m "$max_ttl" -T -p "$LAB_HTTP_PORT" "$vip" 2>&1) || true
+	out=$(lab_in client traceroute "-$fam" -n -q 1 -w 2 -m "$max_ttl" "${how[@]}" "$vip" 2>&1) || true
 	after=$(reason tx_icmp_time_exceeded)
 	h1=$(hop 1 "$out")
 	note "$name: $(tr '\n' '|' <<<"$out")"
@@ -46,12 +46,14 @@ trace() {
 	else
 		pass "$name" "hop 1 $h1, tx_icmp_time_exceeded +1"
 	fi
+	# The VIP answers at hop 2 and traceroute stops there (max_ttl is 3).
 	h2=$(hop 2 "$out")
-	check "${name}_reaches_vip" "hop 2 is '$h2'" test "$(awk '{print $1}' <<<"$h2")" == "$vip"
+	check "${name}_reaches_vip" "hop 2 is '$h2', hop 3 '$(hop 3 "$out")'" \
+		test "$(awk '{print $1}' <<<"$h2") $(hop 3 "$out")" == "$vip none"
 }
 
 main() {
-	local fam
+	local fam proto
 	e2e_init hygiene
 	e2e_require_binaries
 	if ! command -v traceroute >/dev/null; then
@@ -61,10 +63,12 @@ main() {
 	e2e_lab_up
 	xlbd_start_or_die
 	lab_mode nat
-	for fam in 4 6; do
-		vip_setup "$fam" tcp nat maglev || continue
-		trace "$fam" 2
-		vip_teardown "$fam" tcp
+	for proto in tcp udp; do
+		for fam in 4 6; do
+			vip_setup "$fam" "$proto" nat maglev || continue
+			trace "$fam" "$proto" 3
+			vip_teardown "$fam" "$proto"
+		done
 	done
 	e2e_finish
 }
