@@ -8,7 +8,9 @@
 # through the VIP, which ends a UDP traceroute as a port unreachable would).
 # traceroute reads the TCP answers from a raw socket and the UDP ones from
 # the probe socket's error queue (IP_RECVERR), so the UDP case also proves
-# the client's kernel matches xlb's quote to its socket.
+# the client's kernel matches xlb's quote to its socket. Then xlbd runs
+# with --icmp-rate 1 --icmp-burst 2 and a burst of probes at TTL 1 gets
+# two answers, the rest counted drop_icmp_ratelimited.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 
@@ -52,6 +54,53 @@ trace() {
 		test "$(awk '{print $1}' <<<"$h2") $(hop 3 "$out")" == "$vip none"
 }
 
+# xlbd --icmp-rate 1 --icmp-burst 2, then six UDP probes at TTL 1 sent at
+# once from CPU 0 (a veth runs the peer's XDP on the sending CPU, and the
+# ICMP buckets are per CPU): two are answered (and traceroute shows as
+# many), the rest dropped unanswered and counted. A third answer is
+# tolerated, should a second pass between the probes (the bucket earns one
+# a second).
+icmp_ratelimit() {
+	local name=hygiene_icmp_ratelimit_udp_v4_nat tx rl out seen
+	xlbd_stop
+	xlbd_start_or_die --icmp-rate 1 --icmp-burst 2
+	vip_setup 4 udp nat maglev || return 0
+	tx=$(reason tx_icmp_time_exceeded)
+	rl=$(reason drop_icmp_ratelimited)
+	out=$(lab_in client taskset -c 0 traceroute -4 -n -q 6 -w 1 -m 1 -U -p "$LAB_UDP_PORT" \
+		"$(vip_addr 4)" 2>&1) || true
+	tx=$(($(reason tx_icmp_time_exceeded) - tx))
+	rl=$(($(reason drop_icmp_ratelimited) - rl))
+	seen=$(grep -o ' ms' <<<"$out" | wc -l)
+	note "$name: $(tr '\n' '|' <<<"$out")"
+	check "$name" "tx_icmp_time_exceeded +$tx, drop_icmp_ratelimited +$rl, $seen answers seen (6 probes, burst 2)" \
+		test $((tx + rl)) -eq 6 -a "$tx" -ge 2 -a "$tx" -le 3 -a "$seen" -eq "$tx"
+	vip_teardown 4 udp
+}
+
+# xlb answers time exceeded with XDP_TX into the client's veth. The kernel
+# wakes the receiving end of a veth for XDP_TX'd frames only when it runs
+# an XDP program itself (veth_xdp_flush); with GRO alone they wait for the
+# next unrelated frame, hundreds of ms here, and a UDP traceroute has
+# closed the probe's socket by then (the client counts IcmpInErrors). A
+# real NIC has no such peer: the client's end gets a program that passes
+# everything (the benchmarks' empty floor, xdp_empty).
+client_xdp_pass() {
+	local obj=${BUILD:-$E2E_REPO/build}/bpf/bench.bpf.o pins=$E2E_PIN-pass rc=0
+	if [[ ! -s $obj ]]; then
+		fail hygiene "$obj is missing (run make)"
+		exit 1
+	fi
+	rm -rf "$pins"
+	bpftool prog loadall "$obj" "$pins" type xdp &&
+		lab_in client bpftool net attach xdpdrv pinned "$pins/xdp_empty" dev to-gw || rc=$?
+	rm -rf "$pins"
+	if ((rc)); then
+		fail hygiene "attaching a pass program to the client's veth failed (bpftool, see above)"
+		exit 1
+	fi
+}
+
 main() {
 	local fam proto
 	e2e_init hygiene
@@ -61,6 +110,7 @@ main() {
 		exit 1
 	fi
 	e2e_lab_up
+	client_xdp_pass
 	xlbd_start_or_die
 	lab_mode nat
 	for proto in tcp udp; do
@@ -70,6 +120,7 @@ main() {
 			vip_teardown "$fam" "$proto"
 		done
 	done
+	icmp_ratelimit
 	e2e_finish
 }
 
