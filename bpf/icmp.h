@@ -257,13 +257,11 @@ static __always_inline bool icmp_allowed(void)
 	return true;
 }
 
-/* Errors are rate limited (RFC 1812 4.3.2.8): over the limit the packet
- * that asked for one is dropped without an answer. */
+/* Callers take the message's token first (icmp_allowed), before any work
+ * a suppressed answer would waste. */
 static __always_inline int send_icmp_error(struct xdp_md *ctx, const struct xlb_pkt *p,
 					   const struct icmp_error *e)
 {
-	if (!icmp_allowed())
-		return drop(XLB_R_DROP_ICMP_RATELIMITED);
 	if (p->key.family == XLB_FAMILY_V4)
 		return icmp_error_v4(ctx, p, e);
 	return icmp_error_v6(ctx, p, e);
@@ -290,12 +288,14 @@ static __always_inline int send_too_big(struct xdp_md *ctx, const struct xlb_pkt
 		e.type = ICMPV6_PKT_TOOBIG;
 		e.info = bpf_htonl(mtu < IPV6_MIN_MTU ? IPV6_MIN_MTU : mtu);
 	}
+	if (!icmp_allowed())
+		return drop(XLB_R_DROP_ICMP_RATELIMITED);
 	return send_icmp_error(ctx, p, &e);
 }
 
 /* A packet that would expire at this hop: "time exceeded in transit" from
  * src (the gateway's address towards the client), so traceroute through a
- * VIP shows the gateway. */
+ * VIP shows the gateway. The caller has taken the token. */
 static __always_inline int send_time_exceeded(struct xdp_md *ctx, const struct xlb_pkt *p,
 					      const struct xlb_addr *src)
 {
