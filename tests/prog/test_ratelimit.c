@@ -51,7 +51,7 @@ static int xc0_ifindex;
 static const char *const reason_names[] = XLB_REASON_NAMES;
 
 /* The VIPs: time exceeded is answered for any; too big needs the tunnel. */
-enum { NAT4, NAT6, TUN4, NVIP };
+enum { NAT4, NAT6, TUN4, TUN6, NVIP };
 
 static const struct {
 	const char *vip, *be;
@@ -61,6 +61,7 @@ static const struct {
 	[NAT4] = { "198.19.0.10", "198.18.2.11", 8080, XLB_MODE_NAT },
 	[NAT6] = { "fd00:ff::10", "fd00:2::11", 8080, XLB_MODE_NAT },
 	[TUN4] = { "198.19.0.40", "198.18.2.11", 80, XLB_MODE_TUNNEL },
+	[TUN6] = { "fd00:ff::40", "fd00:2::11", 80, XLB_MODE_TUNNEL },
 };
 
 static struct xlb *X; /* limited: RATE, BURST */
@@ -102,8 +103,9 @@ static int setup_netns(void)
 	    test_sh("ip addr add 198.18.0.1/24 dev xc0 && ip -6 addr add fd00::1/64 dev xc0 "
 		    "nodad && ip addr add 198.18.2.1/24 dev xb0 && "
 		    "ip -6 addr add fd00:2::1/64 dev xb0 nodad") ||
-	    test_sh("ip neigh add 198.18.2.11 lladdr %s nud permanent dev xb0",
-		    test_mac_str(be_mac, m2)))
+	    test_sh("ip neigh add 198.18.2.11 lladdr %s nud permanent dev xb0 && "
+		    "ip -6 neigh add fd00:2::11 lladdr %s nud permanent dev xb0",
+		    test_mac_str(be_mac, m2), m2))
 		return -1;
 	xc0_ifindex = (int)if_nametoindex("xc0");
 	return xc0_ifindex ? 0 : -1;
@@ -231,13 +233,13 @@ static void ask_spec(struct pkt_spec *s, int vi, enum kind k)
 	if (k == TOO_BIG) { /* one byte too many for xb0 once encapsulated */
 		memset(fill, 0x5a, sizeof(fill));
 		s->payload = fill;
-		s->payload_len = XB0_MTU - 40;
+		s->payload_len = XB0_MTU - (family == 4 ? 20 : 40) - 20;
 	}
 }
 
 /* xlb's answer to `in` (built from spec s), back to the client out of xc0:
- * time exceeded from the gateway, fragmentation needed from the VIP (MTU:
- * xb0's less the IP-in-IP header) or the echo reply. */
+ * time exceeded from the gateway, fragmentation needed / packet too big
+ * from the VIP (MTU: xb0's less the IP-in-IP header) or the echo reply. */
 static void answer_of(struct pkt *exp, const struct pkt_spec *s, const struct pkt *in,
 		      enum kind k)
 {
@@ -256,10 +258,10 @@ static void answer_of(struct pkt *exp, const struct pkt_spec *s, const struct pk
 		e.ip_id = 0;
 		e.frag_off = 0;
 		e.flow_label = 0;
-		e.icmp_type = k == TOO_BIG ? 3 : s->family == 4 ? 11 : 3;
-		e.icmp_code = k == TOO_BIG ? 4 : 0;
+		e.icmp_type = k == TOO_BIG ? (s->family == 4 ? 3 : 2) : s->family == 4 ? 11 : 3;
+		e.icmp_code = k == TOO_BIG && s->family == 4 ? 4 : 0;
 		e.icmp_id = 0;
-		e.icmp_seq = k == TOO_BIG ? XB0_MTU - 20 : 0;
+		e.icmp_seq = k == TOO_BIG ? XB0_MTU - (s->family == 4 ? 20 : 40) : 0;
 		e.payload = in->data + in->l3_off;
 		e.payload_len = s->family == 4 ? in->l4_off - in->l3_off + 8 : 48;
 	}
@@ -420,6 +422,7 @@ int main(void)
 	RUN_CASE("ratelimit/v4_time_exceeded_burst_then_dropped", t_burst(NAT4, TTL1));
 	RUN_CASE("ratelimit/v6_time_exceeded_burst_then_dropped", t_burst(NAT6, TTL1));
 	RUN_CASE("ratelimit/v4_frag_needed_burst_then_dropped", t_burst(TUN4, TOO_BIG));
+	RUN_CASE("ratelimit/v6_packet_too_big_burst_then_dropped", t_burst(TUN6, TOO_BIG));
 	RUN_CASE("ratelimit/refill_one_message_after_its_time", t_refill(NAT4));
 	RUN_CASE("ratelimit/credit_carried_over", t_credit_kept(NAT6));
 	RUN_CASE("ratelimit/echo_reply_not_limited", t_echo_free(NAT4));
