@@ -135,14 +135,21 @@ static int fail_for_vip(int err, const char *what, const struct xlb_vip_key *key
 
 /* ---- the model -------------------------------------------------------- */
 
+/* While a VIP is replaced (xlb_vip_replace) its key has two entries: the
+ * one in xlb_vips is the one callers mean. */
 static struct xlb_vip_entry *vip_lookup(const struct xlb *x, const struct xlb_vip_key *canon)
 {
+	struct xlb_vip_entry *hidden = NULL;
 	size_t i;
 
-	for (i = 0; i < x->n_vips; i++)
-		if (!memcmp(&x->vips[i].info.spec.key, canon, sizeof(*canon)))
+	for (i = 0; i < x->n_vips; i++) {
+		if (memcmp(&x->vips[i].info.spec.key, canon, sizeof(*canon)))
+			continue;
+		if (!x->vips[i].hidden)
 			return &x->vips[i];
-	return NULL;
+		hidden = &x->vips[i];
+	}
+	return hidden;
 }
 
 static struct xlb_vip_entry *vip_by_id(const struct xlb *x, uint32_t id)
@@ -1129,7 +1136,8 @@ static int vip_spec_check(const struct xlb_vip_spec *in, struct xlb_vip_spec *ou
 
 /* Everything a new VIP needs but its entry in xlb_vips: it goes into the
  * model hidden, so packets cannot find it while its backends are set up. */
-static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec)
+static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec, bool replace,
+		       uint32_t *out_id)
 {
 	struct xlb_vip_entry e = { .hidden = true };
 	char vn[TEXT_LEN];
@@ -1140,7 +1148,7 @@ static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec)
 	if (err)
 		return err;
 	vip_text(&e.info.spec.key, vn);
-	if (vip_lookup(x, &e.info.spec.key))
+	if (!replace && vip_lookup(x, &e.info.spec.key))
 		return xlb_fail(EEXIST, "VIP %s already exists (change it with 'vip set', or "
 				"delete it first)", vn);
 	err = vips_reserve(x);
@@ -1170,50 +1178,97 @@ static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec)
 				strerror(-err));
 	}
 	vip_insert(x, &e);
+	*out_id = id;
 	return 0;
 }
 
-/* The insert is the last write: the VIP matches packets from here on, with
- * the table and backends it was given while hidden. */
-static int vip_publish(struct xlb *x, const struct xlb_vip_key *key)
+/* The one write of xlb_vips that makes v the VIP packets find, with the
+ * table and backends it was given while hidden: an insert for a new VIP, a
+ * switch in one update for a replaced one. */
+static int vip_publish(const struct xlb *x, struct xlb_vip_entry *v, bool replace)
 {
-	struct xlb_vip_entry *v;
 	char vn[TEXT_LEN];
-	int err = vip_find(x, key, &v);
+	int err;
 
+	err = bpf_map_update_elem(x->fd.vips, &v->info.spec.key, &v->val,
+				  replace ? BPF_EXIST : BPF_NOEXIST);
 	if (err)
-		return err;
-	err = bpf_map_update_elem(x->fd.vips, &v->info.spec.key, &v->val, BPF_NOEXIST);
-	if (err)
-		return xlb_fail(-err, "inserting VIP %s into %s failed: %s",
+		return xlb_fail(-err, "%s VIP %s in %s failed: %s",
+				replace ? "switching" : "inserting",
 				vip_text(&v->info.spec.key, vn), XLB_MAP_VIPS, strerror(-err));
 	v->hidden = false;
 	return 0;
 }
 
-int xlb_vip_create(struct xlb *x, const struct xlb_vip_spec *spec,
-		   const struct xlb_backend_spec *be, size_t n)
+static int vip_apply(struct xlb *x, struct xlb_vip_entry *v, const struct xlb_vip_spec *spec,
+		     const struct xlb_backend_spec *be, size_t n);
+static int vip_drop(struct xlb *x, struct xlb_vip_entry *v);
+
+/* A VIP built whole while hidden, then published in one write; on failure
+ * nothing of it is left. Returns its id in *id. */
+static int vip_build(struct xlb *x, const struct xlb_vip_spec *spec,
+		     const struct xlb_backend_spec *be, size_t n, bool replace, uint32_t *id)
 {
 	char why[512];
-	int err = vip_prepare(x, spec);
+	int err = vip_prepare(x, spec, replace, id);
 
 	if (err)
 		return err;
 	if (n)
-		err = xlb_vip_apply(x, spec, be, n);
+		err = vip_apply(x, vip_by_id(x, *id), spec, be, n);
 	if (!err)
-		err = vip_publish(x, &spec->key);
+		err = vip_publish(x, vip_by_id(x, *id), replace);
 	if (err) {
 		snprintf(why, sizeof(why), "%s", xlb_errmsg());
-		xlb_vip_del(x, &spec->key);
+		vip_drop(x, vip_by_id(x, *id));
 		xlb_fail(-err, "%s", why);
 	}
 	return err;
 }
 
+int xlb_vip_create(struct xlb *x, const struct xlb_vip_spec *spec,
+		   const struct xlb_backend_spec *be, size_t n)
+{
+	uint32_t id;
+
+	return vip_build(x, spec, be, n, false, &id);
+}
+
 int xlb_vip_add(struct xlb *x, const struct xlb_vip_spec *spec)
 {
 	return xlb_vip_create(x, spec, NULL, 0);
+}
+
+/*
+ * Mode and encapsulation are what a VIP's backend slots were written for,
+ * so a change of them is a new VIP under a new id: built hidden beside the
+ * old one, switched to in the one update of its xlb_vips entry, and only
+ * then is the old one freed. A packet (or a crash) finds the VIP wholly old
+ * or wholly new, never absent; flows to the old slots are rescheduled
+ * because those slots are freed.
+ */
+int xlb_vip_replace(struct xlb *x, const struct xlb_vip_spec *spec,
+		    const struct xlb_backend_spec *be, size_t n)
+{
+	struct xlb_vip_entry *old;
+	uint32_t old_id, id;
+	int err;
+
+	err = vip_find(x, &spec->key, &old);
+	if (err)
+		return err;
+	old_id = old->val.id;
+	err = vip_build(x, spec, be, n, true, &id);
+	if (err)
+		return err;
+	/* Out of xlb_vips already: vip_drop must not delete the new value. */
+	old = vip_by_id(x, old_id);
+	old->hidden = true;
+	err = vip_drop(x, old);
+	if (err)
+		return fail_for_vip(err, "the new VIP is in place, but freeing the old state of",
+				    &spec->key);
+	return 0;
 }
 
 /* The spec a VIP can move to without being re-created: scheduler and ring. */
@@ -1410,15 +1465,21 @@ static void filter_undo(const struct xlb *x, const struct vip_change *c)
 int xlb_vip_apply(struct xlb *x, const struct xlb_vip_spec *spec,
 		  const struct xlb_backend_spec *be, size_t n)
 {
+	struct xlb_vip_entry *v;
+	int err = vip_find(x, &spec->key, &v);
+
+	return err ? err : vip_apply(x, v, spec, be, n);
+}
+
+static int vip_apply(struct xlb *x, struct xlb_vip_entry *v, const struct xlb_vip_spec *spec,
+		     const struct xlb_backend_spec *be, size_t n)
+{
 	struct ep_ref *want = NULL, *cur = NULL;
 	struct xlb_vip_spec next;
-	struct xlb_vip_entry *v;
 	struct vip_change c;
 	int err;
 
-	err = vip_find(x, &spec->key, &v);
-	if (!err)
-		err = vip_spec_next(v, spec, &next);
+	err = vip_spec_next(v, spec, &next);
 	if (err)
 		return err;
 	err = chg_init(&c, v, &next, v->info.n_backends, n);
@@ -1551,15 +1612,21 @@ static size_t vip_slots_free(const struct xlb *x, const struct xlb_vip_entry *v,
 
 int xlb_vip_del(struct xlb *x, const struct xlb_vip_key *key)
 {
-	struct xlb_backend *old;
 	struct xlb_vip_entry *v;
+	int err = vip_find(x, key, &v);
+
+	return err ? err : vip_drop(x, v);
+}
+
+/* A hidden VIP is not in xlb_vips (being built, or replaced): only its
+ * slots, tables, ids and address reference go. */
+static int vip_drop(struct xlb *x, struct xlb_vip_entry *v)
+{
+	struct xlb_backend *old;
 	char vn[TEXT_LEN];
 	size_t freed, i;
 	int err;
 
-	err = vip_find(x, key, &v);
-	if (err)
-		return err;
 	vip_text(&v->info.spec.key, vn);
 	old = calloc(v->info.n_backends + 1, sizeof(*old));
 	if (!old)

@@ -799,15 +799,16 @@ static int lib_fail(int rc, const char *what, char *err, size_t errlen)
 	return fail(err, errlen, rc, "%s: %s", what, msg[0] ? msg : strerror(-rc));
 }
 
-/* Mode and encapsulation are fixed for a VIP's life (vip set cannot change
- * them): a VIP whose want differs there is deleted and added again. */
+/* Mode and encapsulation are fixed for a VIP's id (vip set cannot change
+ * them): a VIP whose want differs there is replaced by a new one in one
+ * switch (xlb_vip_replace). */
 static bool vip_recreated(const struct xlb_vip_spec *h, const struct xlb_vip_spec *w)
 {
 	return h->mode != w->mode || h->encap != w->encap || h->gue_port != w->gue_port;
 }
 
-/* What goes first: VIPs gone from want or re-created. Backends gone from a
- * kept VIP leave in that VIP's one change (converge_vip). */
+/* What goes first: VIPs gone from want. Backends gone from a kept VIP
+ * leave in that VIP's one change (converge_vip). */
 static int converge_removals(struct xlb *x, const struct xlb_cfg *have,
 			     const struct xlb_cfg *want, char *err, size_t errlen)
 {
@@ -818,7 +819,7 @@ static int converge_removals(struct xlb *x, const struct xlb_cfg *have,
 		const struct xlb_cfg_vip *h = &have->vips[i];
 		const struct xlb_cfg_vip *w = xlb_cfg_vip_find(want, &h->spec.key);
 
-		if (w && !vip_recreated(&h->spec, &w->spec))
+		if (w)
 			continue;
 		rc = xlb_vip_del(x, &h->spec.key);
 		if (rc) {
@@ -855,7 +856,13 @@ static bool vip_unchanged(const struct xlb_cfg_vip *h, const struct xlb_cfg_vip 
  * backends come in drained, so no intermediate state sends new flows
  * anywhere neither end state would.
  */
-static int apply_vip(struct xlb *x, const struct xlb_cfg_vip *w, bool create, char *err,
+enum vip_op {
+	VIP_CHANGE,
+	VIP_CREATE,
+	VIP_REPLACE,
+};
+
+static int apply_vip(struct xlb *x, const struct xlb_cfg_vip *w, enum vip_op op, char *err,
 		     size_t errlen)
 {
 	char k[TEXT_MAX], what[TEXT_MAX + 16];
@@ -870,14 +877,16 @@ static int apply_vip(struct xlb *x, const struct xlb_cfg_vip *w, bool create, ch
 		be[j].weight = w->be[j].weight;
 		be[j].drain = w->be[j].drain;
 	}
-	if (create)
+	if (op == VIP_CREATE)
 		rc = xlb_vip_create(x, &w->spec, be, w->n_be);
+	else if (op == VIP_REPLACE)
+		rc = xlb_vip_replace(x, &w->spec, be, w->n_be);
 	else
 		rc = xlb_vip_apply(x, &w->spec, be, w->n_be);
 	free(be);
 	if (!rc)
 		return 0;
-	snprintf(what, sizeof(what), "%s %s", create ? "vip add" : "changing",
+	snprintf(what, sizeof(what), "%s %s", op == VIP_CREATE ? "vip add" : "changing",
 		 key_str(&w->spec.key, k));
 	return lib_fail(rc, what, err, errlen);
 }
@@ -887,12 +896,13 @@ static int apply_vip(struct xlb *x, const struct xlb_cfg_vip *w, bool create, ch
 static int converge_vip(struct xlb *x, const struct xlb_cfg_vip *h, const struct xlb_cfg_vip *w,
 			char *err, size_t errlen)
 {
-	/* Deleted by converge_removals. */
-	if (h && vip_recreated(&h->spec, &w->spec))
-		h = NULL;
-	if (h && vip_unchanged(h, w))
+	if (!h)
+		return apply_vip(x, w, VIP_CREATE, err, errlen);
+	if (vip_recreated(&h->spec, &w->spec))
+		return apply_vip(x, w, VIP_REPLACE, err, errlen);
+	if (vip_unchanged(h, w))
 		return 0;
-	return apply_vip(x, w, !h, err, errlen);
+	return apply_vip(x, w, VIP_CHANGE, err, errlen);
 }
 
 /* A VIP that will hold more backends than it does (new ones included). */

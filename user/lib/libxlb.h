@@ -227,6 +227,11 @@ int xlb_vip_apply(struct xlb *x, const struct xlb_vip_spec *spec,
  */
 int xlb_vip_create(struct xlb *x, const struct xlb_vip_spec *spec,
 		   const struct xlb_backend_spec *be, size_t n);
+/* An existing VIP with another mode or encapsulation, and its backends, in
+ * one switch of its xlb_vips entry: never absent, wholly old or wholly new.
+ * Needs free slots for its new backends while the old ones are held. */
+int xlb_vip_replace(struct xlb *x, const struct xlb_vip_spec *spec,
+		    const struct xlb_backend_spec *be, size_t n);
 
 /* One backend's health as xlb_vip_set_health() sets it. */
 struct xlb_backend_health {
