@@ -142,9 +142,9 @@ static void test_dsr_port(void)
 	xlb_cfg_init(&c);
 	if (batch_ok(&c, "vip add " VIP4 " mode dsr\nbackend add " VIP4 " 198.18.2.11\n"))
 		batch_err(&c, "backend add " VIP4 " 198.18.2.12:8080",
-			  "t.conf:1: backend 198.18.2.12:8080 of dsr VIP " VIP4
-			  " must use the VIP's port 80 (dsr does not rewrite ports; leave the "
-			  "port out, or use mode nat)");
+			  "t.conf:1: backend 198.18.2.12:8080: mode dsr needs the backend port "
+			  "to equal the VIP port 80 (the backend answers from the VIP's address "
+			  "and port); leave the port out or use mode nat");
 	xlb_cfg_free(&c);
 }
 
@@ -155,8 +155,9 @@ static void test_family(void)
 	xlb_cfg_init(&c);
 	if (batch_ok(&c, "vip add " VIP4 "\n"))
 		batch_err(&c, "backend add " VIP4 " [fd00::11]",
-			  "t.conf:1: backend [fd00::11]:80 and VIP " VIP4
-			  " are of different address families (nat and dsr need one family)");
+			  "t.conf:1: backend [fd00::11]:80 is IPv6 but VIP " VIP4
+			  " is IPv4: mode nat does not change the address family; "
+			  "use an IPv4 backend");
 	/* A tunnel carries either family inside the other. */
 	batch_ok(&c, "vip add tcp/198.18.1.11:80 mode tunnel\n"
 		     "backend add tcp/198.18.1.11:80 [fd00::11]\n");

@@ -374,7 +374,7 @@ static const struct {
 	  "unexpected 'enable' after statement" },
 	{ "backend_add_unknown_keyword", "backend add " VIP4 " " BE4 " drain",
 	  "unknown keyword 'drain' (expected weight)" },
-	{ "ring_not_prime", "vip add " VIP4 " ring 65536", "ring 65536 is not a prime" },
+	{ "ring_not_prime", "vip add " VIP4 " ring 65536", "ring size 65536 is not a prime between 7 and 1048573 (the default is 65537)" },
 	{ "ring_range", "vip set " VIP4 " ring 5", "ring 5 out of range (7-1048573)" },
 	{ "ring_not_number", "vip add " VIP4 " ring big",
 	  "bad ring 'big' (expected a prime 7-1048573)" },

@@ -266,11 +266,6 @@ static uint32_t member_weight(const struct xlb_vip_spec *spec, const struct xlb_
 	return spec->sched == XLB_SCHED_RR ? 1 : b->weight;
 }
 
-static bool sched_uses_ring(enum xlb_sched s)
-{
-	return s == XLB_SCHED_MAGLEV || s == XLB_SCHED_SRCHASH;
-}
-
 int xlb_model_init(struct xlb *x)
 {
 	if (xlb_ids_init(&x->vip_ids, XLB_MAX_VIPS) ||
@@ -481,13 +476,13 @@ static size_t table_members(const struct xlb_vip_spec *spec, const struct xlb_ba
 static int table_fill(const struct xlb_vip_spec *spec, const struct xlb_table_member *m,
 		      size_t n, struct table *t)
 {
-	uint32_t cap = sched_uses_ring(spec->sched) ? spec->ring_size : XLB_WRR_SEQ_MAX;
+	uint32_t cap = xlb_sched_uses_ring(spec->sched) ? spec->ring_size : XLB_WRR_SEQ_MAX;
 	int ret;
 
 	t->ids = malloc((size_t)cap * sizeof(*t->ids));
 	if (!t->ids)
 		return xlb_fail(ENOMEM, "out of memory for a table of %u entries", cap);
-	if (sched_uses_ring(spec->sched)) {
+	if (xlb_sched_uses_ring(spec->sched)) {
 		ret = xlb_maglev_build(m, n, t->ids, cap);
 		t->size = cap;
 	} else {
@@ -603,7 +598,7 @@ static bool table_inputs_equal(const struct xlb_vip_spec *sa, const struct xlb_b
 
 	if (sa->sched != sb->sched)
 		return false;
-	if (sched_uses_ring(sa->sched) && sa->ring_size != sb->ring_size)
+	if (xlb_sched_uses_ring(sa->sched) && sa->ring_size != sb->ring_size)
 		return false;
 	for (;;) {
 		while (i < na && !be_schedulable(&a[i]))
@@ -930,34 +925,42 @@ static int weight_check(const struct xlb_endpoint *ep, uint32_t weight)
 	return 0;
 }
 
-/* What can be wrong with a backend for this VIP, whether new or not. */
-static int be_check(const struct xlb_vip_entry *v, const struct xlb_endpoint *in,
-		    uint32_t weight, struct xlb_endpoint *ep)
+int xlb_backend_fits(const struct xlb_vip_spec *vip, const struct xlb_endpoint *ep)
 {
-	const struct xlb_vip_key *key = &v->info.spec.key;
-	const char *mode = xlb_mode_name(v->info.spec.mode);
+	const struct xlb_vip_key *key = &vip->key;
+	const char *mode = xlb_mode_name(vip->mode);
 	char vn[TEXT_LEN], bn[TEXT_LEN];
+	uint16_t port = ep->port ? ep->port : key->port;
 
-	if (!family_valid(in->family))
-		return xlb_fail(EINVAL, "backend address family %u is neither IPv4 nor IPv6",
-				in->family);
-	ep_canon(in, key, ep);
 	vip_text(key, vn);
 	ep_text(ep, bn);
-	if (weight_check(ep, weight))
-		return -EINVAL;
-	if (ep->family != key->family && v->info.spec.mode != XLB_MODE_TUNNEL)
+	/* Only a tunnel carries one family inside the other. */
+	if (ep->family != key->family && vip->mode != XLB_MODE_TUNNEL)
 		return xlb_fail(EAFNOSUPPORT,
 				"backend %s is IPv%u but VIP %s is IPv%u: mode %s does not change "
 				"the address family; use an IPv%u backend",
 				bn, ep->family, vn, key->family, mode, key->family);
-	if (v->info.spec.mode != XLB_MODE_NAT && ep->port != key->port)
+	/* dsr and tunnel leave the inner packet's ports alone. */
+	if (vip->mode != XLB_MODE_NAT && port != key->port)
 		return xlb_fail(EINVAL,
 				"backend %s: mode %s needs the backend port to equal the VIP "
 				"port %u (the backend answers from the VIP's address and port); "
 				"leave the port out or use mode nat",
 				bn, mode, ntohs(key->port));
 	return 0;
+}
+
+/* What can be wrong with a backend for this VIP, whether new or not. */
+static int be_check(const struct xlb_vip_entry *v, const struct xlb_endpoint *in,
+		    uint32_t weight, struct xlb_endpoint *ep)
+{
+	if (!family_valid(in->family))
+		return xlb_fail(EINVAL, "backend address family %u is neither IPv4 nor IPv6",
+				in->family);
+	ep_canon(in, &v->info.spec.key, ep);
+	if (weight_check(ep, weight))
+		return -EINVAL;
+	return xlb_backend_fits(&v->info.spec, ep);
 }
 
 /* Everything that can be wrong with a new backend, checked before any write. */
@@ -1081,14 +1084,9 @@ int xlb_backend_set_down(struct xlb *x, const struct xlb_vip_key *vip,
 
 static int ring_check(const struct xlb_vip_key *key, uint32_t ring)
 {
-	char vn[TEXT_LEN];
+	int err = xlb_ring_check(ring);
 
-	if (ring < XLB_RING_MIN || ring > XLB_RING_MAX || !xlb_is_prime(ring))
-		return xlb_fail(EINVAL, "ring size %u of VIP %s is not a prime between %u and %u "
-				"(the default is %u)",
-				ring, vip_text(key, vn), XLB_RING_MIN, XLB_RING_MAX,
-				XLB_RING_DEFAULT);
-	return 0;
+	return err ? fail_for_vip(err, "VIP", key) : 0;
 }
 
 static int vip_key_check(const struct xlb_vip_key *key)
@@ -1701,8 +1699,7 @@ static bool vip_value_sane(const struct xlb_vip_key *key, const struct xlb_vip *
 	       (key->proto == IPPROTO_TCP || key->proto == IPPROTO_UDP) &&
 	       family_valid(key->family) && val->id < XLB_MAX_VIPS &&
 	       val->table_slot / 2 == val->id && val->sched < XLB_SCHED_MAX &&
-	       val->mode < XLB_MODE_MAX && val->ring_size >= XLB_RING_MIN &&
-	       val->ring_size <= XLB_RING_MAX && xlb_is_prime(val->ring_size);
+	       val->mode < XLB_MODE_MAX && xlb_ring_valid(val->ring_size);
 }
 
 static int adopt_vip(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *val)

@@ -291,7 +291,7 @@ static int check_ring(const struct xlb_cfg_vip *v, size_t n_be, char *err, size_
 {
 	char k[TEXT_MAX];
 
-	if (v->spec.sched == XLB_SCHED_RR || v->spec.sched == XLB_SCHED_WRR)
+	if (!xlb_sched_uses_ring(v->spec.sched))
 		return 0;
 	if (n_be <= v->spec.ring_size)
 		return 0;
@@ -395,34 +395,14 @@ static struct xlb_endpoint stmt_backend(const struct xlb_stmt *st)
 	return ep;
 }
 
-/* dsr and tunnel leave the inner packet's ports alone: the backend answers
- * from the VIP's address and port. */
-static int check_port(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep,
+/* The mode's rules for a backend are libxlb's (xlb_backend_fits): checked
+ * here so a batch is refused before any write. */
+static int check_fits(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep,
 		      char *err, size_t errlen)
 {
-	char k[TEXT_MAX], b[TEXT_MAX];
+	int rc = xlb_backend_fits(&v->spec, ep);
 
-	if (v->spec.mode == XLB_MODE_NAT || ep->port == v->spec.key.port)
-		return 0;
-	return fail(err, errlen, -EINVAL,
-		    "backend %s of %s VIP %s must use the VIP's port %u "
-		    "(%s does not rewrite ports; leave the port out, or use mode nat)",
-		    ep_str(ep, b), xlb_mode_name(v->spec.mode), key_str(&v->spec.key, k),
-		    ntohs(v->spec.key.port), xlb_mode_name(v->spec.mode));
-}
-
-/* Only a tunnel can carry one family inside the other. */
-static int check_family(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep,
-			char *err, size_t errlen)
-{
-	char k[TEXT_MAX], b[TEXT_MAX];
-
-	if (ep->family == v->spec.key.family || v->spec.mode == XLB_MODE_TUNNEL)
-		return 0;
-	return fail(err, errlen, -EINVAL,
-		    "backend %s and VIP %s are of different address families "
-		    "(nat and dsr need one family)",
-		    ep_str(ep, b), key_str(&v->spec.key, k));
+	return rc ? fail(err, errlen, -EINVAL, "%s", xlb_errmsg()) : 0;
 }
 
 static int exec_backend_add(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
@@ -444,9 +424,7 @@ static int exec_backend_add(struct xlb_cfg *c, const struct xlb_stmt *st, char *
 		return fail(err, errlen, -EINVAL,
 			    "too many backends (the datapath holds %d over all VIPs)",
 			    XLB_MAX_BACKENDS);
-	rc = check_family(v, &ep, err, errlen);
-	if (!rc)
-		rc = check_port(v, &ep, err, errlen);
+	rc = check_fits(v, &ep, err, errlen);
 	if (!rc)
 		rc = check_ring(v, v->n_be + 1, err, errlen);
 	if (rc)

@@ -63,6 +63,14 @@ bool xlb_is_prime(uint32_t n);
 
 /* ---- Maglev and turn tables (pure C, no libbpf) ---------------------- */
 
+/* maglev and srchash hash into a table of ring_size entries; rr and wrr
+ * keep a turn sequence and ignore the ring. */
+bool xlb_sched_uses_ring(enum xlb_sched s);
+/* The one rule for a ring size: a prime in [XLB_RING_MIN, XLB_RING_MAX].
+ * xlb_ring_check says what is wrong (xlb_errmsg) and returns -EINVAL. */
+bool xlb_ring_valid(uint32_t n);
+int xlb_ring_check(uint32_t n);
+
 /* One entry of the input to a table build. */
 struct xlb_table_member {
 	uint32_t id; /* written into the table */
@@ -227,6 +235,9 @@ int xlb_vip_apply(struct xlb *x, const struct xlb_vip_spec *spec,
  */
 int xlb_vip_create(struct xlb *x, const struct xlb_vip_spec *spec,
 		   const struct xlb_backend_spec *be, size_t n);
+/* Whether a backend can serve a VIP of this mode (address family, port):
+ * 0, or -errno with the reason in xlb_errmsg(). Port 0 means the VIP's. */
+int xlb_backend_fits(const struct xlb_vip_spec *vip, const struct xlb_endpoint *ep);
 /* An existing VIP with another mode or encapsulation, and its backends, in
  * one switch of its xlb_vips entry: never absent, wholly old or wholly new.
  * Needs free slots for its new backends while the old ones are held. */

@@ -408,8 +408,8 @@ static int set_ring(struct parser *p, const struct option *o, const char *value)
 
 	if (rc)
 		return rc;
-	if (!xlb_is_prime(v))
-		return perr(p, "ring %s is not a prime", value);
+	if (xlb_ring_check(v))
+		return perr(p, "%s", xlb_errmsg());
 	p->st->ring = v;
 	p->st->has_ring = true;
 	return 0;

@@ -53,11 +53,6 @@ static const char *proto_name(__u8 proto)
 	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "?";
 }
 
-static bool ring_used(const struct xlb_vip_spec *s)
-{
-	return s->sched == XLB_SCHED_MAGLEV || s->sched == XLB_SCHED_SRCHASH;
-}
-
 static const char *check_summary(const struct xlb_check_spec *c, char *buf, size_t len)
 {
 	char every[16], port[16] = "";
@@ -306,7 +301,7 @@ static void show_vip(struct xlbd *d, struct xp *p, const struct xlb_cfg_vip *v,
 	vip_identity(p, &v->spec, NULL);
 	xp_str(p, "sched", "%-8s ", xlb_sched_name(v->spec.sched));
 	xp_str(p, "mode", "%-7s ", xlb_mode_name(v->spec.mode));
-	if (ring_used(&v->spec))
+	if (xlb_sched_uses_ring(v->spec.sched))
 		xp_uint(p, "ring", "%-8u ", v->spec.ring_size);
 	else
 		xp_null(p, "ring", "%-8s ");
@@ -487,7 +482,7 @@ void xlbd_vip_list(struct xlbd *d, struct xp *p)
 		vip_identity(p, &v->spec, "%-34s ");
 		xp_str(p, "sched", "%-8s ", xlb_sched_name(v->spec.sched));
 		xp_str(p, "mode", "%-7s ", xlb_mode_name(v->spec.mode));
-		if (ring_used(&v->spec))
+		if (xlb_sched_uses_ring(v->spec.sched))
 			xp_uint(p, "ring", "%-8u ", v->spec.ring_size);
 		else
 			xp_null(p, "ring", "%-8s ");
