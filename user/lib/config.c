@@ -21,7 +21,6 @@
 
 #include "xlb_internal.h"
 
-#define TEXT_LEN 64 /* what xlb_vip_key_str/xlb_endpoint_str need */
 
 /* ---- ids -------------------------------------------------------------- */
 
@@ -114,20 +113,20 @@ static bool family_valid(__u8 family)
 	return family == XLB_FAMILY_V4 || family == XLB_FAMILY_V6;
 }
 
-static const char *vip_text(const struct xlb_vip_key *key, char buf[TEXT_LEN])
+static const char *vip_text(const struct xlb_vip_key *key, char buf[XLB_TEXT_LEN])
 {
-	return xlb_vip_key_str(key, buf, TEXT_LEN);
+	return xlb_vip_key_str(key, buf, XLB_TEXT_LEN);
 }
 
-static const char *ep_text(const struct xlb_endpoint *ep, char buf[TEXT_LEN])
+static const char *ep_text(const struct xlb_endpoint *ep, char buf[XLB_TEXT_LEN])
 {
-	return xlb_endpoint_str(ep, buf, TEXT_LEN);
+	return xlb_endpoint_str(ep, buf, XLB_TEXT_LEN);
 }
 
 /* Prefix the message of a failed inner call with the VIP it was for. */
 static int fail_for_vip(int err, const char *what, const struct xlb_vip_key *key)
 {
-	char why[512], vn[TEXT_LEN];
+	char why[XLB_MSG_LEN], vn[XLB_TEXT_LEN];
 
 	snprintf(why, sizeof(why), "%s", xlb_errmsg());
 	return xlb_fail(-err, "%s %s: %s", what, vip_text(key, vn), why);
@@ -171,7 +170,7 @@ static struct xlb_vip_entry *vip_by_id(const struct xlb *x, uint32_t id)
 static int vip_find(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip_entry **out)
 {
 	struct xlb_vip_key canon;
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 
 	vip_key_canon(key, &canon);
 	*out = vip_lookup(x, &canon);
@@ -239,7 +238,7 @@ static int be_locate(struct xlb *x, const struct xlb_vip_key *vip,
 		     const struct xlb_endpoint *ep, struct xlb_vip_entry **v, size_t *idx)
 {
 	struct xlb_endpoint canon;
-	char vn[TEXT_LEN], bn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN], bn[XLB_TEXT_LEN];
 	ssize_t i;
 	int err;
 
@@ -550,7 +549,7 @@ static int table_map_fill(int fd, const struct table *t)
 static int table_map_create(const struct xlb_vip_entry *v, const struct table *t)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_INNER_MAP);
-	char name[BPF_OBJ_NAME_LEN], vn[TEXT_LEN];
+	char name[BPF_OBJ_NAME_LEN], vn[XLB_TEXT_LEN];
 	int fd, err;
 
 	snprintf(name, sizeof(name), "xlb_tbl%u", v->val.id);
@@ -644,7 +643,7 @@ static int table_publish(const struct xlb *x, struct xlb_vip_entry *v,
 			 const struct xlb_vip_spec *spec, const struct table_plan *p)
 {
 	struct xlb_vip val = v->val;
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 	__u32 slot;
 	int err;
 
@@ -917,7 +916,7 @@ static int be_apply(struct xlb *x, struct xlb_vip_entry *v, enum be_op op, size_
 
 static int weight_check(const struct xlb_endpoint *ep, uint32_t weight)
 {
-	char bn[TEXT_LEN];
+	char bn[XLB_TEXT_LEN];
 
 	if (weight > XLB_MAX_WEIGHT)
 		return xlb_fail(EINVAL, "backend %s: weight %u is above the maximum of %u",
@@ -929,7 +928,7 @@ int xlb_backend_fits(const struct xlb_vip_spec *vip, const struct xlb_endpoint *
 {
 	const struct xlb_vip_key *key = &vip->key;
 	const char *mode = xlb_mode_name(vip->mode);
-	char vn[TEXT_LEN], bn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN], bn[XLB_TEXT_LEN];
 	uint16_t port = ep->port ? ep->port : key->port;
 
 	vip_text(key, vn);
@@ -967,7 +966,7 @@ static int be_check(const struct xlb_vip_entry *v, const struct xlb_endpoint *in
 static int be_check_new(const struct xlb_vip_entry *v, const struct xlb_endpoint *in,
 			uint32_t weight, struct xlb_endpoint *ep)
 {
-	char vn[TEXT_LEN], bn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN], bn[XLB_TEXT_LEN];
 	int err = be_check(v, in, weight, ep);
 
 	if (!err && be_index(v, ep) >= 0)
@@ -1091,7 +1090,7 @@ static int ring_check(const struct xlb_vip_key *key, uint32_t ring)
 
 static int vip_key_check(const struct xlb_vip_key *key)
 {
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 
 	if (key->proto != IPPROTO_TCP && key->proto != IPPROTO_UDP)
 		return xlb_fail(EINVAL, "VIP protocol %u is neither tcp nor udp", key->proto);
@@ -1138,7 +1137,7 @@ static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec, bool repl
 		       uint32_t *out_id)
 {
 	struct xlb_vip_entry e = { .hidden = true };
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 	uint32_t id;
 	int err;
 
@@ -1185,7 +1184,7 @@ static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec, bool repl
  * switch in one update for a replaced one. */
 static int vip_publish(const struct xlb *x, struct xlb_vip_entry *v, bool replace)
 {
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 	int err;
 
 	err = bpf_map_update_elem(x->fd.vips, &v->info.spec.key, &v->val,
@@ -1207,7 +1206,7 @@ static int vip_drop(struct xlb *x, struct xlb_vip_entry *v);
 static int vip_build(struct xlb *x, const struct xlb_vip_spec *spec,
 		     const struct xlb_backend_spec *be, size_t n, bool replace, uint32_t *id)
 {
-	char why[512];
+	char why[XLB_MSG_LEN];
 	int err = vip_prepare(x, spec, replace, id);
 
 	if (err)
@@ -1273,7 +1272,7 @@ int xlb_vip_replace(struct xlb *x, const struct xlb_vip_spec *spec,
 static int vip_spec_next(const struct xlb_vip_entry *v, const struct xlb_vip_spec *spec,
 			 struct xlb_vip_spec *next)
 {
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 	int err;
 
 	if (spec->mode != v->info.spec.mode)
@@ -1341,7 +1340,7 @@ static int want_index(const struct xlb_vip_entry *v, const struct xlb_backend_sp
 		      size_t n, struct ep_ref **out)
 {
 	struct ep_ref *w = calloc(n + 1, sizeof(*w));
-	char vn[TEXT_LEN], bn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN], bn[XLB_TEXT_LEN];
 	size_t i;
 	int err = 0;
 
@@ -1451,7 +1450,7 @@ static int be_id_cmp(const void *a, const void *b)
  * keeping the message of the failure. */
 static void filter_undo(const struct xlb *x, const struct vip_change *c)
 {
-	char why[512];
+	char why[XLB_MSG_LEN];
 
 	if (!c->n_taken || c->v->info.spec.mode != XLB_MODE_NAT)
 		return;
@@ -1509,7 +1508,7 @@ static int plan_health(const struct xlb *x, struct vip_change *c, const struct e
 		       const struct xlb_backend_health *h, size_t n)
 {
 	const struct xlb_vip_entry *v = c->v;
-	char vn[TEXT_LEN], bn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN], bn[XLB_TEXT_LEN];
 	struct xlb_backend_info *b;
 	const struct ep_ref *r;
 	struct xlb_endpoint ep;
@@ -1621,7 +1620,7 @@ int xlb_vip_del(struct xlb *x, const struct xlb_vip_key *key)
 static int vip_drop(struct xlb *x, struct xlb_vip_entry *v)
 {
 	struct xlb_backend *old;
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 	size_t freed, i;
 	int err;
 
@@ -1683,7 +1682,7 @@ const struct xlb_vip_info *xlb_vip_find(const struct xlb *x, const struct xlb_vi
 
 static int adopt_refuse(const struct xlb *x, const char *what, const struct xlb_vip_key *key)
 {
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 
 	return xlb_fail(EPROTO, "the pinned %s %s under %s is invalid: run 'xlbd --detach' to "
 			"remove the pins (drops established flows), then start again",
@@ -1911,7 +1910,7 @@ int xlb_vip_table_digest(const struct xlb *x, const struct xlb_vip_key *key, uin
 	const struct xlb_vip_entry *v;
 	struct xlb_table_member *m;
 	struct xlb_vip_key canon;
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 	uint32_t *live;
 	size_t i, n;
 	int err;

@@ -6,7 +6,7 @@
 
 /* Per thread, so a caller's threads never overwrite each other's
  * explanation. */
-static __thread char last_error[512];
+static __thread char last_error[XLB_MSG_LEN];
 
 const char *xlb_errmsg(void)
 {
@@ -37,7 +37,7 @@ void xlb_set_notice_sink(xlb_notice_fn fn)
 
 static void notice(enum xlb_notice_level level, const char *fmt, va_list ap)
 {
-	char msg[512];
+	char msg[XLB_MSG_LEN];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	notice_sink(level, msg);

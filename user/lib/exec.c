@@ -12,7 +12,6 @@
 
 #include "exec.h"
 
-#define TEXT_MAX 80 /* any VIP or endpoint text */
 
 static int __attribute__((format(printf, 4, 5)))
 fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -237,12 +236,12 @@ static void be_remove(struct xlb_cfg *c, struct xlb_cfg_vip *v, struct xlb_cfg_b
 
 static const char *key_str(const struct xlb_vip_key *key, char *buf)
 {
-	return xlb_vip_key_str(key, buf, TEXT_MAX);
+	return xlb_vip_key_str(key, buf, XLB_TEXT_LEN);
 }
 
 static const char *ep_str(const struct xlb_endpoint *ep, char *buf)
 {
-	return xlb_endpoint_str(ep, buf, TEXT_MAX);
+	return xlb_endpoint_str(ep, buf, XLB_TEXT_LEN);
 }
 
 static uint32_t gcd(uint32_t a, uint32_t b)
@@ -266,7 +265,7 @@ static int check_turns(const struct xlb_cfg_vip *v, char *err, size_t errlen)
 {
 	unsigned long long len = 0;
 	uint32_t g = 0;
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 	size_t i;
 
 	if (v->spec.sched != XLB_SCHED_WRR)
@@ -289,7 +288,7 @@ static int check_turns(const struct xlb_cfg_vip *v, char *err, size_t errlen)
  * more slots than there are backends. */
 static int check_ring(const struct xlb_cfg_vip *v, size_t n_be, char *err, size_t errlen)
 {
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 
 	if (!xlb_sched_uses_ring(v->spec.sched))
 		return 0;
@@ -303,7 +302,7 @@ static int check_ring(const struct xlb_cfg_vip *v, size_t n_be, char *err, size_
 
 static int no_vip(const struct xlb_vip_key *key, char *err, size_t errlen)
 {
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 
 	key_str(key, k);
 	return fail(err, errlen, -EINVAL, "no VIP %s (add it first with 'vip add %s')", k, k);
@@ -312,7 +311,7 @@ static int no_vip(const struct xlb_vip_key *key, char *err, size_t errlen)
 static int no_backend(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep, char *err,
 		      size_t errlen)
 {
-	char k[TEXT_MAX], b[TEXT_MAX];
+	char k[XLB_TEXT_LEN], b[XLB_TEXT_LEN];
 
 	return fail(err, errlen, -EINVAL, "no backend %s in %s (add it with 'backend add')",
 		    ep_str(ep, b), key_str(&v->spec.key, k));
@@ -323,7 +322,7 @@ static int no_backend(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep
 static int exec_vip_add(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t errlen)
 {
 	struct xlb_vip_spec spec = { .key = st->vip };
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 
 	if (xlb_cfg_vip_find(c, &st->vip))
 		return fail(err, errlen, -EINVAL,
@@ -348,7 +347,7 @@ static int exec_vip_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 	struct xlb_cfg_vip next;
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 	int rc;
 
 	if (!v)
@@ -411,7 +410,7 @@ static int exec_backend_add(struct xlb_cfg *c, const struct xlb_stmt *st, char *
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 	struct xlb_endpoint ep = stmt_backend(st);
 	struct xlb_cfg_backend *b;
-	char k[TEXT_MAX], e[TEXT_MAX];
+	char k[XLB_TEXT_LEN], e[XLB_TEXT_LEN];
 	int rc;
 
 	if (!v)
@@ -614,7 +613,7 @@ static int exec_line(struct xlb_cfg *c, const char *text, size_t len, char *err,
 int xlb_cfg_exec_text(struct xlb_cfg *c, const char *text, size_t len, const char *name,
 		      char *err, size_t errlen, unsigned int *n_stmts)
 {
-	char why[512];
+	char why[XLB_MSG_LEN];
 	struct xlb_cfg work;
 	unsigned int lineno = 0, count = 0;
 	size_t pos = 0;
@@ -790,7 +789,7 @@ static bool vip_recreated(const struct xlb_vip_spec *h, const struct xlb_vip_spe
 static int converge_removals(struct xlb *x, const struct xlb_cfg *have,
 			     const struct xlb_cfg *want, char *err, size_t errlen)
 {
-	char k[TEXT_MAX], what[TEXT_MAX + 16];
+	char k[XLB_TEXT_LEN], what[XLB_TEXT_LEN + 16];
 	int rc;
 
 	for (size_t i = 0; i < have->n_vips; i++) {
@@ -843,7 +842,7 @@ enum vip_op {
 static int apply_vip(struct xlb *x, const struct xlb_cfg_vip *w, enum vip_op op, char *err,
 		     size_t errlen)
 {
-	char k[TEXT_MAX], what[TEXT_MAX + 16];
+	char k[XLB_TEXT_LEN], what[XLB_TEXT_LEN + 16];
 	struct xlb_backend_spec *be;
 	int rc;
 
@@ -926,7 +925,7 @@ static int roll_back(struct xlb *x, const struct xlb_cfg *before, char *err, siz
 
 int xlb_cfg_converge(struct xlb *x, const struct xlb_cfg *want, char *err, size_t errlen)
 {
-	char why[512], rb_why[512];
+	char why[XLB_MSG_LEN], rb_why[XLB_MSG_LEN];
 	struct xlb_cfg before;
 	int rc, rb;
 

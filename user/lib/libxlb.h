@@ -42,11 +42,16 @@ struct xlb_endpoint {
 
 /* "198.18.0.1" or "fd00::1" (no brackets). Returns 0 or -EINVAL. */
 int xlb_addr_parse(const char *s, struct xlb_addr *addr, __u8 *family);
+/* Buffer sizes: any VIP key or endpoint as text (the longest, an IPv6 VIP
+ * key, is 57 bytes), and any libxlb message (xlb_errmsg's own size). */
+#define XLB_TEXT_LEN 64
+#define XLB_MSG_LEN 512
+
 /* Writes "198.18.0.1" / "fd00::1" into buf (>= 46 bytes). Returns buf. */
 const char *xlb_addr_str(const struct xlb_addr *addr, __u8 family, char *buf, size_t len);
-/* "tcp/198.18.1.10:80", "udp/[fd00::10]:53" into buf (>= 64 bytes). */
+/* "tcp/198.18.1.10:80", "udp/[fd00::10]:53" into buf (XLB_TEXT_LEN). */
 const char *xlb_vip_key_str(const struct xlb_vip_key *key, char *buf, size_t len);
-/* "198.18.2.11:80", "[fd00::11]:80" into buf (>= 64 bytes). */
+/* "198.18.2.11:80", "[fd00::11]:80" into buf (XLB_TEXT_LEN). */
 const char *xlb_endpoint_str(const struct xlb_endpoint *ep, char *buf, size_t len);
 /* Fill a zeroed VIP key. port in host order. */
 void xlb_vip_key_make(struct xlb_vip_key *key, __u8 proto, __u8 family,

@@ -35,9 +35,6 @@
 #define BACKEND_EXPECTED "ADDR[:PORT], e.g. 198.18.2.11:8080 or [fd00::11]:8080"
 #define CLIENT_EXPECTED "CLIENT[:PORT], e.g. 198.18.0.2:40000 or [fd00::2]:40000"
 
-/* Room for any address text plus brackets, port and protocol. */
-#define ENDPOINT_TEXT_MAX 80
-
 struct parser {
 	char buf[XLB_STMT_MAX_LEN + 1]; /* the line, cut into words in place */
 	char *pos; /* first byte not yet read */
@@ -298,7 +295,7 @@ static int parse_host(struct parser *p, const struct ep_rules *r, const char *ho
 static int parse_endpoint(struct parser *p, const struct ep_rules *r, const char *s,
 			  struct xlb_endpoint *ep)
 {
-	char host[ENDPOINT_TEXT_MAX];
+	char host[XLB_TEXT_LEN];
 	const char *port;
 	bool bracketed;
 	int rc;
@@ -907,14 +904,14 @@ static void __attribute__((format(printf, 2, 3))) put(struct out *o, const char 
 
 static void put_vip(struct out *o, const struct xlb_stmt *st)
 {
-	char v[ENDPOINT_TEXT_MAX];
+	char v[XLB_TEXT_LEN];
 
 	put(o, " %s", xlb_vip_key_str(&st->vip, v, sizeof(v)));
 }
 
 static void put_backend(struct out *o, const struct xlb_stmt *st)
 {
-	char b[ENDPOINT_TEXT_MAX];
+	char b[XLB_TEXT_LEN];
 
 	put_vip(o, st);
 	put(o, " %s", xlb_endpoint_str(&st->backend, b, sizeof(b)));
@@ -995,7 +992,7 @@ static void format_apply(struct out *o, const struct xlb_stmt *st)
 
 static void format_explain(struct out *o, const struct xlb_stmt *st)
 {
-	char c[ENDPOINT_TEXT_MAX];
+	char c[XLB_TEXT_LEN];
 
 	put_vip(o, st);
 	put(o, " %s", xlb_endpoint_str(&st->client, c, sizeof(c)));

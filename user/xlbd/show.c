@@ -16,7 +16,6 @@
 
 #include "xlbd.h"
 
-#define TEXT_MAX 80
 
 /* ---- small formatters ---------------------------------------------------- */
 
@@ -128,7 +127,7 @@ static const char *state_name(const struct xlb_backend_info *bi)
 
 static void vip_identity(struct xp *p, const struct xlb_vip_spec *s, const char *text_fmt)
 {
-	char k[TEXT_MAX], a[TEXT_MAX];
+	char k[XLB_TEXT_LEN], a[XLB_TEXT_LEN];
 
 	xp_str(p, "vip", text_fmt, xlb_vip_key_str(&s->key, k, sizeof(k)));
 	xp_str(p, "proto", NULL, proto_name(s->key.proto));
@@ -143,7 +142,7 @@ static void vip_identity(struct xp *p, const struct xlb_vip_spec *s, const char 
 
 static void backend_identity(struct xp *p, const struct xlb_endpoint *ep, const char *text_fmt)
 {
-	char e[TEXT_MAX], a[TEXT_MAX];
+	char e[XLB_TEXT_LEN], a[XLB_TEXT_LEN];
 
 	xp_str(p, "backend", text_fmt, xlb_endpoint_str(ep, e, sizeof(e)));
 	xp_str(p, "address", NULL, xlb_addr_str(&ep->addr, ep->family, a, sizeof(a)));
@@ -287,7 +286,7 @@ static void show_vip(struct xlbd *d, struct xp *p, const struct xlb_cfg_vip *v,
 {
 	const struct xlb_vip_info *info = xlb_vip_find(d->x, &v->spec.key);
 	struct xlb_counters c = { 0 };
-	char k[TEXT_MAX], chk[400], proto[8];
+	char k[XLB_TEXT_LEN], chk[400], proto[8];
 	struct live_be *live;
 	size_t n_live;
 
@@ -376,7 +375,7 @@ static void stats_vip(struct xlbd *d, struct xp *p, const struct xlb_vip_info *i
 	struct xlb_counters c = { 0 };
 	struct rate r = rates_vip(d->rates, info->id);
 	bool ok = !xlb_vip_counters(d->x, info->id, &c);
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 
 	xp_obj_open(p, NULL);
 	xp_text(p, "%-38s ", xlb_vip_key_str(&info->spec.key, k, sizeof(k)));
@@ -386,7 +385,7 @@ static void stats_vip(struct xlbd *d, struct xp *p, const struct xlb_vip_info *i
 	for (size_t j = 0; j < info->n_backends; j++) {
 		const struct xlb_backend_info *bi = &info->backends[j];
 		struct xlb_endpoint ep = bi->ep;
-		char e[TEXT_MAX];
+		char e[XLB_TEXT_LEN];
 
 		if (!ep.port)
 			ep.port = info->spec.key.port;
