@@ -460,7 +460,7 @@ static bool converge_to(struct xlb *x, struct xlb_cfg *want, const char *text)
 	xlb_cfg_init(&fresh);
 	ok = batch_ok(&fresh, text);
 	if (ok)
-		ok = ASSERT_OK(xlb_cfg_converge(x, &fresh, err, sizeof(err)), err);
+		ok = ASSERT_OK(xlb_cfg_converge(x, &fresh), xlb_errmsg());
 	xlb_cfg_free(want);
 	*want = fresh;
 	return ok;
@@ -584,7 +584,8 @@ static void test_converge_rollback(void)
 	 * libxlb catches, after the first VIP's changes went through. */
 	bad.vips[1].spec.key.port = 0;
 	bad.vips[1].be[0].ep.port = 0;
-	rc = xlb_cfg_converge(x, &bad, err, sizeof(err));
+	rc = xlb_cfg_converge(x, &bad);
+	snprintf(err, sizeof(err), "%s", xlb_errmsg());
 	ASSERT_NE(rc, 0, "converge to a refused configuration");
 	ASSERT_TRUE(strstr(err, "(nothing was changed)") != NULL, "message: %s", err);
 	datapath_is(x, "vip add " VIP4 " sched maglev mode nat ring 65537\n"

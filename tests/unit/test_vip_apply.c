@@ -991,7 +991,7 @@ static void test_converge_restores_tables(void)
 	xlb_cfg_init(&have);
 	xlb_cfg_init(&bad);
 	if (!cfg_of(&have, config(0, 1)) ||
-	    !ASSERT_OK(xlb_cfg_converge(x, &have, err, sizeof(err)), err))
+	    !ASSERT_OK(xlb_cfg_converge(x, &have), xlb_errmsg()))
 		goto out;
 	key = have.vips[0].spec.key;
 	if (!snap_take(x, &key, &before))
@@ -1001,7 +1001,8 @@ static void test_converge_restores_tables(void)
 	if (!cfg_of(&bad, config(20, 4)))
 		goto out;
 	bad.vips[1].be[7].weight = XLB_MAX_WEIGHT + 1;
-	rc = xlb_cfg_converge(x, &bad, err, sizeof(err));
+	rc = xlb_cfg_converge(x, &bad);
+	snprintf(err, sizeof(err), "%s", xlb_errmsg());
 	ASSERT_NE(rc, 0, "converge to a refused configuration");
 	ASSERT_TRUE(strstr(err, "(nothing was changed)") != NULL, "message: %s", err);
 	ASSERT_TRUE(strstr(err, "above the maximum") != NULL, "message: %s", err);
@@ -1033,8 +1034,8 @@ static void test_converge_mode_change(void)
 	xlb_cfg_init(&a);
 	xlb_cfg_init(&b);
 	if (!cfg_of(&a, nat) || !cfg_of(&b, dsr) ||
-	    !ASSERT_OK(xlb_cfg_converge(x, &a, err, sizeof(err)), err) ||
-	    !ASSERT_OK(xlb_cfg_converge(x, &b, err, sizeof(err)), err))
+	    !ASSERT_OK(xlb_cfg_converge(x, &a), xlb_errmsg()) ||
+	    !ASSERT_OK(xlb_cfg_converge(x, &b), xlb_errmsg()))
 		goto out;
 	v = xlb_vip_find(x, &b.vips[0].spec.key);
 	if (ASSERT_TRUE(v != NULL, "VIP after the mode change")) {

@@ -123,15 +123,6 @@ static const char *ep_text(const struct xlb_endpoint *ep, char buf[XLB_TEXT_LEN]
 	return xlb_endpoint_str(ep, buf, XLB_TEXT_LEN);
 }
 
-/* Prefix the message of a failed inner call with the VIP it was for. */
-static int fail_for_vip(int err, const char *what, const struct xlb_vip_key *key)
-{
-	char why[XLB_MSG_LEN], vn[XLB_TEXT_LEN];
-
-	snprintf(why, sizeof(why), "%s", xlb_errmsg());
-	return xlb_fail(-err, "%s %s: %s", what, vip_text(key, vn), why);
-}
-
 /* ---- the model -------------------------------------------------------- */
 
 /* While a VIP is replaced (xlb_vip_replace) its key has two entries: the
@@ -492,7 +483,7 @@ static int table_fill(const struct xlb_vip_spec *spec, const struct xlb_table_me
 		free(t->ids);
 		t->ids = NULL;
 		t->size = 0;
-		return fail_for_vip(ret, "building the table of", &spec->key);
+		return xlb_fail_vip(ret, "building the table of", &spec->key);
 	}
 	return 0;
 }
@@ -1085,7 +1076,7 @@ static int ring_check(const struct xlb_vip_key *key, uint32_t ring)
 {
 	int err = xlb_ring_check(ring);
 
-	return err ? fail_for_vip(err, "VIP", key) : 0;
+	return err ? xlb_fail_vip(err, "VIP", key) : 0;
 }
 
 static int vip_key_check(const struct xlb_vip_key *key)
@@ -1263,7 +1254,7 @@ int xlb_vip_replace(struct xlb *x, const struct xlb_vip_spec *spec,
 	old->hidden = true;
 	err = vip_drop(x, old);
 	if (err)
-		return fail_for_vip(err, "the new VIP is in place, but freeing the old state of",
+		return xlb_fail_vip(err, "the new VIP is in place, but freeing the old state of",
 				    &spec->key);
 	return 0;
 }

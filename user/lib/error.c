@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
-#include "libxlb.h"
+#include "xlb_internal.h"
 
 /* Per thread, so a caller's threads never overwrite each other's
  * explanation. */
@@ -21,6 +22,14 @@ int xlb_fail(int err, const char *fmt, ...)
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
 	return err > 0 ? -err : err;
+}
+
+int xlb_fail_vip(int err, const char *what, const struct xlb_vip_key *key)
+{
+	char why[XLB_MSG_LEN], vn[XLB_TEXT_LEN];
+
+	snprintf(why, sizeof(why), "%s", last_error[0] ? last_error : strerror(err < 0 ? -err : err));
+	return xlb_fail(err, "%s %s: %s", what, xlb_vip_key_str(key, vn, sizeof(vn)), why);
 }
 
 static void notice_stderr(enum xlb_notice_level level, const char *msg)

@@ -97,12 +97,12 @@ int xlb_cfg_statements(const struct xlb_cfg *c, int (*fn)(const char *line, void
 int xlb_cfg_from_xlb(struct xlb_cfg *c, const struct xlb *x);
 
 /*
- * Make the datapath's VIPs and backends equal want, touching only what
- * differs: an unchanged VIP or backend keeps its slot, its table entries and
- * its flows. On failure the datapath is put back as it was (err says so, or
- * that even that failed). Health state (down) is left alone; backends that
- * are added start up. Returns 0 or -errno.
+ * converge.c: make the datapath's VIPs and backends equal want, touching
+ * only what differs: an unchanged VIP or backend keeps its slot, its table
+ * entries and its flows. On failure the datapath is put back as it was
+ * (xlb_errmsg() says so, or that even that failed). Health state (down) is
+ * left alone; backends that are added start up. Returns 0 or -errno.
  */
-int xlb_cfg_converge(struct xlb *x, const struct xlb_cfg *want, char *err, size_t errlen);
+int xlb_cfg_converge(struct xlb *x, const struct xlb_cfg *want);
 
 #endif /* XLB_EXEC_H */

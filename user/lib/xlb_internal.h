@@ -86,6 +86,10 @@ struct xlb {
 	size_t n_links;
 };
 
+/* error.c: xlb_errmsg() prefixed with what failed and for which VIP (or
+ * strerror(err) where libxlb left no message). Returns -errno. */
+int xlb_fail_vip(int err, const char *what, const struct xlb_vip_key *key);
+
 /* config.c: the model and the map writes that follow it. */
 int xlb_model_init(struct xlb *x);
 void xlb_model_free(struct xlb *x);
