@@ -93,7 +93,7 @@ int xlb_fail_vip(int err, const char *what, const struct xlb_vip_key *key);
 /* model.c: the VIPs and backends in memory (model.h has the rest). */
 int xlb_model_init(struct xlb *x);
 void xlb_model_free(struct xlb *x);
-/* config.c: rebuild the model from maps that outlived a previous xlbd, and repair what
+/* adopt.c: rebuild the model from maps that outlived a previous xlbd, and repair what
  * an interrupted change left behind. */
 int xlb_model_adopt(struct xlb *x);
 /* The address filter: add one address's bit, or recompute all from the model. */
