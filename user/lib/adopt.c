@@ -122,6 +122,16 @@ static int adopt_orphan(const struct xlb *x, uint32_t id, const struct xlb_backe
 	return 0;
 }
 
+/* A slot whose backend its VIP could not have (another family outside a
+ * tunnel, say) was not written for it: freed like an orphan. */
+static bool slot_fits(const struct xlb_vip_entry *v, const struct xlb_backend *slot)
+{
+	struct xlb_endpoint ep = { .addr = slot->addr, .port = slot->port,
+				   .family = slot->family };
+
+	return family_valid(ep.family) && !xlb_backend_fits(&v->info.spec, &ep);
+}
+
 static int adopt_backends(struct xlb *x)
 {
 	struct xlb_backend *slots;
@@ -137,7 +147,7 @@ static int adopt_backends(struct xlb *x)
 		if (!(slots[id].flags & XLB_BACKEND_F_IN_USE))
 			continue;
 		v = vip_by_id(x, slots[id].vip_id);
-		if (!v || slots[id].family != v->info.spec.key.family) {
+		if (!v || !slot_fits(v, &slots[id])) {
 			err = adopt_orphan(x, id, &slots[id]);
 			continue;
 		}
