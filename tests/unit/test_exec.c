@@ -29,9 +29,18 @@ static char err[1024];
 
 /* ---- helpers ----------------------------------------------------------- */
 
+/* A batch of text, with its message kept in err for the checks. */
+static int batch_n(struct xlb_cfg *c, const char *text, size_t len, unsigned int *n)
+{
+	int rc = xlb_cfg_exec_text(c, text, len, "t.conf", n);
+
+	snprintf(err, sizeof(err), "%s", xlb_errmsg());
+	return rc;
+}
+
 static int batch(struct xlb_cfg *c, const char *text)
 {
-	return xlb_cfg_exec_text(c, text, strlen(text), "t.conf", err, sizeof(err), NULL);
+	return batch_n(c, text, strlen(text), NULL);
 }
 
 static bool batch_ok(struct xlb_cfg *c, const char *text)
@@ -263,7 +272,7 @@ static void test_batch_in_order(void)
 	int rc;
 
 	xlb_cfg_init(&c);
-	rc = xlb_cfg_exec_text(&c, t, strlen(t), "t.conf", err, sizeof(err), &n);
+	rc = batch_n(&c, t, strlen(t), &n);
 	if (!ASSERT_OK(rc, err))
 		goto out;
 	ASSERT_EQ(n, 7, "statements counted");
@@ -283,7 +292,7 @@ static void test_batch_bad_bytes(void)
 	int rc;
 
 	xlb_cfg_init(&c);
-	rc = xlb_cfg_exec_text(&c, nul, sizeof(nul) - 1, "t.conf", err, sizeof(err), NULL);
+	rc = batch_n(&c, nul, sizeof(nul) - 1, NULL);
 	ASSERT_EQ(rc, -EINVAL, "NUL byte rc");
 	ASSERT_STREQ(err, "t.conf:2: NUL byte in line (not a text file?)", "NUL message");
 	if (!ASSERT_NOT_NULL(line, "malloc"))
@@ -490,7 +499,7 @@ static const struct xlb_backend_info *backend_info(struct xlb *x, const char *vi
 	char line[256];
 
 	snprintf(line, sizeof(line), "backend del %s %s", vip, addr);
-	if (xlb_stmt_parse(line, &st, err, sizeof(err)) != 1)
+	if (xlb_stmt_parse(line, &st) != 1)
 		return NULL;
 	v = xlb_vip_find(x, &st.vip);
 	for (size_t i = 0; v && i < v->n_backends; i++)

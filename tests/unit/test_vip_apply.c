@@ -975,8 +975,7 @@ static const char *config(unsigned int extra, uint32_t weight)
 
 static bool cfg_of(struct xlb_cfg *c, const char *t)
 {
-	return ASSERT_OK(xlb_cfg_exec_text(c, t, strlen(t), "t.conf", err, sizeof(err), NULL),
-			 err);
+	return ASSERT_OK(xlb_cfg_exec_text(c, t, strlen(t), "t.conf", NULL), xlb_errmsg());
 }
 
 static void test_converge_restores_tables(void)

@@ -13,19 +13,6 @@
 #include "exec.h"
 
 
-static int __attribute__((format(printf, 4, 5)))
-fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 static int sign_cmp(long a, long b)
 {
 	return (a > b) - (a < b);
@@ -261,7 +248,7 @@ static uint32_t gcd(uint32_t a, uint32_t b)
  * only shorten it (a subset's gcd is no smaller), so checking every
  * backend of weight > 0 guarantees that no health change can overflow it.
  */
-static int check_turns(const struct xlb_cfg_vip *v, char *err, size_t errlen)
+static int check_turns(const struct xlb_cfg_vip *v)
 {
 	unsigned long long len = 0;
 	uint32_t g = 0;
@@ -278,15 +265,15 @@ static int check_turns(const struct xlb_cfg_vip *v, char *err, size_t errlen)
 		len += v->be[i].weight / g;
 	if (len <= XLB_WRR_SEQ_MAX)
 		return 0;
-	return fail(err, errlen, -EINVAL,
-		    "weights of %s add up to %llu turns (after dividing by their gcd %u), "
-		    "more than the %u a wrr VIP holds; use smaller weights",
-		    key_str(&v->spec.key, k), len, g, XLB_WRR_SEQ_MAX);
+	return xlb_fail(-EINVAL,
+			"weights of %s add up to %llu turns (after dividing by their gcd %u), "
+			"more than the %u a wrr VIP holds; use smaller weights",
+			key_str(&v->spec.key, k), len, g, XLB_WRR_SEQ_MAX);
 }
 
 /* Maglev gives every backend at least one slot only while the table has
  * more slots than there are backends. */
-static int check_ring(const struct xlb_cfg_vip *v, size_t n_be, char *err, size_t errlen)
+static int check_ring(const struct xlb_cfg_vip *v, size_t n_be)
 {
 	char k[XLB_TEXT_LEN];
 
@@ -294,44 +281,43 @@ static int check_ring(const struct xlb_cfg_vip *v, size_t n_be, char *err, size_
 		return 0;
 	if (n_be <= v->spec.ring_size)
 		return 0;
-	return fail(err, errlen, -EINVAL,
-		    "%s would have %zu backends but its ring has only %u entries; "
-		    "use 'vip set %s ring PRIME' with a prime of at least 100 x backends",
-		    key_str(&v->spec.key, k), n_be, v->spec.ring_size, k);
+	return xlb_fail(-EINVAL,
+			"%s would have %zu backends but its ring has only %u entries; "
+			"use 'vip set %s ring PRIME' with a prime of at least 100 x backends",
+			key_str(&v->spec.key, k), n_be, v->spec.ring_size, k);
 }
 
-static int no_vip(const struct xlb_vip_key *key, char *err, size_t errlen)
+static int no_vip(const struct xlb_vip_key *key)
 {
 	char k[XLB_TEXT_LEN];
 
 	key_str(key, k);
-	return fail(err, errlen, -EINVAL, "no VIP %s (add it first with 'vip add %s')", k, k);
+	return xlb_fail(-EINVAL, "no VIP %s (add it first with 'vip add %s')", k, k);
 }
 
-static int no_backend(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep, char *err,
-		      size_t errlen)
+static int no_backend(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep)
 {
 	char k[XLB_TEXT_LEN], b[XLB_TEXT_LEN];
 
-	return fail(err, errlen, -EINVAL, "no backend %s in %s (add it with 'backend add')",
-		    ep_str(ep, b), key_str(&v->spec.key, k));
+	return xlb_fail(-EINVAL, "no backend %s in %s (add it with 'backend add')",
+			ep_str(ep, b), key_str(&v->spec.key, k));
 }
 
 /* ---- statements ------------------------------------------------------- */
 
-static int exec_vip_add(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t errlen)
+static int exec_vip_add(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_vip_spec spec = { .key = st->vip };
 	char k[XLB_TEXT_LEN];
 
 	if (xlb_cfg_vip_find(c, &st->vip))
-		return fail(err, errlen, -EINVAL,
-			    "VIP %s already exists (change it with 'vip set', "
-			    "or 'vip del' it first)",
-			    key_str(&st->vip, k));
+		return xlb_fail(-EINVAL,
+				"VIP %s already exists (change it with 'vip set', "
+				"or 'vip del' it first)",
+				key_str(&st->vip, k));
 	if (c->n_vips >= XLB_MAX_VIPS)
-		return fail(err, errlen, -EINVAL, "too many VIPs (the datapath holds %d)",
-			    XLB_MAX_VIPS);
+		return xlb_fail(-EINVAL, "too many VIPs (the datapath holds %d)",
+				XLB_MAX_VIPS);
 	spec.sched = st->has_sched ? st->sched : XLB_SCHED_MAGLEV;
 	spec.mode = st->has_mode ? st->mode : XLB_MODE_NAT;
 	spec.ring_size = st->has_ring && st->ring ? st->ring : XLB_RING_DEFAULT;
@@ -343,7 +329,7 @@ static int exec_vip_add(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
 	return vip_insert(c, &spec) ? 0 : -ENOMEM;
 }
 
-static int exec_vip_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t errlen)
+static int exec_vip_set(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 	struct xlb_cfg_vip next;
@@ -351,20 +337,20 @@ static int exec_vip_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
 	int rc;
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	if (st->has_mode && st->mode != v->spec.mode)
-		return fail(err, errlen, -EINVAL,
-			    "mode of %s cannot change (vip del it and add it again "
-			    "with mode %s)",
-			    key_str(&st->vip, k), xlb_mode_name(st->mode));
+		return xlb_fail(-EINVAL,
+				"mode of %s cannot change (vip del it and add it again "
+				"with mode %s)",
+				key_str(&st->vip, k), xlb_mode_name(st->mode));
 	next = *v;
 	if (st->has_sched)
 		next.spec.sched = st->sched;
 	if (st->has_ring)
 		next.spec.ring_size = st->ring;
-	rc = check_turns(&next, err, errlen);
+	rc = check_turns(&next);
 	if (!rc)
-		rc = check_ring(&next, next.n_be, err, errlen);
+		rc = check_ring(&next, next.n_be);
 	if (rc)
 		return rc;
 	v->spec = next.spec;
@@ -373,12 +359,12 @@ static int exec_vip_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
 	return 0;
 }
 
-static int exec_vip_del(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t errlen)
+static int exec_vip_del(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	vip_remove(c, v);
 	return 0;
 }
@@ -396,16 +382,14 @@ static struct xlb_endpoint stmt_backend(const struct xlb_stmt *st)
 
 /* The mode's rules for a backend are libxlb's (xlb_backend_fits): checked
  * here so a batch is refused before any write. */
-static int check_fits(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep,
-		      char *err, size_t errlen)
+static int check_fits(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep)
 {
 	int rc = xlb_backend_fits(&v->spec, ep);
 
-	return rc ? fail(err, errlen, -EINVAL, "%s", xlb_errmsg()) : 0;
+	return rc ? -EINVAL : 0;
 }
 
-static int exec_backend_add(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
-			    size_t errlen)
+static int exec_backend_add(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 	struct xlb_endpoint ep = stmt_backend(st);
@@ -414,32 +398,31 @@ static int exec_backend_add(struct xlb_cfg *c, const struct xlb_stmt *st, char *
 	int rc;
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	if (xlb_cfg_backend_find(v, &ep))
-		return fail(err, errlen, -EINVAL,
-			    "backend %s already exists in %s (change it with 'backend set')",
-			    ep_str(&ep, e), key_str(&st->vip, k));
+		return xlb_fail(-EINVAL,
+				"backend %s already exists in %s (change it with 'backend set')",
+				ep_str(&ep, e), key_str(&st->vip, k));
 	if (c->n_backends >= XLB_MAX_BACKENDS)
-		return fail(err, errlen, -EINVAL,
-			    "too many backends (the datapath holds %d over all VIPs)",
-			    XLB_MAX_BACKENDS);
-	rc = check_fits(v, &ep, err, errlen);
+		return xlb_fail(-EINVAL,
+				"too many backends (the datapath holds %d over all VIPs)",
+				XLB_MAX_BACKENDS);
+	rc = check_fits(v, &ep);
 	if (!rc)
-		rc = check_ring(v, v->n_be + 1, err, errlen);
+		rc = check_ring(v, v->n_be + 1);
 	if (rc)
 		return rc;
 	b = be_insert(c, v, &ep);
 	if (!b)
 		return -ENOMEM;
 	b->weight = st->has_weight ? st->weight : 1;
-	rc = check_turns(v, err, errlen);
+	rc = check_turns(v);
 	if (rc)
 		be_remove(c, v, b);
 	return rc;
 }
 
-static int exec_backend_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
-			    size_t errlen)
+static int exec_backend_set(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 	struct xlb_endpoint ep = stmt_backend(st);
@@ -448,15 +431,15 @@ static int exec_backend_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *
 	int rc;
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	b = xlb_cfg_backend_find(v, &ep);
 	if (!b)
-		return no_backend(v, &ep, err, errlen);
+		return no_backend(v, &ep);
 	switch (st->bop) {
 	case XLB_BOP_WEIGHT:
 		old = b->weight;
 		b->weight = st->weight;
-		rc = check_turns(v, err, errlen);
+		rc = check_turns(v);
 		if (rc)
 			b->weight = old;
 		return rc;
@@ -467,34 +450,32 @@ static int exec_backend_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *
 		b->drain = false;
 		return 0;
 	default:
-		return fail(err, errlen, -EINVAL,
-			    "backend set needs one of weight N, drain, enable");
+		return xlb_fail(-EINVAL,
+				"backend set needs one of weight N, drain, enable");
 	}
 }
 
-static int exec_backend_del(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
-			    size_t errlen)
+static int exec_backend_del(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 	struct xlb_endpoint ep = stmt_backend(st);
 	struct xlb_cfg_backend *b;
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	b = xlb_cfg_backend_find(v, &ep);
 	if (!b)
-		return no_backend(v, &ep, err, errlen);
+		return no_backend(v, &ep);
 	be_remove(c, v, b);
 	return 0;
 }
 
-static int exec_check_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
-			  size_t errlen)
+static int exec_check_set(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	if (st->check.type == XLB_CHECK_NONE)
 		xlb_check_default(&v->check);
 	else
@@ -540,49 +521,49 @@ static const char *verb_name(enum xlb_verb verb)
 	}
 }
 
-int xlb_cfg_exec(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t errlen)
+int xlb_cfg_exec(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	switch (st->verb) {
 	case XLB_V_NONE:
 		return 0;
 	case XLB_V_VIP_ADD:
-		return exec_vip_add(c, st, err, errlen);
+		return exec_vip_add(c, st);
 	case XLB_V_VIP_SET:
-		return exec_vip_set(c, st, err, errlen);
+		return exec_vip_set(c, st);
 	case XLB_V_VIP_DEL:
-		return exec_vip_del(c, st, err, errlen);
+		return exec_vip_del(c, st);
 	case XLB_V_BACKEND_ADD:
-		return exec_backend_add(c, st, err, errlen);
+		return exec_backend_add(c, st);
 	case XLB_V_BACKEND_SET:
-		return exec_backend_set(c, st, err, errlen);
+		return exec_backend_set(c, st);
 	case XLB_V_BACKEND_DEL:
-		return exec_backend_del(c, st, err, errlen);
+		return exec_backend_del(c, st);
 	case XLB_V_CHECK_SET:
-		return exec_check_set(c, st, err, errlen);
+		return exec_check_set(c, st);
 	case XLB_V_NODE_DRAIN:
 	case XLB_V_NODE_ENABLE:
 		c->node_drained = st->verb == XLB_V_NODE_DRAIN;
 		return 0;
 	default:
-		return fail(err, errlen, -EINVAL,
-			    "'%s' does not change the configuration and cannot be "
-			    "part of a batch (only vip, backend, check and node statements)",
-			    verb_name(st->verb));
+		return xlb_fail(-EINVAL,
+				"'%s' does not change the configuration and cannot be "
+				"part of a batch (only vip, backend, check and node statements)",
+				verb_name(st->verb));
 	}
 }
 
 /* ---- batches ------------------------------------------------------------ */
 
 /* The line at text[0..len) as a C string in buf, or an error. */
-static int line_take(const char *text, size_t len, char *buf, char *err, size_t errlen)
+static int line_take(const char *text, size_t len, char *buf)
 {
 	if (len > XLB_STMT_MAX_LEN)
-		return fail(err, errlen, -EINVAL, "line too long (%zu bytes, max %d)", len,
-			    XLB_STMT_MAX_LEN);
+		return xlb_fail(-EINVAL, "line too long (%zu bytes, max %d)", len,
+				XLB_STMT_MAX_LEN);
 	/* A NUL would silently end the line early: what follows it would be
 	 * ignored instead of rejected. */
 	if (memchr(text, '\0', len))
-		return fail(err, errlen, -EINVAL, "NUL byte in line (not a text file?)");
+		return xlb_fail(-EINVAL, "NUL byte in line (not a text file?)");
 	memcpy(buf, text, len);
 	/* Files written on Windows end lines in CRLF. */
 	if (len && buf[len - 1] == '\r')
@@ -591,27 +572,26 @@ static int line_take(const char *text, size_t len, char *buf, char *err, size_t 
 	return 0;
 }
 
-static int exec_line(struct xlb_cfg *c, const char *text, size_t len, char *err,
-		     size_t errlen, unsigned int *n_stmts)
+static int exec_line(struct xlb_cfg *c, const char *text, size_t len, unsigned int *n_stmts)
 {
 	static __thread char buf[XLB_STMT_MAX_LEN + 1];
 	struct xlb_stmt st;
 	int rc;
 
-	rc = line_take(text, len, buf, err, errlen);
+	rc = line_take(text, len, buf);
 	if (rc)
 		return rc;
-	rc = xlb_stmt_parse(buf, &st, err, errlen);
+	rc = xlb_stmt_parse(buf, &st);
 	if (rc <= 0)
 		return rc;
-	rc = xlb_cfg_exec(c, &st, err, errlen);
+	rc = xlb_cfg_exec(c, &st);
 	if (!rc)
 		(*n_stmts)++;
 	return rc;
 }
 
 int xlb_cfg_exec_text(struct xlb_cfg *c, const char *text, size_t len, const char *name,
-		      char *err, size_t errlen, unsigned int *n_stmts)
+		      unsigned int *n_stmts)
 {
 	char why[XLB_MSG_LEN];
 	struct xlb_cfg work;
@@ -622,17 +602,18 @@ int xlb_cfg_exec_text(struct xlb_cfg *c, const char *text, size_t len, const cha
 	xlb_cfg_init(&work);
 	rc = xlb_cfg_copy(&work, c);
 	if (rc)
-		return fail(err, errlen, rc, "%s: out of memory", name);
+		return xlb_fail(rc, "%s: out of memory", name);
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - text) : len;
 
 		lineno++;
-		rc = exec_line(&work, text + pos, end - pos, why, sizeof(why), &count);
+		rc = exec_line(&work, text + pos, end - pos, &count);
 		if (rc) {
+			snprintf(why, sizeof(why), "%s", xlb_errmsg());
 			xlb_cfg_free(&work);
-			return fail(err, errlen, rc, "%s:%u: %s", name, lineno,
-				    rc == -ENOMEM ? "out of memory" : why);
+			return xlb_fail(rc, "%s:%u: %s", name, lineno,
+					rc == -ENOMEM ? "out of memory" : why);
 		}
 		pos = end + 1;
 	}

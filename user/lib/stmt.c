@@ -39,22 +39,22 @@ struct parser {
 	char buf[XLB_STMT_MAX_LEN + 1]; /* the line, cut into words in place */
 	char *pos; /* first byte not yet read */
 	struct xlb_stmt *st;
-	char *err;
-	size_t errlen;
 	bool timeout_given;
 };
 
+/* The message goes to xlb_errmsg(); p stays so that every rule reads
+ * perr(p, ...) whatever the parser state comes to hold. */
 static int __attribute__((format(printf, 2, 3)))
 perr(struct parser *p, const char *fmt, ...)
 {
+	char msg[XLB_MSG_LEN];
 	va_list ap;
 
-	if (p->err && p->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(p->err, p->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
+	(void)p;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return xlb_fail(EINVAL, "%s", msg);
 }
 
 /* ---- words ------------------------------------------------------------ */
@@ -1068,17 +1068,16 @@ static const struct command *find_command(struct parser *p, const char *noun)
 	return NULL;
 }
 
-int xlb_stmt_parse(const char *line, struct xlb_stmt *st, char *err, size_t errlen)
+int xlb_stmt_parse(const char *line, struct xlb_stmt *st)
 {
-	struct parser p = { .st = st, .err = err, .errlen = errlen };
+	struct parser p = { .st = st };
 	const struct command *cmd;
 	const char *word;
 	int rc;
 
 	/* Zeroed, padding included: callers may compare statements bytewise. */
 	memset(st, 0, sizeof(*st));
-	if (err && errlen)
-		err[0] = '\0';
+	xlb_fail(0, "%s", "");
 	rc = parser_load(&p, line);
 	if (rc)
 		return rc;
