@@ -71,6 +71,19 @@ static void ids_of(struct xlb *x, const struct xlb_vip_key *key, char *buf, size
 				v->backends[i].ep.family);
 }
 
+/* What a restarted xlbd does: close the handle, open the pins again. The
+ * VIP's slots before and after go to before and after. NULL: open failed. */
+static struct xlb *restart(struct xlb *x, const struct xlb_vip_key *key, char *before,
+			   char *after, size_t len)
+{
+	ids_of(x, key, before, len);
+	xlb_close(x);
+	x = open_pinned();
+	if (x)
+		ids_of(x, key, after, len);
+	return x;
+}
+
 static void test_adopt_cross_family_tunnel(void)
 {
 	struct xlb_backend_spec be[3] = { backend(1, true), backend(2, false), backend(3, true) };
@@ -84,12 +97,9 @@ static void test_adopt_cross_family_tunnel(void)
 		return;
 	if (!ASSERT_OK(xlb_vip_create(x, &s, be, 3), xlb_errmsg()))
 		goto out;
-	ids_of(x, &s.key, before, sizeof(before));
-	xlb_close(x);
-	x = open_pinned();
+	x = restart(x, &s.key, before, after, sizeof(before));
 	if (!x)
 		goto out;
-	ids_of(x, &s.key, after, sizeof(after));
 	test_log("slots(family) before: %s, after adoption: %s", before, after);
 	ASSERT_STREQ(after, before, "backend slots after adoption");
 out:
@@ -130,12 +140,9 @@ static void test_adopt_frees_crash_leftovers(void)
 	if (!ASSERT_OK(xlb_vip_create(x, &s, be, 2), xlb_errmsg()) ||
 	    !ASSERT_OK(stray_slot(x, stray), "write the stray slot"))
 		goto out;
-	ids_of(x, &s.key, before, sizeof(before));
-	xlb_close(x);
-	x = open_pinned();
+	x = restart(x, &s.key, before, after, sizeof(before));
 	if (!x)
 		goto out;
-	ids_of(x, &s.key, after, sizeof(after));
 	ASSERT_STREQ(after, before, "the published VIP's backends after adoption");
 	if (ASSERT_OK(bpf_map_lookup_elem(xlb_map_fd(x, XLB_MAP_BACKENDS), &stray, &slot),
 		      "read the stray slot")) {
