@@ -68,9 +68,9 @@ static const struct xlb_vip_info *vip_by_id(const struct xlb *x, uint32_t vip_id
 {
 	size_t i;
 
-	for (i = 0; i < xlb_vip_count(x); i++)
-		if (xlb_vip_at(x, i)->id == vip_id)
-			return xlb_vip_at(x, i);
+	for (i = 0; i < x->n_vips; i++)
+		if (x->vips[i].info.id == vip_id)
+			return &x->vips[i].info;
 	return NULL;
 }
 
@@ -129,28 +129,4 @@ void xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id)
 		v->packets += b->packets;
 		v->bytes += b->bytes;
 	}
-}
-
-/* Invalidate every cached next hop (struct xlb_nexthop): flows look their
- * next hop up again with their next packet. The datapath's clock (flow ages
- * for the idle sweep) moves with it. */
-int xlb_nexthop_flush(const struct xlb *x)
-{
-	struct xlb_addr_filter *f = calloc(1, sizeof(*f));
-	__u32 zero = 0;
-	int err;
-
-	if (!f)
-		return xlb_fail(ENOMEM, "out of memory updating %s", XLB_MAP_ADDR_FILTER);
-	err = bpf_map_lookup_elem(x->fd.addr_filter, &zero, f);
-	if (!err) {
-		f->nexthop_gen++;
-		f->clock = xlb_clock_now();
-		err = bpf_map_update_elem(x->fd.addr_filter, &zero, f, BPF_ANY);
-	}
-	free(f);
-	if (err)
-		return xlb_fail(-err, "bumping the next-hop generation in %s failed: %s",
-				XLB_MAP_ADDR_FILTER, strerror(-err));
-	return 0;
 }

@@ -42,11 +42,16 @@ struct xlb_endpoint {
 
 /* "198.18.0.1" or "fd00::1" (no brackets). Returns 0 or -EINVAL. */
 int xlb_addr_parse(const char *s, struct xlb_addr *addr, __u8 *family);
+/* Buffer sizes: any VIP key or endpoint as text (the longest, an IPv6 VIP
+ * key, is 57 bytes), and any libxlb message (xlb_errmsg's own size). */
+#define XLB_TEXT_LEN 64
+#define XLB_MSG_LEN 512
+
 /* Writes "198.18.0.1" / "fd00::1" into buf (>= 46 bytes). Returns buf. */
 const char *xlb_addr_str(const struct xlb_addr *addr, __u8 family, char *buf, size_t len);
-/* "tcp/198.18.1.10:80", "udp/[fd00::10]:53" into buf (>= 64 bytes). */
+/* "tcp/198.18.1.10:80", "udp/[fd00::10]:53" into buf (XLB_TEXT_LEN). */
 const char *xlb_vip_key_str(const struct xlb_vip_key *key, char *buf, size_t len);
-/* "198.18.2.11:80", "[fd00::11]:80" into buf (>= 64 bytes). */
+/* "198.18.2.11:80", "[fd00::11]:80" into buf (XLB_TEXT_LEN). */
 const char *xlb_endpoint_str(const struct xlb_endpoint *ep, char *buf, size_t len);
 /* Fill a zeroed VIP key. port in host order. */
 void xlb_vip_key_make(struct xlb_vip_key *key, __u8 proto, __u8 family,
@@ -62,6 +67,14 @@ int xlb_mode_parse(const char *s);
 bool xlb_is_prime(uint32_t n);
 
 /* ---- Maglev and turn tables (pure C, no libbpf) ---------------------- */
+
+/* maglev and srchash hash into a table of ring_size entries; rr and wrr
+ * keep a turn sequence and ignore the ring. */
+bool xlb_sched_uses_ring(enum xlb_sched s);
+/* The one rule for a ring size: a prime in [XLB_RING_MIN, XLB_RING_MAX].
+ * xlb_ring_check says what is wrong (xlb_errmsg) and returns -EINVAL. */
+bool xlb_ring_valid(uint32_t n);
+int xlb_ring_check(uint32_t n);
 
 /* One entry of the input to a table build. */
 struct xlb_table_member {
@@ -234,6 +247,14 @@ int xlb_vip_apply(struct xlb *x, const struct xlb_vip_spec *spec,
  */
 int xlb_vip_create(struct xlb *x, const struct xlb_vip_spec *spec,
 		   const struct xlb_backend_spec *be, size_t n);
+/* Whether a backend can serve a VIP of this mode (address family, port):
+ * 0, or -errno with the reason in xlb_errmsg(). Port 0 means the VIP's. */
+int xlb_backend_fits(const struct xlb_vip_spec *vip, const struct xlb_endpoint *ep);
+/* An existing VIP with another mode or encapsulation, and its backends, in
+ * one switch of its xlb_vips entry: never absent, wholly old or wholly new.
+ * Needs free slots for its new backends while the old ones are held. */
+int xlb_vip_replace(struct xlb *x, const struct xlb_vip_spec *spec,
+		    const struct xlb_backend_spec *be, size_t n);
 
 /* One backend's health as xlb_vip_set_health() sets it. */
 struct xlb_backend_health {

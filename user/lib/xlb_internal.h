@@ -88,13 +88,18 @@ struct xlb {
 	size_t n_links;
 };
 
-/* config.c: the model and the map writes that follow it. */
+/* error.c: xlb_errmsg() prefixed with what failed and for which VIP (or
+ * strerror(err) where libxlb left no message). Returns -errno. */
+int xlb_fail_vip(int err, const char *what, const struct xlb_vip_key *key);
+
+/* model.c: the VIPs and backends in memory (model.h has the rest). */
 int xlb_model_init(struct xlb *x);
 void xlb_model_free(struct xlb *x);
-/* Rebuild the model from maps that outlived a previous xlbd, and repair what
- * an interrupted change left behind. */
+/* adopt.c: rebuild the model from maps that outlived a previous xlbd, and
+ * repair what an interrupted change left behind. */
 int xlb_model_adopt(struct xlb *x);
-/* The address filter: add one address's bit, or recompute all from the model. */
+/* filter.c, the only writer of xlb_addr_filter and xlb_nat_ends: add one
+ * address's bit, or recompute all from the model. */
 int xlb_filter_add(const struct xlb *x, const struct xlb_addr *a, __u8 family, __u32 role);
 int xlb_filter_sync(const struct xlb *x);
 /* xlb_nat_ends: a nat backend's replies find v, ahead of its first flow

@@ -489,7 +489,6 @@ static int read_start_config(const struct opts *o, enum cfg_source *src, char **
 static int start_config(const struct opts *o, struct xlb_cfg *want, enum cfg_source *src)
 {
 	const char *name;
-	char err[1024];
 	unsigned int n = 0;
 	char *text = NULL;
 	size_t len = 0;
@@ -507,10 +506,10 @@ static int start_config(const struct opts *o, struct xlb_cfg *want, enum cfg_sou
 		return 0;
 	}
 	name = o->config;
-	rc = xlb_cfg_exec_text(want, text, len, name, err, sizeof(err), &n);
+	rc = xlb_cfg_exec_text(want, text, len, name, &n);
 	free(text);
 	if (rc) {
-		log_error("%s", err);
+		log_error("%s", xlb_errmsg());
 		log_error("configuration refused: nothing was applied");
 		return rc;
 	}

@@ -214,7 +214,9 @@ static int exec_body(const char *path, struct persist_body *b, struct xlb_cfg *c
 		snprintf(err, errlen, "cannot read %s: out of memory", path);
 		return -ENOMEM;
 	}
-	rc = xlb_cfg_exec_text(&work, b->text, b->len, path, err, errlen, &n);
+	rc = xlb_cfg_exec_text(&work, b->text, b->len, path, &n);
+	if (rc)
+		snprintf(err, errlen, "%s", xlb_errmsg());
 	if (!rc && !b->legacy && n != b->n_stmts) {
 		snprintf(why, sizeof(why), "holds %u statements where its end line says %lu: "
 			 "lines are missing", n, b->n_stmts);
