@@ -31,7 +31,6 @@ LDLIBS   := -lbpf -lelf -lz -lm
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-BPF_HDRS   := $(wildcard bpf/*.h) include/xlb/xlb.h
 
 LIB_SRCS   := $(wildcard user/lib/*.c)
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
@@ -39,8 +38,9 @@ LIB        := $(BUILD)/libxlb.a
 TLIB_SRCS  := $(wildcard tests/lib/*.c)
 TLIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TLIB_SRCS))
 TLIB       := $(BUILD)/libxlbtest.a
-USER_HDRS  := $(wildcard user/lib/*.h user/xlbd/*.h user/xlbctl/*.h user/xlb-backend/*.h tests/lib/*.h) \
-	include/xlb/xlb.h
+# Header dependencies come from the compiler (-MMD: one .d beside each
+# object, -MP: a header that is deleted does not break the build).
+DEPFLAGS   := -MMD -MP
 
 XLBD_SRCS  := $(wildcard user/xlbd/*.c)
 XLBCTL_SRCS:= $(wildcard user/xlbctl/*.c)
@@ -60,20 +60,22 @@ all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(TOOL_BINS) $(UNIT_BINS) $(PROG_BI
 # make install | uninstall | deb | man, and the version the binaries print.
 include packaging/install.mk
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-# Every user object may include a skeleton: build them first.
-$(BUILD)/%.o: %.c $(USER_HDRS) $(BPF_SKELS)
+# A user object may include a skeleton, which is generated: before the first
+# compile no .d names it, so every skeleton is built first (order only; the
+# .d then records which skeleton each object really includes).
+$(BUILD)/%.o: %.c | $(BPF_SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -148,3 +150,6 @@ include tests/fuzz/fuzz.mk
 
 clean:
 	rm -rf $(BUILD)
+
+# The compiler-written dependency files of every object built so far.
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
