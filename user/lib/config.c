@@ -266,8 +266,8 @@ static bool sched_uses_ring(enum xlb_sched s)
 
 int xlb_model_init(struct xlb *x)
 {
-	if (xlb_ids_init(&x->vip_ids, XLB_MAX_VIPS) ||
-	    xlb_ids_init(&x->be_ids, XLB_MAX_BACKENDS))
+	if (xlb_ids_init(&x->vip_ids, x->max_vips) ||
+	    xlb_ids_init(&x->be_ids, x->max_backends))
 		return xlb_fail(ENOMEM, "out of memory for the VIP and backend ids");
 	return 0;
 }
@@ -382,7 +382,7 @@ static int vip_id_reset(const struct xlb *x, uint32_t id)
 	__u32 slot;
 	int err, i;
 
-	xlb_stats_zero(x, XLB_STATS_VIP(id));
+	xlb_stats_zero(x, XLB_STATS_VIP(x->max_backends, id));
 	err = bpf_map_update_elem(x->fd.vip_state, &id, &st, BPF_ANY);
 	for (i = 0; !err && i < 2; i++) {
 		slot = 2 * id + i;
@@ -433,7 +433,7 @@ static int array_read(int fd, uint32_t n, void *vals, size_t value_size)
 
 int xlb_backend_slots_read(const struct xlb *x, struct xlb_backend *slots)
 {
-	int err = array_read(x->fd.backends, XLB_MAX_BACKENDS, slots, sizeof(*slots));
+	int err = array_read(x->fd.backends, x->max_backends, slots, sizeof(*slots));
 
 	if (err)
 		return xlb_fail(-err, "reading %s failed: %s", XLB_MAP_BACKENDS, strerror(-err));
@@ -969,8 +969,10 @@ static int be_check_new(const struct xlb_vip_entry *v, const struct xlb_endpoint
 static int be_take_id(struct xlb *x, uint32_t *id)
 {
 	if (xlb_ids_alloc(&x->be_ids, id))
-		return xlb_fail(ENOSPC, "no free backend slot (all %u are in use): delete unused "
-				"backends first", XLB_MAX_BACKENDS);
+		return xlb_fail(ENOSPC, "no free backend slot: all %u are in use (xlbd "
+				"--max-backends); delete unused backends, or restart xlbd with a "
+				"larger --max-backends (see docs/operations.md, Sizing)",
+				x->max_backends);
 	return 0;
 }
 
@@ -1147,7 +1149,9 @@ static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec)
 	if (err)
 		return err;
 	if (xlb_ids_alloc(&x->vip_ids, &id))
-		return xlb_fail(ENOSPC, "no free VIP id: all %u VIPs are in use", XLB_MAX_VIPS);
+		return xlb_fail(ENOSPC, "no free VIP id: all %u VIPs are in use (xlbd --max-vips); "
+				"delete a VIP, or restart xlbd with a larger --max-vips (see "
+				"docs/operations.md, Sizing)", x->max_vips);
 	e.info.id = id;
 	e.val = (struct xlb_vip){
 		.id = id,
@@ -1643,7 +1647,8 @@ static int adopt_vip(struct xlb *x, const struct xlb_vip_key *key, const struct 
 	struct xlb_vip_entry e = {};
 	int err;
 
-	if (!vip_value_sane(key, val) || xlb_ids_used(&x->vip_ids, val->id))
+	if (!vip_value_sane(key, val) || val->id >= x->max_vips ||
+	    xlb_ids_used(&x->vip_ids, val->id))
 		return adopt_refuse(x, "VIP", key);
 	e.info.spec.key = *key;
 	e.info.spec.sched = val->sched;
@@ -1735,7 +1740,7 @@ static int adopt_backends(struct xlb *x)
 	if (!slots)
 		return xlb_fail(ENOMEM, "out of memory reading %s", XLB_MAP_BACKENDS);
 	err = xlb_backend_slots_read(x, slots);
-	for (id = 0; !err && id < XLB_MAX_BACKENDS; id++) {
+	for (id = 0; !err && id < x->max_backends; id++) {
 		if (!(slots[id].flags & XLB_BACKEND_F_IN_USE))
 			continue;
 		v = vip_by_id(x, slots[id].vip_id);
@@ -1777,7 +1782,7 @@ static int repair_vip_addrs(const struct xlb *x)
 	keys = calloc(XLB_MAX_VIPS, sizeof(*keys));
 	if (!keys)
 		return xlb_fail(ENOMEM, "out of memory reading %s", XLB_MAP_VIP_ADDRS);
-	while (n < XLB_MAX_VIPS && !bpf_map_get_next_key(x->fd.vip_addrs, prev, &keys[n])) {
+	while (n < x->max_vips && !bpf_map_get_next_key(x->fd.vip_addrs, prev, &keys[n])) {
 		cur = keys[n++];
 		prev = &cur;
 	}

@@ -134,6 +134,12 @@ struct xlb_open_opts {
 	/* Copy the pinned flows into tables of the new sizes (flows that do not
 	 * fit are named in the error and the old tables kept). */
 	bool resize_flows;
+	/* VIPs and backend slots the maps hold; 0 = what is pinned, else
+	 * XLB_VIPS_DEFAULT, XLB_BACKENDS_DEFAULT. Another size than the pinned
+	 * one is refused (the error names both and the way out). */
+	uint32_t max_vips, max_backends;
+	/* Per-CPU client next-hop cache slots, a power of two; 0 = default. */
+	uint32_t nexthop_cache;
 	uint64_t udp_idle_ns; /* 0 = XLB_UDP_IDLE_DEFAULT_NS */
 	uint32_t tcp_idle_s; /* confirmed TCP flows idle this long are swept; 0 = default */
 };
@@ -271,6 +277,15 @@ struct xlb_flow_usage {
 };
 int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u);
 uint64_t xlb_flow_capacity(const struct xlb *x);
+/* VIPs and backend slots in use against the limits the maps were made
+ * with, and what the kernel charges for the maps each sizes. */
+struct xlb_limits {
+	uint32_t vips, max_vips;
+	uint32_t backends, max_backends;
+	uint32_t nexthop_cache; /* slots per CPU */
+	uint64_t vip_bytes, backend_bytes, nexthop_bytes, stats_bytes;
+};
+void xlb_limits_get(const struct xlb *x, struct xlb_limits *l);
 /* The idle sweep: looks at up to budget confirmed flows from where the last
  * call stopped and removes those idle past their timeout. Returns 1 when a
  * pass over the table ended, 0 when more is left, or -errno. */

@@ -176,18 +176,30 @@ static int pin_set_aside(const char *root, const char *name)
 	return 0;
 }
 
+/* A map's size: asked for (non-zero *size), else the pinned map's, else
+ * def. *pinned: the pinned map's size, 0 when there is none. */
+static int size_pick(const struct xlb *x, const char *name, uint32_t *size, uint32_t def,
+		     uint32_t *pinned)
+{
+	int err = x->no_pin ? 0 : pinned_entries(x->pin_root, name, pinned);
+
+	if (err)
+		return err;
+	if (!*size)
+		*size = *pinned ? *pinned : def;
+	return 0;
+}
+
 /* One table's size: asked for, pinned, or the default. A pinned table of
  * another size is only replaced when resize_flows allows it. */
 static int flow_size_resolve(struct xlb *x, const char *name, uint32_t *size, uint32_t def,
 			     const char *option)
 {
 	uint32_t pinned = 0;
-	int err = x->no_pin ? 0 : pinned_entries(x->pin_root, name, &pinned);
+	int err = size_pick(x, name, size, def, &pinned);
 
 	if (err)
 		return err;
-	if (!*size)
-		*size = pinned ? pinned : def;
 	if (*size < XLB_FLOWS_MIN)
 		return xlb_fail(EINVAL, "%s %u is too small: at least %u entries", option, *size,
 				XLB_FLOWS_MIN);
@@ -212,6 +224,129 @@ static int flow_sizes_resolve(struct xlb *x)
 		err = flow_size_resolve(x, XLB_MAP_FLOWS_NEW, &x->new_flow_entries,
 					XLB_FLOWS_NEW_DEFAULT, "--new-flow-entries");
 	return err;
+}
+
+/* ---- VIP and backend limits ---------------------------------------------- */
+
+/* How many VIPs or backend slots: asked for, pinned, or the default. The
+ * maps they size are not copied into new ones (their ids are in every
+ * flow, the counters' layout follows them), so another size than the
+ * pinned one is refused. */
+static int limit_resolve(struct xlb *x, const char *map, uint32_t *n, uint32_t def,
+			 uint32_t max, const char *option)
+{
+	uint32_t pinned = 0;
+	int err = size_pick(x, map, n, def, &pinned);
+
+	if (err)
+		return err;
+	if (*n < 1 || *n > max)
+		return xlb_fail(EINVAL, "%s %u is out of range: 1 to %u", option, *n, max);
+	if (pinned && pinned != *n)
+		return xlb_fail(EEXIST, "the datapath pinned under %s was made for %s %u, and %s "
+				"%u asks for another size: its maps cannot be resized in place; "
+				"restart without %s to keep %u, or run 'xlbd --detach' first "
+				"(drops established flows) and start with %s %u",
+				x->pin_root, option, pinned, option, *n, option, pinned, option,
+				*n);
+	return 0;
+}
+
+static int nexthop_cache_check(uint32_t n)
+{
+	if (!n || n > XLB_CLIENT_NH_MAX || (n & (n - 1)))
+		return xlb_fail(EINVAL, "--nexthop-cache %u: must be a power of two from 1 to %u",
+				n, XLB_CLIENT_NH_MAX);
+	return 0;
+}
+
+static int limits_resolve(struct xlb *x)
+{
+	int err = limit_resolve(x, XLB_MAP_VIPS, &x->max_vips, XLB_VIPS_DEFAULT, XLB_MAX_VIPS,
+				"--max-vips");
+
+	if (!err)
+		err = limit_resolve(x, XLB_MAP_BACKENDS, &x->max_backends, XLB_BACKENDS_DEFAULT,
+				    XLB_MAX_BACKENDS, "--max-backends");
+	if (!err)
+		err = nexthop_cache_check(x->nexthop_cache);
+	x->stats_slots = XLB_STATS_SLOTS(x->max_vips, x->max_backends);
+	return err;
+}
+
+struct map_size {
+	struct bpf_map *map;
+	uint32_t entries;
+};
+
+/* Every map whose size follows an option, before load. */
+static int limits_apply(struct xlb *x)
+{
+	struct xlb_bpf *s = x->skel;
+	const struct map_size sizes[] = {
+		{ s->maps.xlb_flows, x->flow_entries },
+		{ s->maps.xlb_flows_new, x->new_flow_entries },
+		{ s->maps.xlb_vips, x->max_vips },
+		{ s->maps.xlb_vip_addrs, x->max_vips },
+		{ s->maps.xlb_vip_state, x->max_vips },
+		{ s->maps.xlb_tables, XLB_TABLE_SLOTS(x->max_vips) },
+		{ s->maps.xlb_backends, x->max_backends },
+		{ s->maps.xlb_nat_ends, x->max_backends },
+		{ s->maps.xlb_backend_nh, x->max_backends },
+		{ s->maps.xlb_client_nh, x->nexthop_cache },
+		{ s->maps.xlb_stats, (__u32)x->stats_cpus * x->stats_slots },
+	};
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		err = bpf_map__set_max_entries(sizes[i].map, sizes[i].entries);
+		if (err)
+			return xlb_fail(-err, "sizing %s to %u entries failed: %s",
+					bpf_map__name(sizes[i].map), sizes[i].entries,
+					strerror(-err));
+	}
+	s->rodata->stats_slots = x->stats_slots;
+	s->rodata->client_nh_mask = x->nexthop_cache - 1;
+	return 0;
+}
+
+static uint32_t ids_in_use(const struct xlb_ids *ids)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < (ids->size + 63) / 64; i++)
+		n += (uint32_t)__builtin_popcountll(ids->bits[i]);
+	return n;
+}
+
+static uint64_t memlock_of(const struct xlb *x, const int *fds, size_t n)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sum += xlb_map_memlock(fds[i]);
+	return sum;
+}
+
+void xlb_limits_get(const struct xlb *x, struct xlb_limits *l)
+{
+	const int vip_fds[] = { x->fd.vips, x->fd.vip_addrs, x->fd.vip_state, x->fd.tables };
+	const int be_fds[] = { x->fd.backends, x->fd.nat_ends,
+			       bpf_map__fd(x->skel->maps.xlb_backend_nh) };
+	const int nh_fd = bpf_map__fd(x->skel->maps.xlb_client_nh);
+
+	memset(l, 0, sizeof(*l));
+	l->vips = ids_in_use(&x->vip_ids);
+	l->max_vips = x->max_vips;
+	l->vip_bytes = memlock_of(x, vip_fds, sizeof(vip_fds) / sizeof(vip_fds[0]));
+	l->backends = ids_in_use(&x->be_ids);
+	l->max_backends = x->max_backends;
+	l->backend_bytes = memlock_of(x, be_fds, sizeof(be_fds) / sizeof(be_fds[0]));
+	l->nexthop_cache = x->nexthop_cache;
+	l->nexthop_bytes = memlock_of(x, &nh_fd, 1);
+	l->stats_bytes = memlock_of(x, &x->fd.stats, 1);
 }
 
 struct flow_copy {
@@ -337,19 +472,8 @@ static int skel_open(struct xlb *x)
 						bpf_map__name(m), strerror(-err));
 		}
 	}
-	err = bpf_map__set_max_entries(x->skel->maps.xlb_flows, x->flow_entries);
-	if (!err)
-		err = bpf_map__set_max_entries(x->skel->maps.xlb_flows_new, x->new_flow_entries);
-	if (err)
-		return xlb_fail(-err, "sizing the flow tables to %u and %u entries failed: %s",
-				x->flow_entries, x->new_flow_entries, strerror(-err));
-	err = bpf_map__set_max_entries(x->skel->maps.xlb_stats,
-				       (__u32)x->stats_cpus * XLB_STATS_SLOTS);
-	if (err)
-		return xlb_fail(-err, "sizing %s for %d CPUs failed: %s", XLB_MAP_STATS,
-				x->stats_cpus, strerror(-err));
 	x->skel->rodata->udp_idle_ns = x->udp_idle_ns;
-	return 0;
+	return limits_apply(x);
 }
 
 static void map_fds_get(struct xlb *x)
@@ -412,7 +536,6 @@ static int cpu_ids(void)
 static int handle_new(const struct xlb_open_opts *opts, struct xlb **out)
 {
 	struct xlb *x;
-	int err;
 
 	x = calloc(1, sizeof(*x));
 	if (!x)
@@ -422,15 +545,16 @@ static int handle_new(const struct xlb_open_opts *opts, struct xlb **out)
 	x->flow_entries = opts ? opts->flow_entries : 0;
 	x->new_flow_entries = opts ? opts->new_flow_entries : 0;
 	x->resize_flows = opts && opts->resize_flows;
+	x->max_vips = opts ? opts->max_vips : 0;
+	x->max_backends = opts ? opts->max_backends : 0;
+	x->nexthop_cache = opts && opts->nexthop_cache ? opts->nexthop_cache
+						       : XLB_CLIENT_NH_DEFAULT;
 	x->tcp_idle_s = opts && opts->tcp_idle_s ? opts->tcp_idle_s : XLB_TCP_IDLE_DEFAULT_S;
 	x->udp_idle_ns = opts && opts->udp_idle_ns ? opts->udp_idle_ns : XLB_UDP_IDLE_DEFAULT_NS;
 	x->stats_cpus = cpu_ids();
 	if (x->stats_cpus <= 0)
 		return xlb_fail(EIO, "reading %s failed: cannot size the counters", CPU_POSSIBLE);
-	err = pin_root_copy(x->pin_root, opts ? opts->pin_root : NULL);
-	if (!err)
-		err = xlb_model_init(x);
-	return err;
+	return pin_root_copy(x->pin_root, opts ? opts->pin_root : NULL);
 }
 
 int xlb_open(struct xlb **out, const struct xlb_open_opts *opts)
@@ -446,6 +570,10 @@ int xlb_open(struct xlb **out, const struct xlb_open_opts *opts)
 		err = meta_check(x->pin_root);
 	if (!err)
 		err = flow_sizes_resolve(x);
+	if (!err)
+		err = limits_resolve(x);
+	if (!err)
+		err = xlb_model_init(x);
 	if (!err)
 		err = skel_open(x);
 	if (!err)
