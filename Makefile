@@ -105,8 +105,12 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TLIB) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# The state file's code is xlbd's; its test links it directly.
-$(BUILD)/tests/unit/test_persist: $(BUILD)/user/xlbd/persist.o
+# The state file's code is xlbd's; its test links it directly (ahead of
+# libxlb, which it calls).
+$(BUILD)/tests/unit/test_persist: $(BUILD)/tests/unit/test_persist.o \
+		$(BUILD)/user/xlbd/persist.o $(TLIB) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/prog/%: $(BUILD)/tests/prog/%.o $(TLIB) $(LIB)
 	$(call msg,LINK,$@)

@@ -111,7 +111,8 @@ int xlb_bpffs_mount_default(void);
 int xlb_bpffs_check(const char *root);
 /* Both of the above, mounting only for a root under XLB_BPFFS. */
 int xlb_pin_root_check(const char *root);
-int xlb_mkdir_p(const char *path);
+/* mkdir -p: every missing directory of path with mode. */
+int xlb_mkdir_p(const char *path, unsigned int mode);
 
 /* ---- the loaded datapath --------------------------------------------- */
 
@@ -122,8 +123,11 @@ enum xlb_xdp_mode {
 	XLB_XDP_GENERIC = 1,
 };
 
+/* Where xlbd pins the datapath unless told otherwise (--pin-root). */
+#define XLB_PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
+
 struct xlb_open_opts {
-	const char *pin_root; /* bpffs directory; default "/sys/fs/bpf/xlb"; NULL = default */
+	const char *pin_root; /* bpffs directory; NULL = XLB_PIN_ROOT_DEFAULT */
 	bool no_pin; /* tests: load without pinning anything */
 	/* Confirmed-flow table size; 0 = what is pinned, else XLB_FLOWS_DEFAULT.
 	 * A size other than the pinned one is refused (the table would have to

@@ -63,7 +63,7 @@ static int pin_root_prepare(const char *root)
 {
 	int err = xlb_pin_root_check(root);
 
-	return err ? err : xlb_mkdir_p(root);
+	return err ? err : xlb_mkdir_p(root, 0700);
 }
 
 /* ---- the layout stamp ------------------------------------------------- */
@@ -738,7 +738,7 @@ static int attach_pinned(struct xlb *x, const char *ifname, unsigned int ifindex
 		err = link_retarget(x, path, ifname, ifindex, mode);
 	if (err <= 0)
 		return err;
-	err = xlb_mkdir_p(dir);
+	err = xlb_mkdir_p(dir, 0700);
 	if (err)
 		return err;
 	fd = link_create(x, ifname, ifindex, mode);

@@ -12,7 +12,6 @@
 
 #include "libxlb.h"
 
-#define XLB_PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
 #define XLB_LINKS_DIR "links"
 
 struct xlb_bpf;

@@ -64,7 +64,7 @@ static int pin_root_create(const char *root)
 	char links[PATH_MAX];
 
 	pin_path(links, root, LINKS_DIR);
-	return xlb_mkdir_p(links);
+	return xlb_mkdir_p(links, 0700);
 }
 
 /* After a failed setup: directories this run created go again (rmdir

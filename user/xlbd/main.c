@@ -48,7 +48,6 @@
 #include "xlbd.h"
 
 #define CONFIG_DEFAULT "/etc/xlb/xlb.conf"
-#define PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
 #define MAX_IFACES 64
 /* Long options without a short form. */
 #define ROUTE_TABLE_OPT 0x100
@@ -92,7 +91,7 @@ static void usage(FILE *f)
 		"                          (default " CONFIG_DEFAULT ")\n"
 		"      --xdp-mode MODE     native (default) or generic\n"
 		"      --socket PATH       control socket (default " XLB_SOCKET_DEFAULT ")\n"
-		"      --pin-root PATH     bpffs directory of the pins (default " PIN_ROOT_DEFAULT
+		"      --pin-root PATH     bpffs directory of the pins (default " XLB_PIN_ROOT_DEFAULT
 		")\n"
 		"      --state PATH        running configuration, rewritten on every change\n"
 		"                          (default " XLB_STATE_DEFAULT "); it wins over -c\n"
@@ -266,7 +265,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){ .config = CONFIG_DEFAULT, .socket = XLB_SOCKET_DEFAULT,
-			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT,
+			    .pin_root = XLB_PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT,
 			    .flood_rate = XLBD_FLOOD_RATE_DEFAULT,
 			    .route_table = ANNOUNCE_TABLE_DEFAULT,
 			    .route_proto = ANNOUNCE_PROTO_DEFAULT };
