@@ -26,7 +26,7 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Werror -Iinclude -Iuser/lib -I$(BUILD) -Itests/lib -D_GNU_SOURCE
-LDLIBS   := -lbpf -lelf -lz -lm
+LDLIBS   := -lbpf -lelf -lz -lm -lmnl
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -87,7 +87,7 @@ $(TLIB): $(TLIB_OBJS)
 
 $(BUILD)/xlbd: $(patsubst %.c,$(BUILD)/%.o,$(XLBD_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmnl -lmicrohttpd
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmicrohttpd
 
 $(BUILD)/xlbctl: $(patsubst %.c,$(BUILD)/%.o,$(XLBCTL_SRCS)) $(LIB)
 	$(call msg,LINK,$@)

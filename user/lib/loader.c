@@ -8,10 +8,7 @@
  * link is pointed at the new program with bpf_link_update, an atomic
  * program replace without a gap in traffic.
  *
- * We attach with a plain bpf_link rather than libxdp: libxdp's multi-program
- * dispatcher fails to load on the target kernel (EPERM in its compatibility
- * check), and libxdp then falls back to a netlink attachment, which has no
- * object to pin and so cannot be adopted by the next xlbd.
+ * The links themselves are xdp.c's, shared with xlb-backend.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,20 +25,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "xdp.h"
 #include "xlb.skel.h"
 #include "xlb_internal.h"
 
 
 /* ---- paths and bpffs -------------------------------------------------- */
-
-static int path_join(char buf[PATH_MAX], const char *dir, const char *name)
-{
-	int n = snprintf(buf, PATH_MAX, "%s/%s", dir, name);
-
-	if (n < 0 || n >= PATH_MAX)
-		return xlb_fail(ENAMETOOLONG, "path %s/%s is too long", dir, name);
-	return 0;
-}
 
 /* The pin root without trailing slashes, so joined paths are canonical. */
 static int pin_root_copy(char buf[PATH_MAX], const char *root)
@@ -115,7 +104,7 @@ static int meta_check(const char *root)
 	struct xlb_meta m;
 	int fd, err;
 
-	err = path_join(path, root, XLB_MAP_META);
+	err = xlb_path_join(path, root, XLB_MAP_META);
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
@@ -143,7 +132,7 @@ static int pinned_entries(const char *root, const char *name, uint32_t *n)
 	int fd, err;
 
 	*n = 0;
-	err = path_join(path, root, name);
+	err = xlb_path_join(path, root, name);
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
@@ -163,10 +152,10 @@ static int pinned_entries(const char *root, const char *name, uint32_t *n)
 static int pin_set_aside(const char *root, const char *name)
 {
 	char from[PATH_MAX], to[PATH_MAX];
-	int err = path_join(from, root, name);
+	int err = xlb_path_join(from, root, name);
 
 	if (!err)
-		err = path_join(to, root, name);
+		err = xlb_path_join(to, root, name);
 	if (err)
 		return err;
 	strncat(to, RESIZE_SUFFIX, PATH_MAX - strlen(to) - 1);
@@ -398,7 +387,7 @@ static int flows_copy_resized(struct xlb *x, const char *name, int to)
 	char path[PATH_MAX];
 	int fd, err;
 
-	err = path_join(path, x->pin_root, name);
+	err = xlb_path_join(path, x->pin_root, name);
 	if (err)
 		return err;
 	strncat(path, RESIZE_SUFFIX, PATH_MAX - strlen(path) - 1);
@@ -635,124 +624,6 @@ int xlb_map_fd(const struct xlb *x, const char *name)
 
 /* ---- attach and detach ------------------------------------------------ */
 
-static int ifindex_get(const char *ifname, unsigned int *ifindex)
-{
-	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE || strchr(ifname, '/'))
-		return xlb_fail(EINVAL, "'%s' is not an interface name", ifname ? ifname : "");
-	*ifindex = if_nametoindex(ifname);
-	if (!*ifindex)
-		return xlb_fail(ENODEV, "interface %s does not exist (see 'ip link')", ifname);
-	return 0;
-}
-
-static __u32 xdp_flags(enum xlb_xdp_mode mode)
-{
-	return mode == XLB_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-}
-
-static int link_create(const struct xlb *x, const char *ifname, unsigned int ifindex,
-		       enum xlb_xdp_mode mode)
-{
-	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = xdp_flags(mode));
-	int fd = bpf_link_create(xlb_prog_fd(x), ifindex, BPF_XDP, &lo);
-
-	if (fd >= 0)
-		return fd;
-	if (fd == -EOPNOTSUPP && mode == XLB_XDP_NATIVE)
-		return xlb_fail(EOPNOTSUPP, "the driver of %s does not support native XDP: use "
-				"--xdp-mode generic", ifname);
-	if (fd == -EBUSY || fd == -EEXIST)
-		return xlb_fail(-fd, "%s already has an XDP program that xlb did not attach: "
-				"remove it ('ip link set dev %s xdp off') and try again",
-				ifname, ifname);
-	return xlb_fail(-fd, "attaching XDP (%s mode) to %s failed: %s",
-			mode == XLB_XDP_GENERIC ? "generic" : "native", ifname, strerror(-fd));
-}
-
-/* Whether a pinned link still drives ifindex in the wanted mode. A link
- * outlives its interface (it goes defunct) and cannot change mode. */
-static bool link_current(int link_fd, unsigned int ifindex, enum xlb_xdp_mode mode)
-{
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	__u8 want = mode == XLB_XDP_GENERIC ? XDP_ATTACHED_SKB : XDP_ATTACHED_DRV;
-
-	if (bpf_obj_get_info_by_fd(link_fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP ||
-	    info.xdp.ifindex != ifindex)
-		return false;
-	return !bpf_xdp_query(ifindex, 0, &q) && q.attach_mode == want;
-}
-
-/* Detach a pinned link and remove its pin; consumes fd. */
-static int link_drop(int fd, const char *path)
-{
-	/* A defunct link has nothing left to detach: not an error. */
-	bpf_link_detach(fd);
-	close(fd);
-	if (unlink(path) && errno != ENOENT)
-		return xlb_fail(errno, "removing %s failed: %s", path, strerror(errno));
-	return 0;
-}
-
-/*
- * Point a pinned link at our program: the restart path, without a gap. A
- * stale link (interface recreated, or another XDP mode asked for) is
- * replaced instead, which does leave a short gap. Returns 1 when the caller
- * must create a new link.
- */
-static int link_retarget(const struct xlb *x, const char *path, const char *ifname,
-			 unsigned int ifindex, enum xlb_xdp_mode mode)
-{
-	int fd, err;
-
-	fd = bpf_obj_get(path);
-	if (fd < 0 && errno == ENOENT)
-		return 1;
-	if (fd < 0)
-		return xlb_fail(errno, "opening %s failed: %s", path, strerror(errno));
-	if (link_current(fd, ifindex, mode)) {
-		err = bpf_link_update(fd, xlb_prog_fd(x), NULL);
-		if (err != -ENOLINK) {
-			close(fd);
-			if (err)
-				return xlb_fail(-err, "updating the XDP link of %s failed: %s",
-						ifname, strerror(-err));
-			return 0;
-		}
-	}
-	err = link_drop(fd, path);
-	return err ? err : 1;
-}
-
-static int attach_pinned(struct xlb *x, const char *ifname, unsigned int ifindex,
-			 enum xlb_xdp_mode mode)
-{
-	char dir[PATH_MAX], path[PATH_MAX];
-	int fd, err;
-
-	err = path_join(dir, x->pin_root, XLB_LINKS_DIR);
-	if (!err)
-		err = path_join(path, dir, ifname);
-	if (!err)
-		err = link_retarget(x, path, ifname, ifindex, mode);
-	if (err <= 0)
-		return err;
-	err = xlb_mkdir_p(dir, 0700);
-	if (err)
-		return err;
-	fd = link_create(x, ifname, ifindex, mode);
-	if (fd < 0)
-		return fd;
-	err = bpf_obj_pin(fd, path);
-	/* Once pinned the link lives on its own; unpinned, closing detaches. */
-	close(fd);
-	if (err)
-		return xlb_fail(-err, "pinning the XDP link of %s at %s failed: %s", ifname, path,
-				strerror(-err));
-	return 0;
-}
-
 static struct xlb_link *link_find(const struct xlb *x, const char *ifname)
 {
 	size_t i;
@@ -781,13 +652,42 @@ static int attach_private(struct xlb *x, const char *ifname, unsigned int ifinde
 	if (!l)
 		return xlb_fail(ENOMEM, "out of memory attaching to %s", ifname);
 	x->links = l;
-	fd = link_create(x, ifname, ifindex, mode);
+	fd = xlb_link_create(xlb_prog_fd(x), ifname, ifindex, mode);
 	if (fd < 0)
 		return fd;
 	l = &x->links[x->n_links++];
 	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
 	l->fd = fd;
 	return 0;
+}
+
+/*
+ * Point the pinned link at our program: the restart path, without a gap. A
+ * stale link (interface recreated, or another XDP mode asked for) is
+ * replaced instead, which does leave a short gap.
+ */
+static int attach_pinned(struct xlb *x, const char *ifname, unsigned int ifindex,
+			 enum xlb_xdp_mode mode)
+{
+	struct xlb_pinned_link l;
+	int err = xlb_link_open(x->pin_root, ifname, ifindex, mode, &l);
+
+	if (err)
+		return err;
+	if (l.current) {
+		err = bpf_link_update(l.fd, xlb_prog_fd(x), NULL);
+		if (err != -ENOLINK) {
+			xlb_link_close(&l);
+			if (err)
+				return xlb_fail(-err, "updating the XDP link of %s failed: %s",
+						ifname, strerror(-err));
+			return 0;
+		}
+	}
+	err = xlb_link_drop(x->pin_root, ifname, &l);
+	if (!err)
+		err = xlb_link_create_pinned(xlb_prog_fd(x), x->pin_root, ifname, ifindex, mode);
+	return err;
 }
 
 int xlb_attach(struct xlb *x, const char *ifname, enum xlb_xdp_mode mode)
@@ -797,7 +697,7 @@ int xlb_attach(struct xlb *x, const char *ifname, enum xlb_xdp_mode mode)
 
 	if (mode != XLB_XDP_NATIVE && mode != XLB_XDP_GENERIC)
 		return xlb_fail(EINVAL, "XDP mode %d is neither native nor generic", mode);
-	err = ifindex_get(ifname, &ifindex);
+	err = xlb_ifindex(ifname, &ifindex);
 	if (err)
 		return err;
 	if (x->no_pin)
@@ -820,25 +720,19 @@ static int detach_private(struct xlb *x, const char *ifname)
 /* The interface may be gone already: only the pin is needed. */
 int xlb_detach(struct xlb *x, const char *ifname)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
-	int fd, err;
+	struct xlb_pinned_link l;
+	char path[PATH_MAX];
+	int err;
 
 	if (!ifname || !*ifname || strchr(ifname, '/'))
 		return xlb_fail(EINVAL, "'%s' is not an interface name", ifname ? ifname : "");
 	if (x->no_pin)
 		return detach_private(x, ifname);
-	err = path_join(dir, x->pin_root, XLB_LINKS_DIR);
-	if (!err)
-		err = path_join(path, dir, ifname);
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
-	if (fd < 0 && errno == ENOENT)
+	err = xlb_link_open(x->pin_root, ifname, 0, XLB_XDP_NATIVE, &l);
+	if (!err && l.fd < 0 && !xlb_link_path(path, x->pin_root, ifname))
 		return xlb_fail(ENOENT, "xlb is not attached to %s (no link pinned at %s)", ifname,
 				path);
-	if (fd < 0)
-		return xlb_fail(errno, "opening %s failed: %s", path, strerror(errno));
-	return link_drop(fd, path);
+	return err ? err : xlb_link_drop(x->pin_root, ifname, &l);
 }
 
 /* ---- removing everything ---------------------------------------------- */
@@ -858,7 +752,7 @@ static int dir_each(const char *dir, int (*fn)(const char *path, const struct di
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		e = path_join(path, dir, de->d_name);
+		e = xlb_path_join(path, dir, de->d_name);
 		if (!e)
 			e = fn(path, de);
 		if (e && !err)
@@ -866,18 +760,6 @@ static int dir_each(const char *dir, int (*fn)(const char *path, const struct di
 	}
 	closedir(d);
 	return err;
-}
-
-static int pin_link_remove(const char *path, const struct dirent *de)
-{
-	int fd = bpf_obj_get(path);
-
-	(void)de;
-	if (fd >= 0)
-		return link_drop(fd, path);
-	if (unlink(path) && errno != ENOENT)
-		return xlb_fail(errno, "removing %s failed: %s", path, strerror(errno));
-	return 0;
 }
 
 static int pin_map_remove(const char *path, const struct dirent *de)
@@ -899,7 +781,7 @@ static int dir_remove(const char *dir)
 
 int xlb_destroy_pins(const char *pin_root)
 {
-	char root[PATH_MAX], links[PATH_MAX];
+	char root[PATH_MAX];
 	int err;
 
 	err = pin_root_copy(root, pin_root);
@@ -911,11 +793,7 @@ int xlb_destroy_pins(const char *pin_root)
 	if (!xlb_on_bpffs(root))
 		return xlb_fail(EINVAL, "refusing to remove %s: it is not on a BPF filesystem",
 				root);
-	err = path_join(links, root, XLB_LINKS_DIR);
-	if (!err)
-		err = dir_each(links, pin_link_remove);
-	if (!err)
-		err = dir_remove(links);
+	err = xlb_links_remove(root, NULL, NULL);
 	if (!err)
 		err = dir_each(root, pin_map_remove);
 	if (!err)

@@ -12,7 +12,6 @@
 
 #include "libxlb.h"
 
-#define XLB_LINKS_DIR "links"
 
 struct xlb_bpf;
 
