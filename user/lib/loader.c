@@ -309,7 +309,7 @@ static uint32_t ids_in_use(const struct xlb_ids *ids)
 	return n;
 }
 
-static uint64_t memlock_of(const struct xlb *x, const int *fds, size_t n)
+static uint64_t memlock_of(const int *fds, size_t n)
 {
 	uint64_t sum = 0;
 	size_t i;
@@ -329,13 +329,13 @@ void xlb_limits_get(const struct xlb *x, struct xlb_limits *l)
 	memset(l, 0, sizeof(*l));
 	l->vips = ids_in_use(&x->vip_ids);
 	l->max_vips = x->max_vips;
-	l->vip_bytes = memlock_of(x, vip_fds, sizeof(vip_fds) / sizeof(vip_fds[0]));
+	l->vip_bytes = memlock_of(vip_fds, sizeof(vip_fds) / sizeof(vip_fds[0]));
 	l->backends = ids_in_use(&x->be_ids);
 	l->max_backends = x->max_backends;
-	l->backend_bytes = memlock_of(x, be_fds, sizeof(be_fds) / sizeof(be_fds[0]));
+	l->backend_bytes = memlock_of(be_fds, sizeof(be_fds) / sizeof(be_fds[0]));
 	l->nexthop_cache = x->nexthop_cache;
-	l->nexthop_bytes = memlock_of(x, &nh_fd, 1);
-	l->stats_bytes = memlock_of(x, &x->fd.stats, 1);
+	l->nexthop_bytes = memlock_of(&nh_fd, 1);
+	l->stats_bytes = memlock_of(&x->fd.stats, 1);
 }
 
 struct flow_copy {

@@ -4,8 +4,8 @@
  * what xlbd (neighbour entries, VIP routes) and xlb-backend (addresses on
  * lo) share.
  */
-#ifndef XLBD_NL_H
-#define XLBD_NL_H
+#ifndef XLB_NL_H
+#define XLB_NL_H
 
 #include <stdbool.h>
 #include <stdint.h>
