@@ -116,6 +116,7 @@ main() {
 	check_traffic limits
 	check "limits_nexthop_cache_stats" "stats: $(ctl -j stats | jq -c '.capacity.nexthop_cache')" \
 		test "$(stats_field '.capacity.nexthop_cache')" -eq "$NH_CACHE"
+	note "$(ctl stats | sed -n '/^Capacity/,/^$/p' | tr '\n' '|')"
 	check_restart
 	e2e_finish
 }
