@@ -41,7 +41,8 @@ static int adopt_vip(struct xlb *x, const struct xlb_vip_key *key, const struct 
 	struct xlb_vip_entry e = {};
 	int err;
 
-	if (!vip_value_sane(key, val) || xlb_ids_used(&x->vip_ids, val->id))
+	if (!vip_value_sane(key, val) || val->id >= x->max_vips ||
+	    xlb_ids_used(&x->vip_ids, val->id))
 		return adopt_refuse(x, "VIP", key);
 	e.info.spec.key = *key;
 	e.info.spec.sched = val->sched;
@@ -143,7 +144,7 @@ static int adopt_backends(struct xlb *x)
 	if (!slots)
 		return xlb_fail(ENOMEM, "out of memory reading %s", XLB_MAP_BACKENDS);
 	err = xlb_backend_slots_read(x, slots);
-	for (id = 0; !err && id < XLB_MAX_BACKENDS; id++) {
+	for (id = 0; !err && id < x->max_backends; id++) {
 		if (!(slots[id].flags & XLB_BACKEND_F_IN_USE))
 			continue;
 		v = vip_by_id(x, slots[id].vip_id);
@@ -185,7 +186,7 @@ static int repair_vip_addrs(const struct xlb *x)
 	keys = calloc(XLB_MAX_VIPS, sizeof(*keys));
 	if (!keys)
 		return xlb_fail(ENOMEM, "out of memory reading %s", XLB_MAP_VIP_ADDRS);
-	while (n < XLB_MAX_VIPS && !bpf_map_get_next_key(x->fd.vip_addrs, prev, &keys[n])) {
+	while (n < x->max_vips && !bpf_map_get_next_key(x->fd.vip_addrs, prev, &keys[n])) {
 		cur = keys[n++];
 		prev = &cur;
 	}

@@ -132,7 +132,7 @@ static int vip_id_reset(const struct xlb *x, uint32_t id)
 	__u32 slot;
 	int err, i;
 
-	xlb_stats_zero(x, XLB_STATS_VIP(id));
+	xlb_stats_zero(x, XLB_STATS_VIP(x->max_backends, id));
 	err = bpf_map_update_elem(x->fd.vip_state, &id, &st, BPF_ANY);
 	for (i = 0; !err && i < 2; i++) {
 		slot = 2 * id + i;
@@ -183,7 +183,7 @@ int array_read(int fd, uint32_t n, void *vals, size_t value_size)
 
 int xlb_backend_slots_read(const struct xlb *x, struct xlb_backend *slots)
 {
-	int err = array_read(x->fd.backends, XLB_MAX_BACKENDS, slots, sizeof(*slots));
+	int err = array_read(x->fd.backends, x->max_backends, slots, sizeof(*slots));
 
 	if (err)
 		return xlb_fail(-err, "reading %s failed: %s", XLB_MAP_BACKENDS, strerror(-err));
@@ -714,8 +714,10 @@ static int be_check_new(const struct xlb_vip_entry *v, const struct xlb_endpoint
 static int be_take_id(struct xlb *x, uint32_t *id)
 {
 	if (xlb_ids_alloc(&x->be_ids, id))
-		return xlb_fail(ENOSPC, "no free backend slot (all %u are in use): delete unused "
-				"backends first", XLB_MAX_BACKENDS);
+		return xlb_fail(ENOSPC, "no free backend slot: all %u are in use (xlbd "
+				"--max-backends); delete unused backends, or restart xlbd with a "
+				"larger --max-backends (see docs/operations.md, Sizing)",
+				x->max_backends);
 	return 0;
 }
 
@@ -888,7 +890,9 @@ static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec, bool repl
 	if (err)
 		return err;
 	if (xlb_ids_alloc(&x->vip_ids, &id))
-		return xlb_fail(ENOSPC, "no free VIP id: all %u VIPs are in use", XLB_MAX_VIPS);
+		return xlb_fail(ENOSPC, "no free VIP id: all %u VIPs are in use (xlbd --max-vips); "
+				"delete a VIP, or restart xlbd with a larger --max-vips (see "
+				"docs/operations.md, Sizing)", x->max_vips);
 	e.info.id = id;
 	e.val = (struct xlb_vip){
 		.id = id,

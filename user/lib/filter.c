@@ -157,8 +157,9 @@ static int nat_end_full(const struct xlb_vip_key *k)
 	char a[XLB_TEXT_LEN];
 
 	xlb_endpoint_str(&ep, a, sizeof(a));
-	return xlb_fail(ENOSPC, "backend %s already serves %u nat VIPs: its replies "
-			"could not be told apart; give it another port for this VIP",
+	return xlb_fail(ENOSPC, "backend %s already serves %u nat VIPs, a fixed limit (see "
+			"docs/operations.md, Sizing): give it another port for this VIP, "
+			"or use dsr or tunnel mode",
 			a, XLB_NAT_END_VIPS);
 }
 

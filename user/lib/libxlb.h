@@ -124,7 +124,8 @@ int xlb_bpffs_mount_default(void);
 int xlb_bpffs_check(const char *root);
 /* Both of the above, mounting only for a root under XLB_BPFFS. */
 int xlb_pin_root_check(const char *root);
-int xlb_mkdir_p(const char *path);
+/* mkdir -p: every missing directory of path with mode. */
+int xlb_mkdir_p(const char *path, unsigned int mode);
 
 /* ---- the loaded datapath --------------------------------------------- */
 
@@ -135,8 +136,11 @@ enum xlb_xdp_mode {
 	XLB_XDP_GENERIC = 1,
 };
 
+/* Where xlbd pins the datapath unless told otherwise (--pin-root). */
+#define XLB_PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
+
 struct xlb_open_opts {
-	const char *pin_root; /* bpffs directory; default "/sys/fs/bpf/xlb"; NULL = default */
+	const char *pin_root; /* bpffs directory; NULL = XLB_PIN_ROOT_DEFAULT */
 	bool no_pin; /* tests: load without pinning anything */
 	/* Confirmed-flow table size; 0 = what is pinned, else XLB_FLOWS_DEFAULT.
 	 * A size other than the pinned one is refused (the table would have to
@@ -147,6 +151,12 @@ struct xlb_open_opts {
 	/* Copy the pinned flows into tables of the new sizes (flows that do not
 	 * fit are named in the error and the old tables kept). */
 	bool resize_flows;
+	/* VIPs and backend slots the maps hold; 0 = what is pinned, else
+	 * XLB_VIPS_DEFAULT, XLB_BACKENDS_DEFAULT. Another size than the pinned
+	 * one is refused (the error names both and the way out). */
+	uint32_t max_vips, max_backends;
+	/* Per-CPU client next-hop cache slots, a power of two; 0 = default. */
+	uint32_t nexthop_cache;
 	uint64_t udp_idle_ns; /* 0 = XLB_UDP_IDLE_DEFAULT_NS */
 	uint32_t tcp_idle_s; /* confirmed TCP flows idle this long are swept; 0 = default */
 	/* ICMP errors the datapath sends, per CPU and second, and their burst
@@ -299,6 +309,15 @@ struct xlb_flow_usage {
 };
 int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u);
 uint64_t xlb_flow_capacity(const struct xlb *x);
+/* VIPs and backend slots in use against the limits the maps were made
+ * with, and what the kernel charges for the maps each sizes. */
+struct xlb_limits {
+	uint32_t vips, max_vips;
+	uint32_t backends, max_backends;
+	uint32_t nexthop_cache; /* slots per CPU */
+	uint64_t vip_bytes, backend_bytes, nexthop_bytes, stats_bytes;
+};
+void xlb_limits_get(const struct xlb *x, struct xlb_limits *l);
 /* The idle sweep: looks at up to budget confirmed flows from where the last
  * call stopped and removes those idle past their timeout. Returns 1 when a
  * pass over the table ended, 0 when more is left, or -errno. */

@@ -237,8 +237,8 @@ int be_locate(struct xlb *x, const struct xlb_vip_key *vip,
 
 int xlb_model_init(struct xlb *x)
 {
-	if (xlb_ids_init(&x->vip_ids, XLB_MAX_VIPS) ||
-	    xlb_ids_init(&x->be_ids, XLB_MAX_BACKENDS))
+	if (xlb_ids_init(&x->vip_ids, x->max_vips) ||
+	    xlb_ids_init(&x->be_ids, x->max_backends))
 		return xlb_fail(ENOMEM, "out of memory for the VIP and backend ids");
 	return 0;
 }

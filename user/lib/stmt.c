@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The statement grammar of DESIGN.md section 4, both ways: text to struct
+ * The statement grammar of xlb.conf(5), both ways: text to struct
  * xlb_stmt (config files, the control socket, xlbctl) and back to the one
  * canonical text that `save` prints.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The statement grammar (DESIGN.md section 4): one statement is one line of
+ * The statement grammar (xlb.conf(5)): one statement is one line of
  * a config file, one request on the control socket, one xlbctl command.
  *
  *   vip add     PROTO/VIP:PORT [sched maglev|rr|wrr|srchash] [mode nat|dsr|tunnel] [ring PRIME]

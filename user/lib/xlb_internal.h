@@ -12,8 +12,6 @@
 
 #include "libxlb.h"
 
-#define XLB_PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
-#define XLB_LINKS_DIR "links"
 
 struct xlb_bpf;
 
@@ -72,6 +70,9 @@ struct xlb {
 	uint32_t flow_entries;
 	uint32_t new_flow_entries;
 	bool resize_flows;
+	uint32_t max_vips, max_backends; /* the maps' sizes (xlbd --max-vips, --max-backends) */
+	uint32_t nexthop_cache; /* xlb_client_nh slots per CPU, a power of two */
+	uint32_t stats_slots; /* one CPU's block of xlb_stats */
 	uint64_t udp_idle_ns;
 	uint32_t tcp_idle_s;
 	uint32_t icmp_rate; /* as the datapath takes it: 0 = no limit */
@@ -111,7 +112,9 @@ int xlb_stats_map(struct xlb *x);
 void xlb_stats_unmap(struct xlb *x);
 void xlb_stats_zero(const struct xlb *x, uint32_t slot);
 void xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id);
-/* All XLB_MAX_BACKENDS slots of xlb_backends, in slot order. */
+/* What the kernel charges for a map (flowtab.c). */
+uint64_t xlb_map_memlock(int fd);
+/* All x->max_backends slots of xlb_backends, in slot order. */
 int xlb_backend_slots_read(const struct xlb *x, struct xlb_backend *slots);
 
 /* flowtab.c: the datapath's coarse clock (bpf_ktime_get_coarse_ns() >> 20,

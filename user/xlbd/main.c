@@ -48,10 +48,12 @@
 #include "xlbd.h"
 
 #define CONFIG_DEFAULT "/etc/xlb/xlb.conf"
-#define PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
 #define MAX_IFACES 64
 /* Long options without a short form. */
 #define ROUTE_TABLE_OPT 0x100
+#define MAX_VIPS_OPT 0x110
+#define MAX_BACKENDS_OPT 0x111
+#define NEXTHOP_CACHE_OPT 0x112
 #define ROUTE_PROTO_OPT 0x101
 #define ICMP_RATE_OPT 0x102
 #define ICMP_BURST_OPT 0x103
@@ -92,7 +94,7 @@ static void usage(FILE *f)
 		"                          (default " CONFIG_DEFAULT ")\n"
 		"      --xdp-mode MODE     native (default) or generic\n"
 		"      --socket PATH       control socket (default " XLB_SOCKET_DEFAULT ")\n"
-		"      --pin-root PATH     bpffs directory of the pins (default " PIN_ROOT_DEFAULT
+		"      --pin-root PATH     bpffs directory of the pins (default " XLB_PIN_ROOT_DEFAULT
 		")\n"
 		"      --state PATH        running configuration, rewritten on every change\n"
 		"                          (default " XLB_STATE_DEFAULT "); it wins over -c\n"
@@ -101,6 +103,10 @@ static void usage(FILE *f)
 		"      --new-flow-entries N  unconfirmed flows (handshakes, floods) held\n"
 		"                          (default %u)\n"
 		"      --resize-flows      copy pinned flows into tables of a new size\n"
+		"      --max-vips N        VIPs the datapath holds (default %u, at most %u)\n"
+		"      --max-backends N    backend slots over all VIPs (default %u, at most %u)\n"
+		"      --nexthop-cache N   client next hops cached per CPU, a power of two\n"
+		"                          (default %u)\n"
 		"      --tcp-idle DUR      idle TCP connections leave the table (default %us)\n"
 		"      --udp-idle DUR      idle UDP flows are scheduled again (default %llus)\n"
 		"      --flood-rate N      new flows/s, mostly unconfirmed, logged as a flood\n"
@@ -118,7 +124,8 @@ static void usage(FILE *f)
 		"                          then exit\n"
 		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n"
 		"      --version           print xlbd's version and exit\n",
-		XLB_FLOWS_DEFAULT, XLB_FLOWS_NEW_DEFAULT, XLB_TCP_IDLE_DEFAULT_S,
+		XLB_FLOWS_DEFAULT, XLB_FLOWS_NEW_DEFAULT, XLB_VIPS_DEFAULT, XLB_MAX_VIPS,
+		XLB_BACKENDS_DEFAULT, XLB_MAX_BACKENDS, XLB_CLIENT_NH_DEFAULT, XLB_TCP_IDLE_DEFAULT_S,
 		XLB_UDP_IDLE_DEFAULT_NS / 1000000000ull, XLBD_FLOOD_RATE_DEFAULT,
 		XLB_ICMP_RATE_DEFAULT, XLB_ICMP_BURST_DEFAULT,
 		ANNOUNCE_TABLE_DEFAULT, ANNOUNCE_PROTO_DEFAULT);
@@ -241,6 +248,17 @@ static int parse_flow_opt(struct opts *o, int c, const char *arg)
 	}
 }
 
+/* The limits the maps are made with (docs/operations.md, "Sizing"); libxlb
+ * checks their ranges against the pinned maps. */
+static int parse_limit_opt(struct opts *o, int c, const char *arg)
+{
+	if (c == MAX_VIPS_OPT)
+		return parse_count("--max-vips", arg, 1, &o->flows.max_vips);
+	if (c == MAX_BACKENDS_OPT)
+		return parse_count("--max-backends", arg, 1, &o->flows.max_backends);
+	return parse_count("--nexthop-cache", arg, 1, &o->flows.nexthop_cache);
+}
+
 /* 0 to run, 1 to exit 0 (help), 2 for a usage error. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -260,6 +278,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "tcp-idle", required_argument, NULL, 'T' },
 		{ "udp-idle", required_argument, NULL, 'U' },
 		{ "flood-rate", required_argument, NULL, 'L' },
+		{ "max-vips", required_argument, NULL, MAX_VIPS_OPT },
+		{ "max-backends", required_argument, NULL, MAX_BACKENDS_OPT },
+		{ "nexthop-cache", required_argument, NULL, NEXTHOP_CACHE_OPT },
 		{ "route-table", required_argument, NULL, ROUTE_TABLE_OPT },
 		{ "route-proto", required_argument, NULL, ROUTE_PROTO_OPT },
 		{ "icmp-rate", required_argument, NULL, ICMP_RATE_OPT },
@@ -272,7 +293,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){ .config = CONFIG_DEFAULT, .socket = XLB_SOCKET_DEFAULT,
-			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT,
+			    .pin_root = XLB_PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT,
 			    .flood_rate = XLBD_FLOOD_RATE_DEFAULT,
 			    .route_table = ANNOUNCE_TABLE_DEFAULT,
 			    .route_proto = ANNOUNCE_PROTO_DEFAULT };
@@ -316,6 +337,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'U':
 		case 'L':
 			if (parse_flow_opt(o, c, optarg))
+				return 2;
+			break;
+		case MAX_VIPS_OPT:
+		case MAX_BACKENDS_OPT:
+		case NEXTHOP_CACHE_OPT:
+			if (parse_limit_opt(o, c, optarg))
 				return 2;
 			break;
 		case ROUTE_TABLE_OPT:

@@ -271,17 +271,7 @@ int persist_mkdir_parent(const char *path, unsigned int mode)
 	if (!slash || slash == dir)
 		return 0;
 	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, mode) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
+	return xlb_mkdir_p(dir, mode);
 }
 
 static bool trusted_owner(uid_t uid)

@@ -447,6 +447,7 @@ void xlbd_stats(struct xlbd *d, struct xp *p)
 		stats_vip(d, p, v[i]);
 	xp_arr_close(p);
 	flows_stats(&d->flows, d->x, p);
+	limits_stats(d->x, p);
 	stats_reasons(d, p);
 	xp_obj_close(p);
 	free(v);
