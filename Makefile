@@ -26,12 +26,11 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Werror -Iinclude -Iuser/lib -I$(BUILD) -Itests/lib -D_GNU_SOURCE
-LDLIBS   := -lbpf -lelf -lz -lm
+LDLIBS   := -lbpf -lelf -lz -lm -lmnl
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-BPF_HDRS   := $(wildcard bpf/*.h) include/xlb/xlb.h
 
 LIB_SRCS   := $(wildcard user/lib/*.c)
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
@@ -39,8 +38,9 @@ LIB        := $(BUILD)/libxlb.a
 TLIB_SRCS  := $(wildcard tests/lib/*.c)
 TLIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TLIB_SRCS))
 TLIB       := $(BUILD)/libxlbtest.a
-USER_HDRS  := $(wildcard user/lib/*.h user/xlbd/*.h user/xlbctl/*.h user/xlb-backend/*.h tests/lib/*.h) \
-	include/xlb/xlb.h
+# Header dependencies come from the compiler (-MMD: one .d beside each
+# object, -MP: a header that is deleted does not break the build).
+DEPFLAGS   := -MMD -MP
 
 XLBD_SRCS  := $(wildcard user/xlbd/*.c)
 XLBCTL_SRCS:= $(wildcard user/xlbctl/*.c)
@@ -60,20 +60,22 @@ all: $(BPF_OBJS) $(BPF_SKELS) $(LIB) $(BINS) $(TOOL_BINS) $(UNIT_BINS) $(PROG_BI
 # make install | uninstall | deb | man, and the version the binaries print.
 include packaging/install.mk
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-# Every user object may include a skeleton: build them first.
-$(BUILD)/%.o: %.c $(USER_HDRS) $(BPF_SKELS)
+# A user object may include a skeleton, which is generated: before the first
+# compile no .d names it, so every skeleton is built first (order only; the
+# .d then records which skeleton each object really includes).
+$(BUILD)/%.o: %.c | $(BPF_SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -85,7 +87,7 @@ $(TLIB): $(TLIB_OBJS)
 
 $(BUILD)/xlbd: $(patsubst %.c,$(BUILD)/%.o,$(XLBD_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmnl -lmicrohttpd
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lmicrohttpd
 
 $(BUILD)/xlbctl: $(patsubst %.c,$(BUILD)/%.o,$(XLBCTL_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
@@ -103,8 +105,12 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TLIB) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# The state file's code is xlbd's; its test links it directly.
-$(BUILD)/tests/unit/test_persist: $(BUILD)/user/xlbd/persist.o
+# The state file's code is xlbd's; its test links it directly (ahead of
+# libxlb, which it calls).
+$(BUILD)/tests/unit/test_persist: $(BUILD)/tests/unit/test_persist.o \
+		$(BUILD)/user/xlbd/persist.o $(TLIB) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/prog/%: $(BUILD)/tests/prog/%.o $(TLIB) $(LIB)
 	$(call msg,LINK,$@)
@@ -148,3 +154,6 @@ include tests/fuzz/fuzz.mk
 
 clean:
 	rm -rf $(BUILD)
+
+# The compiler-written dependency files of every object built so far.
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

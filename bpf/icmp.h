@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* Answers xlb builds itself: "fragmentation needed" / "packet too big" when
  * tunnel encapsulation would not fit the path, "time exceeded" for a packet
- * to a VIP that would expire here, and echo replies for VIP addresses. All go back out of the ingress interface (XDP_TX) with the
- * L2 header (and VLAN tag) of the packet they answer, addresses swapped. */
+ * to a VIP that would expire here, and echo replies for VIP addresses. All
+ * go back out of the ingress interface (XDP_TX) with the L2 header (and
+ * VLAN tag) of the packet they answer, addresses swapped. The errors are
+ * rate limited per CPU; echo replies are not, as Linux's default
+ * icmp_ratemask leaves them out (ping answers one for one). */
 #ifndef XLB_BPF_ICMP_H
 #define XLB_BPF_ICMP_H
 
@@ -217,6 +220,45 @@ static __always_inline int icmp_error_v6(struct xdp_md *ctx, const struct xlb_pk
 	return verdict(e->reason, XDP_TX);
 }
 
+/* Set by libxlb before load: ICMP errors a second and their burst, per
+ * CPU (struct xlb_icmp_bucket); rate 0 sends every one. */
+const volatile __u32 icmp_rate = XLB_ICMP_RATE_DEFAULT;
+const volatile __u32 icmp_burst = XLB_ICMP_BURST_DEFAULT;
+
+#define ICMP_NSEC_PER_SEC 1000000000ull
+
+/* Take one message's worth of credit from this CPU's bucket, if it has it.
+ * A clock that seems to go back (a bucket written from user space) earns
+ * nothing. */
+static __always_inline bool icmp_allowed(void)
+{
+	struct xlb_icmp_bucket *b;
+	__u64 now, cost, credit;
+	__u32 zero = 0;
+
+	if (!icmp_rate)
+		return true;
+	b = bpf_map_lookup_elem(&xlb_icmp_bucket, &zero);
+	if (!b)
+		return false;
+	now = bpf_ktime_get_ns();
+	cost = ICMP_NSEC_PER_SEC / icmp_rate;
+	credit = b->credit_ns;
+	if (now > b->last_ns)
+		credit += now - b->last_ns;
+	if (credit > cost * icmp_burst)
+		credit = cost * icmp_burst;
+	b->last_ns = now;
+	if (credit < cost) {
+		b->credit_ns = credit;
+		return false;
+	}
+	b->credit_ns = credit - cost;
+	return true;
+}
+
+/* Callers take the message's token first (icmp_allowed), before any work
+ * a suppressed answer would waste. */
 static __always_inline int send_icmp_error(struct xdp_md *ctx, const struct xlb_pkt *p,
 					   const struct icmp_error *e)
 {
@@ -246,12 +288,14 @@ static __always_inline int send_too_big(struct xdp_md *ctx, const struct xlb_pkt
 		e.type = ICMPV6_PKT_TOOBIG;
 		e.info = bpf_htonl(mtu < IPV6_MIN_MTU ? IPV6_MIN_MTU : mtu);
 	}
+	if (!icmp_allowed())
+		return drop(XLB_R_DROP_ICMP_RATELIMITED);
 	return send_icmp_error(ctx, p, &e);
 }
 
 /* A packet that would expire at this hop: "time exceeded in transit" from
  * src (the gateway's address towards the client), so traceroute through a
- * VIP shows the gateway. */
+ * VIP shows the gateway. The caller has taken the token. */
 static __always_inline int send_time_exceeded(struct xdp_md *ctx, const struct xlb_pkt *p,
 					      const struct xlb_addr *src)
 {

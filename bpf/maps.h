@@ -11,7 +11,7 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XLB_MAX_VIPS);
+	__uint(max_entries, XLB_VIPS_DEFAULT); /* set by libxlb before load */
 	__type(key, struct xlb_vip_key);
 	__type(value, struct xlb_vip);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -23,7 +23,7 @@ struct {
  * fragments, malformed packets and ICMP to a VIP address. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XLB_MAX_VIPS);
+	__uint(max_entries, XLB_VIPS_DEFAULT); /* set by libxlb before load */
 	__type(key, struct xlb_vip_key);
 	__type(value, __u32);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -32,7 +32,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_MAX_BACKENDS);
+	__uint(max_entries, XLB_BACKENDS_DEFAULT); /* set by libxlb before load */
 	__type(key, __u32);
 	__type(value, struct xlb_backend);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -78,7 +78,7 @@ struct {
 /* nat backends' address:port -> the VIPs their replies go back to. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XLB_MAX_BACKENDS);
+	__uint(max_entries, XLB_BACKENDS_DEFAULT); /* set by libxlb before load */
 	__type(key, struct xlb_vip_key);
 	__type(value, struct xlb_nat_end);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -96,7 +96,7 @@ struct xlb_client_nh {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_CLIENT_NH_SLOTS);
+	__uint(max_entries, XLB_CLIENT_NH_DEFAULT); /* set by libxlb before load */
 	__type(key, __u32);
 	__type(value, struct xlb_client_nh);
 } xlb_client_nh SEC(".maps");
@@ -113,7 +113,7 @@ struct xlb_table_inner {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, XLB_MAX_TABLE_SLOTS);
+	__uint(max_entries, XLB_TABLE_SLOTS(XLB_VIPS_DEFAULT)); /* set by libxlb */
 	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, struct xlb_table_inner);
@@ -121,16 +121,22 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_MAX_VIPS);
+	__uint(max_entries, XLB_VIPS_DEFAULT); /* set by libxlb before load */
 	__type(key, __u32);
 	__type(value, struct xlb_vip_state);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_vip_state SEC(".maps");
 
-/* One block of XLB_STATS_SLOTS per CPU id (see XLB_STATS_KEY). */
+/* Sizes the maps were made with, as the loader sets them: constants to the
+ * verifier, so bounds derived from them cost nothing per packet. */
+const volatile __u32 stats_slots = XLB_STATS_SLOTS(XLB_VIPS_DEFAULT, XLB_BACKENDS_DEFAULT);
+const volatile __u32 client_nh_mask = XLB_CLIENT_NH_DEFAULT - 1;
+
+/* One block of stats_slots per CPU id (see XLB_STATS_KEY). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_STATS_SLOTS); /* times the CPU ids, set by libxlb before load */
+	/* stats_slots times the CPU ids, set by libxlb before load */
+	__uint(max_entries, XLB_STATS_SLOTS(XLB_VIPS_DEFAULT, XLB_BACKENDS_DEFAULT));
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct xlb_counters);
@@ -159,7 +165,7 @@ struct xlb_backend_nh {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_MAX_BACKENDS);
+	__uint(max_entries, XLB_BACKENDS_DEFAULT); /* set by libxlb before load */
 	__type(key, __u32);
 	__type(value, struct xlb_backend_nh);
 } xlb_backend_nh SEC(".maps");
@@ -179,6 +185,15 @@ struct {
 	__type(value, struct xlb_meta);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_meta SEC(".maps");
+
+/* This CPU's ICMP error budget (icmp.h): per CPU, so no atomics; not
+ * pinned, so a new datapath starts with a full bucket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_icmp_bucket);
+} xlb_icmp_bucket SEC(".maps");
 
 /* Packet bounds, loaded so the compiler cannot keep &ctx->data_end in a
  * register and dereference it later: the verifier only accepts loads from

@@ -168,12 +168,15 @@ static __always_inline int gateway_addr(struct xdp_md *ctx, const struct xlb_pkt
 }
 
 /* A packet to a VIP address that would expire at this hop, in any mode:
- * answered as a router does (RFC 1812 5.3.1). Without a route back, the
- * kernel gets it (pass_ttl). */
+ * answered as a router does (RFC 1812 5.3.1), within the ICMP rate limit,
+ * which is checked first so a flood of expiring packets costs no FIB
+ * lookups. Without a route back, the kernel gets it (pass_ttl). */
 static __always_inline int expire(struct xdp_md *ctx, const struct xlb_pkt *p)
 {
 	struct xlb_addr gw;
 
+	if (!icmp_allowed())
+		return drop(XLB_R_DROP_ICMP_RATELIMITED);
 	if (gateway_addr(ctx, p, &gw))
 		return pass(XLB_R_PASS_TTL);
 	return send_time_exceeded(ctx, p, &gw);

@@ -479,7 +479,7 @@ static __always_inline struct xlb_nexthop *client_next_hop(struct xdp_md *ctx,
 							   const struct xlb_addr *vip, int *rc)
 {
 	__u32 slot = xlb_hash_final(xlb_hash_addr(XLB_HASH_SEED, &p->key.dst)) &
-		     (XLB_CLIENT_NH_SLOTS - 1);
+		     client_nh_mask;
 	struct xlb_client_nh *c = bpf_map_lookup_elem(&xlb_client_nh, &slot);
 
 	if (!c)

@@ -9,7 +9,7 @@ set -euo pipefail
 PACKAGES=(
 	# build: BPF objects and skeletons, libxlb (libbpf only: libxdp's
 	# dispatcher fails on current kernels, so it is not used), the binaries;
-	# libmnl is xlbd's rtnetlink (neighbour entries for backends' next hops)
+	# libmnl: rtnetlink for xlbd (neighbour entries, VIP routes) and xlb-backend (addresses)
 	make gcc libc6-dev clang bpftool libbpf-dev libelf-dev zlib1g-dev libmnl-dev
 	# xlbd --metrics: the Prometheus endpoint's HTTP server
 	libmicrohttpd-dev

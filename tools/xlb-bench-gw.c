@@ -162,12 +162,27 @@ static int cmd_count(char **argv)
 	return 0;
 }
 
+/* max_entries of the attached xlb's map NAME, 0 when unreadable. */
+static __u32 attached_entries(const char *dev, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = attached_map(dev, name);
+
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries;
+}
+
 /* Every non-zero reason counter of the xlb attached to DEV, summed over
  * CPUs: tells whether the packets took the path the benchmark meant. */
 static int cmd_reasons(char **argv)
 {
 	struct bpf_map_info info = {};
-	__u32 r, cpu, key, len = sizeof(info);
+	__u32 r, cpu, key, slots, len = sizeof(info);
 	struct xlb_counters c;
 	__u64 sum;
 	int fd;
@@ -177,9 +192,12 @@ static int cmd_reasons(char **argv)
 		fprintf(stderr, "xlb-bench-gw: no xlb attached to %s\n", argv[0]);
 		return fd < 0 ? fd : -errno;
 	}
+	/* A CPU's block follows the sizes xlbd made the maps with. */
+	slots = XLB_STATS_SLOTS(attached_entries(argv[0], XLB_MAP_VIPS),
+				attached_entries(argv[0], XLB_MAP_BACKENDS));
 	for (r = 0; r < XLB_R_MAX; r++) {
-		for (sum = 0, cpu = 0; cpu < info.max_entries / XLB_STATS_SLOTS; cpu++) {
-			key = XLB_STATS_KEY(cpu, XLB_STATS_REASON(r));
+		for (sum = 0, cpu = 0; cpu < info.max_entries / slots; cpu++) {
+			key = XLB_STATS_KEY(slots, cpu, XLB_STATS_REASON(r));
 			if (!bpf_map_lookup_elem(fd, &key, &c))
 				sum += c.packets;
 		}

@@ -17,12 +17,19 @@
 #define XLB_LAYOUT_VERSION 4
 #define XLB_LAYOUT_MAGIC 0x786c6201u /* "xlb\1" */
 
-#define XLB_MAX_VIPS 1024
+/* VIPs and backend slots the datapath holds: xlbd --max-vips and
+ * --max-backends, fixed when the maps are made (the loader sizes them). The
+ * VIP ceiling is what a flow's 16-bit vip_id can name; the backend ceiling
+ * is the size of struct xlb_backend_epochs (why it stays small: there).
+ * Arrays in user space indexed by id are sized by the ceilings. */
+#define XLB_VIPS_DEFAULT 1024
+#define XLB_MAX_VIPS 65536
+#define XLB_BACKENDS_DEFAULT 16384
 #define XLB_MAX_BACKENDS 16384
 /* Two table slots per VIP: the new table is written into the idle slot and
  * the VIP is pointed at it in one map update, so a packet sees the whole old
  * table or the whole new one. The old slot is only reused on the next change. */
-#define XLB_MAX_TABLE_SLOTS (2 * XLB_MAX_VIPS)
+#define XLB_TABLE_SLOTS(max_vips) (2 * (max_vips))
 #define XLB_RING_DEFAULT 65537
 #define XLB_RING_MIN 7
 #define XLB_RING_MAX 1048573 /* largest prime below 2^20 */
@@ -43,11 +50,16 @@
 #define XLB_TCP_IDLE_DEFAULT_S 900
 /* A closed (RST, FIN) confirmed flow keeps its entry this long. */
 #define XLB_CLOSING_GRACE_S 10
-/* Per-CPU cache of next hops towards clients (nat replies), by address. */
-#define XLB_CLIENT_NH_SLOTS 4096
+/* Per-CPU cache of next hops towards clients (nat replies), by address:
+ * xlbd --nexthop-cache, a power of two (the slot is a masked hash). */
+#define XLB_CLIENT_NH_DEFAULT 4096
+#define XLB_CLIENT_NH_MAX (1u << 20)
 /* A backend address:port may serve this many nat VIPs. With one, its
  * replies are rewritten without a flow lookup; with more, the flow tables
- * tell which VIP the client talked to (up to two lookups per VIP). */
+ * tell which VIP the client talked to (up to two lookups per VIP). Not an
+ * option: it is an array bound inside a map value, so the pinned layout and
+ * the verifier's loop bound depend on it; past it, serve the extra VIPs from
+ * another port of the backend (libxlb's error says so). */
 #define XLB_NAT_END_VIPS 16
 #define XLB_IPV6_EXT_MAX 4 /* extension headers walked before giving up */
 /* The address filter: one bit per hashed address, set for every VIP address
@@ -273,9 +285,11 @@ struct xlb_counters {
 #define XLB_STATS_REASONS 64
 #define XLB_STATS_REASON(r) (r)
 #define XLB_STATS_BACKEND(b) (XLB_STATS_REASONS + (b))
-#define XLB_STATS_VIP(v) (XLB_STATS_REASONS + XLB_MAX_BACKENDS + (v))
-#define XLB_STATS_SLOTS (XLB_STATS_REASONS + XLB_MAX_BACKENDS + XLB_MAX_VIPS)
-#define XLB_STATS_KEY(cpu, slot) ((cpu) * XLB_STATS_SLOTS + (slot))
+/* A CPU's block and the VIP slots' place follow the sizes the maps were
+ * made with (the datapath gets the block size as a constant at load). */
+#define XLB_STATS_VIP(max_backends, v) (XLB_STATS_REASONS + (max_backends) + (v))
+#define XLB_STATS_SLOTS(max_vips, max_backends) (XLB_STATS_REASONS + (max_backends) + (max_vips))
+#define XLB_STATS_KEY(slots, cpu, slot) ((cpu) * (slots) + (slot))
 
 /* Per-VIP state that must be shared across CPUs (not per-CPU). */
 struct xlb_vip_state {
@@ -291,6 +305,23 @@ struct xlb_addr_filter {
 	__u32 nexthop_gen; /* see struct xlb_nexthop */
 	__u32 clock; /* xlbd's monotonic seconds, written every second: flow ages */
 	__u64 words[XLB_ADDR_FILTER_WORDS];
+};
+
+/*
+ * The ICMP errors the datapath originates (time exceeded, fragmentation
+ * needed, packet too big) are limited per CPU, as a router must (RFC 1812
+ * 4.3.2.8): a token bucket of `burst` messages refilled at `rate` a second
+ * (Linux's icmp_msgs_per_sec and icmp_msgs_burst defaults). The bucket holds
+ * time: every message costs 1 s / rate of credit, earned as time passes
+ * (bpf_ktime_get_ns), up to burst messages' worth. One per CPU
+ * (xlb_icmp_bucket, a per-CPU array, not pinned: a new datapath starts full).
+ */
+#define XLB_ICMP_RATE_DEFAULT 1000
+#define XLB_ICMP_BURST_DEFAULT 50
+
+struct xlb_icmp_bucket {
+	__u64 credit_ns; /* time credit left after the last message */
+	__u64 last_ns; /* bpf_ktime_get_ns() when the credit was last brought up to date */
 };
 
 /* Written by xlbd at first load; checked when pins are adopted. */
@@ -338,6 +369,7 @@ enum xlb_reason {
 	XLB_R_DROP_IP_CSUM, /* to a VIP address: IPv4 header checksum wrong (RFC 1812 5.2.2) */
 	XLB_R_DROP_L2_BCAST, /* to a VIP address in a link-layer broadcast/multicast frame (RFC 1812 5.3.4) */
 	XLB_R_TX_ICMP_TIME_EXCEEDED, /* to a VIP address with TTL/hop limit <= 1: time exceeded sent back */
+	XLB_R_DROP_ICMP_RATELIMITED, /* an ICMP error xlb would send, over this CPU's rate: packet dropped */
 	XLB_R_FLOW_EVICTED, /* informational: an unconfirmed flow gave its slot to a newer one */
 	XLB_R_MAX,
 };
@@ -365,7 +397,7 @@ static inline int xlb_reason_is_info(int r)
 			"flow_confirmed", "flow_closed", "flow_table_full",    \
 			"pass_nat_reply_unknown", "drop_ip_csum",              \
 			"drop_l2_bcast", "tx_icmp_time_exceeded",              \
-			"flow_evicted"                                         \
+			"drop_icmp_ratelimited", "flow_evicted"                \
 	}
 
 /* Map names as pinned under the pin root (bpffs). */
@@ -381,6 +413,7 @@ static inline int xlb_reason_is_info(int r)
 #define XLB_MAP_META "xlb_meta"
 #define XLB_MAP_ADDR_FILTER "xlb_addr_filter"
 #define XLB_MAP_BACKEND_EPOCHS "xlb_backend_epochs"
+#define XLB_MAP_ICMP_BUCKET "xlb_icmp_bucket"
 
 /* ---- backend side: bpf/decap.bpf.c ---------------------------------- */
 
@@ -500,12 +533,15 @@ _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop layout");
 _Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow layout");
 _Static_assert(sizeof(struct xlb_flow_slot) == 128, "xlb_flow_slot layout: two cache lines");
+_Static_assert(XLB_VIPS_DEFAULT <= XLB_MAX_VIPS && XLB_BACKENDS_DEFAULT <= XLB_MAX_BACKENDS,
+	       "defaults within the ceilings");
 _Static_assert(XLB_MAX_VIPS <= 65536, "VIP ids fit xlb_flow.vip_id");
 _Static_assert(XLB_MAX_BACKENDS <= 65536, "backend ids fit xlb_flow.backend_id");
 _Static_assert(sizeof(struct xlb_nat_end) == 8 + 20 * XLB_NAT_END_VIPS, "xlb_nat_end layout");
 _Static_assert(sizeof(struct xlb_counters) == 16, "xlb_counters layout");
 _Static_assert(XLB_R_MAX <= XLB_STATS_REASONS, "reasons fit their stats slots");
 _Static_assert(sizeof(struct xlb_meta) == 16, "xlb_meta layout");
+_Static_assert(sizeof(struct xlb_icmp_bucket) == 16, "xlb_icmp_bucket layout");
 _Static_assert(sizeof(struct xlb_addr_filter) == 8 + 8 * XLB_ADDR_FILTER_WORDS, "filter layout");
 
 #endif /* XLB_XLB_H */

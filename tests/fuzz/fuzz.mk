@@ -32,15 +32,15 @@ PACKET_FUZZ := $(BUILD)/tests/prog/fuzz-packet
 all: $(REPLAY_BINS) $(PACKET_FUZZ)
 
 # lf: instrumented for libFuzzer; rp: sanitizers only.
-$(BUILD)/fuzz/lf/%.o: %.c $(USER_HDRS) $(BPF_SKELS) tests/fuzz/fuzz.h
+$(BUILD)/fuzz/lf/%.o: %.c | $(BPF_SKELS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(BUILD)/fuzz/rp/%.o: %.c $(USER_HDRS) $(BPF_SKELS) tests/fuzz/fuzz.h
+$(BUILD)/fuzz/rp/%.o: %.c | $(BPF_SKELS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The proto harness compiles ctl.c and request.c into itself.
 $(BUILD)/fuzz/lf/tests/fuzz/fuzz_proto.o $(BUILD)/fuzz/rp/tests/fuzz/fuzz_proto.o: \
@@ -52,10 +52,10 @@ $(BUILD)/fuzz/fuzz-$(1): $(patsubst %.c,$(BUILD)/fuzz/lf/%.o,$(call fuzz_srcs,$(
 	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $$^ -o $$@ $(LDLIBS)
 
 # replay.c is built once per harness: it carries the harness's name.
-$(BUILD)/fuzz/rp/replay-$(1).o: tests/fuzz/replay.c tests/fuzz/fuzz.h
+$(BUILD)/fuzz/rp/replay-$(1).o: tests/fuzz/replay.c
 	$$(call msg,FUZZCC,$$@)
 	$(Q)mkdir -p $$(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_NAME='"$(1)"' \
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -DFUZZ_NAME='"$(1)"' \
 		-DFUZZ_CORPUS='"tests/fuzz/corpus/$(1)"' -c $$< -o $$@
 
 $(BUILD)/tests/unit/fuzz-replay-$(1): $(BUILD)/fuzz/rp/replay-$(1).o \

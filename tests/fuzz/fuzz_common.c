@@ -76,11 +76,9 @@ static const char base_conf[] =
 
 void fuzz_cfg_base(struct xlb_cfg *c)
 {
-	char err[1024];
-
 	xlb_cfg_init(c);
-	if (xlb_cfg_exec_text(c, base_conf, strlen(base_conf), "base", err, sizeof(err), NULL))
-		fuzz_fail("the base configuration is refused: %s", err);
+	if (xlb_cfg_exec_text(c, base_conf, strlen(base_conf), "base", NULL))
+		fuzz_fail("the base configuration is refused: %s", xlb_errmsg());
 }
 
 static void check_order(const struct xlb_cfg *c)
@@ -103,14 +101,14 @@ static void check_order(const struct xlb_cfg *c)
 
 void fuzz_cfg_check(const struct xlb_cfg *c)
 {
-	char err[1024], *text = fuzz_cfg_text(c), *again;
+	char *text = fuzz_cfg_text(c), *again;
 	struct xlb_cfg r;
 
 	check_order(c);
 	xlb_cfg_init(&r);
-	if (xlb_cfg_exec_text(&r, text, strlen(text), "save", err, sizeof(err), NULL))
-		fuzz_fail("the save text is refused on an empty configuration: %s\n%s", err,
-			  text);
+	if (xlb_cfg_exec_text(&r, text, strlen(text), "save", NULL))
+		fuzz_fail("the save text is refused on an empty configuration: %s\n%s",
+			  xlb_errmsg(), text);
 	again = fuzz_cfg_text(&r);
 	if (strcmp(text, again))
 		fuzz_fail("save text does not rebuild the same configuration:\n%s---\n%s", text,

@@ -15,15 +15,14 @@ static void check_canonical(const char *line, const struct xlb_stmt *st)
 {
 	static char text[2 * XLB_STMT_MAX_LEN], again[2 * XLB_STMT_MAX_LEN];
 	static struct xlb_stmt st2;
-	char err[1024];
 	int rc;
 
 	if (xlb_stmt_format(st, text, sizeof(text)) < 0)
 		fuzz_fail("accepted statement does not print: '%s'", line);
-	rc = xlb_stmt_parse(text, &st2, err, sizeof(err));
+	rc = xlb_stmt_parse(text, &st2);
 	if (rc != 1)
 		fuzz_fail("printed statement '%s' (from '%s') parses as %d: %s", text, line, rc,
-			  err);
+			  xlb_errmsg());
 	if (xlb_stmt_format(&st2, again, sizeof(again)) < 0 || strcmp(text, again))
 		fuzz_fail("'%s' prints '%s', which prints '%s'", line, text, again);
 }
@@ -31,15 +30,15 @@ static void check_canonical(const char *line, const struct xlb_stmt *st)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct xlb_stmt st;
-	char err[1024] = "", *line;
+	char *line;
 	int rc;
 
 	if (size > 2 * XLB_STMT_MAX_LEN)
 		return 0;
 	line = fuzz_cstr(data, size);
-	rc = xlb_stmt_parse(line, &st, err, sizeof(err));
+	rc = xlb_stmt_parse(line, &st);
 	if (rc == -EINVAL) {
-		if (!err[0])
+		if (!xlb_errmsg()[0])
 			fuzz_fail("'%s' refused without a message", line);
 	} else if (rc == 1) {
 		check_canonical(line, &st);

@@ -2840,10 +2840,14 @@ static void quote_from_backend(uint8_t *q, int family, const struct tbe *be)
 		pkt_put16(q + 10, pkt_ipv4_csum(q, hl));
 }
 
-/* An error quoting a flow's packet goes to that flow's backend. */
-static void t_icmp_error_steered(int vi)
+#define ICMP_TRAILER 0x100
+
+/* An error quoting a flow's packet goes to that flow's backend (arg: VIP,
+ * | ICMP_TRAILER for a frame with 6 bytes after the IP packet, which the
+ * backend does not get). */
+static void t_icmp_error_steered(int arg)
 {
-	const struct tvip *v = &vips[vi];
+	const struct tvip *v = &vips[arg & 0xff];
 	uint8_t type = v->family == 6 ? 2 : v->mode == DSR ? 11 : 3;
 	uint8_t q2[PKT_MAX];
 	struct pkt_spec s, e, es;
@@ -2866,6 +2870,10 @@ static void t_icmp_error_steered(int vi)
 	set_macs(&es, hosts[be->host].mac, dev_mac[hosts[be->host].dev]);
 	build(&in, &e);
 	build(&exp, &es);
+	if (arg & ICMP_TRAILER) {
+		memset(in.data + in.len, 0xee, 6);
+		in.len += 6;
+	}
 	run_pkt(&r, &in, DEV_XC0);
 	if (check_action("", &r, XDP_REDIRECT) &&
 	    check_reason("", &r, XLB_R_REDIRECT) &&
@@ -3471,8 +3479,9 @@ static void hyg_spec(struct pkt_spec *s, int vi)
 	with_payload(s);
 }
 
-/* arg: VIP | CSUM_ZERO | CSUM_OPTS, or NONVIP4 for a non-VIP address */
-enum { CSUM_ZERO = 0x100, CSUM_OPTS = 0x200, NONVIP4 = 0x400 };
+/* arg: VIP | CSUM_ZERO | CSUM_OPTS | CSUM_ECHO (an echo request to the
+ * VIP's address instead of TCP/UDP), or NONVIP4 for a non-VIP address */
+enum { CSUM_ZERO = 0x100, CSUM_OPTS = 0x200, NONVIP4 = 0x400, CSUM_ECHO = 0x800 };
 
 /* IPv4 header checksum wrong or zero (RFC 1812 5.2.2): to a VIP, dropped
  * in every mode (drop_ip_csum); to any other address it is not xlb's to
@@ -3483,7 +3492,10 @@ static void t_ip_csum(int arg)
 	struct pkt p;
 	uint8_t *ck;
 
-	hyg_spec(&s, arg & NONVIP4 ? -4 : arg & 0xff);
+	if (arg & CSUM_ECHO)
+		echo_spec(&s, 4, vips[arg & 0xff].a);
+	else
+		hyg_spec(&s, arg & NONVIP4 ? -4 : arg & 0xff);
 	if (arg & CSUM_OPTS) {
 		s.ip_opts_len = 12;
 		fill_ip_opts(s.ip_opts, s.ip_opts_len);
@@ -3642,15 +3654,15 @@ static void t_l2_group(int arg)
 		expect_verdict("", &p, DEV_XC0, XDP_DROP, XLB_R_DROP_L2_BCAST);
 }
 
-enum { FB_V4_ODD, FB_V4_OVERFLOW, FB_V6_ODD, FB_V6_OVERFLOW, FB_V6_CUT };
+enum { FB_V4_ODD, FB_V4_OVERFLOW, FB_V4_EMPTY, FB_V6_ODD, FB_V6_OVERFLOW, FB_V6_CUT, FB_V6_EMPTY };
 
 /* Fragments that can never be reassembled (a non-last one whose data is
- * not a multiple of 8 bytes, data reaching past 65535, a fragment header
- * cut short) are malformed, not fragments: to a VIP drop_malformed,
- * elsewhere pass_malformed (kind | F_NONVIP). */
+ * not a multiple of 8 bytes, data reaching past 65535, no data at all, a
+ * fragment header cut short) are malformed, not fragments: to a VIP
+ * drop_malformed, elsewhere pass_malformed (kind | F_NONVIP). */
 static void t_frag_bad(int arg)
 {
-	int kind = arg & ~F_NONVIP, family = kind <= FB_V4_OVERFLOW ? 4 : 6;
+	int kind = arg & ~F_NONVIP, family = kind <= FB_V4_EMPTY ? 4 : 6;
 	bool nonvip = arg & F_NONVIP;
 	struct pkt_spec s;
 	struct pkt p;
@@ -3658,7 +3670,7 @@ static void t_frag_bad(int arg)
 	hyg_spec(&s, nonvip ? -family : family == 4 ? V4_NAT : V6_NAT);
 	if (family == 4) {
 		/* 33 bytes of data; offset 8189 * 8 + 33 > 65535 - 20 */
-		s.frag_off = kind == FB_V4_ODD ? PKT_IP_MF : 8189;
+		s.frag_off = kind == FB_V4_OVERFLOW ? 8189 : PKT_IP_MF;
 	} else {
 		add_ext(&s, PKT_NH_FRAGMENT, 8);
 		s.ext[0].frag = kind == FB_V6_OVERFLOW ? 8189 << 3 : 1;
@@ -3666,6 +3678,8 @@ static void t_frag_bad(int arg)
 	build(&p, &s);
 	if (kind == FB_V6_CUT) /* the payload ends 4 bytes into the header */
 		set_ip_end(&p, 6, p.l3_off + 44);
+	if (kind == FB_V4_EMPTY || kind == FB_V6_EMPTY) /* headers only */
+		set_ip_end(&p, family, p.l3_off + (family == 4 ? 20 : 48));
 	if (nonvip)
 		expect_verdict("", &p, DEV_XC0, XDP_PASS, XLB_R_PASS_MALFORMED);
 	else
@@ -4065,6 +4079,10 @@ static const struct tcase cases[] = {
 	{ "v6_icmp_packet_too_big_nat_to_backend", t_icmp_error_steered, V6_NAT },
 	{ "v4_icmp_time_exceeded_dsr_to_backend", t_icmp_error_steered, V4_DSR },
 	{ "v6_icmp_packet_too_big_dsr_to_backend", t_icmp_error_steered, V6_DSR },
+	{ "v4_icmp_frag_needed_nat_to_backend_trailer_trimmed", t_icmp_error_steered,
+	  V4_NAT | ICMP_TRAILER },
+	{ "v6_icmp_packet_too_big_dsr_to_backend_trailer_trimmed", t_icmp_error_steered,
+	  V6_DSR | ICMP_TRAILER },
 	{ "v4_icmp_error_no_flow_pass", t_icmp_error_no_flow, V4_NAT },
 	{ "v6_icmp_error_no_flow_pass", t_icmp_error_no_flow, V6_NAT },
 	{ "v4_tcp_non_vip_addr_pass", t_non_vip_addr, 4 },
@@ -4160,6 +4178,7 @@ static const struct tcase cases[] = {
 	{ "v4_ip_csum_zero_tunnel_drop", t_ip_csum, V4_TUN | CSUM_ZERO },
 	{ "v4_udp_ip_csum_wrong_nat_drop", t_ip_csum, V4_UDP },
 	{ "v4_ip_csum_wrong_non_vip_untouched", t_ip_csum, NONVIP4 },
+	{ "v4_icmp_echo_ip_csum_wrong_to_vip_drop", t_ip_csum, V4_NAT | CSUM_ECHO },
 	{ "v4_ip_opt_len_0_drop", t_ip_opts, OPT_LEN0 },
 	{ "v4_ip_opt_len_1_drop", t_ip_opts, OPT_LEN1 },
 	{ "v4_ip_opt_past_header_drop", t_ip_opts, OPT_PAST },
@@ -4186,6 +4205,9 @@ static const struct tcase cases[] = {
 	{ "v6_frag_past_65535_to_vip_malformed", t_frag_bad, FB_V6_OVERFLOW },
 	{ "v6_frag_header_cut_to_vip_malformed", t_frag_bad, FB_V6_CUT },
 	{ "v6_frag_header_cut_non_vip_pass_malformed", t_frag_bad, FB_V6_CUT | F_NONVIP },
+	{ "v4_frag_mf_without_data_to_vip_malformed", t_frag_bad, FB_V4_EMPTY },
+	{ "v6_frag_mf_without_data_to_vip_malformed", t_frag_bad, FB_V6_EMPTY },
+	{ "v4_frag_mf_without_data_non_vip_pass_malformed", t_frag_bad, FB_V4_EMPTY | F_NONVIP },
 	{ "v4_icmp_header_cut_to_vip_drop", t_icmp_short, 4 },
 	{ "v6_icmp_header_cut_to_vip_drop", t_icmp_short, 6 },
 	{ "v4_icmp_error_quote_not_ip_drop", t_icmp_bad_quote, V4_NAT },
@@ -4227,7 +4249,10 @@ static void run_case(const struct tcase *c)
 
 int main(void)
 {
-	struct xlb_open_opts o = { .no_pin = true, .flow_entries = 65536 };
+	struct xlb_open_opts o = { .no_pin = true, .flow_entries = 65536,
+				   /* every case gets its answer: test_ratelimit.c
+				    * checks the limit */
+				   .icmp_rate = XLB_ICMP_UNLIMITED };
 	size_t i;
 	int err;
 

@@ -1781,7 +1781,10 @@ static bool setup_all(void)
 
 int main(void)
 {
-	struct xlb_open_opts o = { .no_pin = true, .flow_entries = 16384 };
+	struct xlb_open_opts o = { .no_pin = true, .flow_entries = 16384,
+				   /* every case gets its answer: test_ratelimit.c
+				    * checks the limit */
+				   .icmp_rate = XLB_ICMP_UNLIMITED };
 	size_t i;
 	int err;
 

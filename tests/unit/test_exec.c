@@ -29,9 +29,18 @@ static char err[1024];
 
 /* ---- helpers ----------------------------------------------------------- */
 
+/* A batch of text, with its message kept in err for the checks. */
+static int batch_n(struct xlb_cfg *c, const char *text, size_t len, unsigned int *n)
+{
+	int rc = xlb_cfg_exec_text(c, text, len, "t.conf", n);
+
+	snprintf(err, sizeof(err), "%s", xlb_errmsg());
+	return rc;
+}
+
 static int batch(struct xlb_cfg *c, const char *text)
 {
-	return xlb_cfg_exec_text(c, text, strlen(text), "t.conf", err, sizeof(err), NULL);
+	return batch_n(c, text, strlen(text), NULL);
 }
 
 static bool batch_ok(struct xlb_cfg *c, const char *text)
@@ -142,9 +151,9 @@ static void test_dsr_port(void)
 	xlb_cfg_init(&c);
 	if (batch_ok(&c, "vip add " VIP4 " mode dsr\nbackend add " VIP4 " 198.18.2.11\n"))
 		batch_err(&c, "backend add " VIP4 " 198.18.2.12:8080",
-			  "t.conf:1: backend 198.18.2.12:8080 of dsr VIP " VIP4
-			  " must use the VIP's port 80 (dsr does not rewrite ports; leave the "
-			  "port out, or use mode nat)");
+			  "t.conf:1: backend 198.18.2.12:8080: mode dsr needs the backend port "
+			  "to equal the VIP port 80 (the backend answers from the VIP's address "
+			  "and port); leave the port out or use mode nat");
 	xlb_cfg_free(&c);
 }
 
@@ -155,8 +164,9 @@ static void test_family(void)
 	xlb_cfg_init(&c);
 	if (batch_ok(&c, "vip add " VIP4 "\n"))
 		batch_err(&c, "backend add " VIP4 " [fd00::11]",
-			  "t.conf:1: backend [fd00::11]:80 and VIP " VIP4
-			  " are of different address families (nat and dsr need one family)");
+			  "t.conf:1: backend [fd00::11]:80 is IPv6 but VIP " VIP4
+			  " is IPv4: mode nat does not change the address family; "
+			  "use an IPv4 backend");
 	/* A tunnel carries either family inside the other. */
 	batch_ok(&c, "vip add tcp/198.18.1.11:80 mode tunnel\n"
 		     "backend add tcp/198.18.1.11:80 [fd00::11]\n");
@@ -262,7 +272,7 @@ static void test_batch_in_order(void)
 	int rc;
 
 	xlb_cfg_init(&c);
-	rc = xlb_cfg_exec_text(&c, t, strlen(t), "t.conf", err, sizeof(err), &n);
+	rc = batch_n(&c, t, strlen(t), &n);
 	if (!ASSERT_OK(rc, err))
 		goto out;
 	ASSERT_EQ(n, 7, "statements counted");
@@ -282,7 +292,7 @@ static void test_batch_bad_bytes(void)
 	int rc;
 
 	xlb_cfg_init(&c);
-	rc = xlb_cfg_exec_text(&c, nul, sizeof(nul) - 1, "t.conf", err, sizeof(err), NULL);
+	rc = batch_n(&c, nul, sizeof(nul) - 1, NULL);
 	ASSERT_EQ(rc, -EINVAL, "NUL byte rc");
 	ASSERT_STREQ(err, "t.conf:2: NUL byte in line (not a text file?)", "NUL message");
 	if (!ASSERT_NOT_NULL(line, "malloc"))
@@ -459,7 +469,7 @@ static bool converge_to(struct xlb *x, struct xlb_cfg *want, const char *text)
 	xlb_cfg_init(&fresh);
 	ok = batch_ok(&fresh, text);
 	if (ok)
-		ok = ASSERT_OK(xlb_cfg_converge(x, &fresh, err, sizeof(err)), err);
+		ok = ASSERT_OK(xlb_cfg_converge(x, &fresh), xlb_errmsg());
 	xlb_cfg_free(want);
 	*want = fresh;
 	return ok;
@@ -489,7 +499,7 @@ static const struct xlb_backend_info *backend_info(struct xlb *x, const char *vi
 	char line[256];
 
 	snprintf(line, sizeof(line), "backend del %s %s", vip, addr);
-	if (xlb_stmt_parse(line, &st, err, sizeof(err)) != 1)
+	if (xlb_stmt_parse(line, &st) != 1)
 		return NULL;
 	v = xlb_vip_find(x, &st.vip);
 	for (size_t i = 0; v && i < v->n_backends; i++)
@@ -583,7 +593,8 @@ static void test_converge_rollback(void)
 	 * libxlb catches, after the first VIP's changes went through. */
 	bad.vips[1].spec.key.port = 0;
 	bad.vips[1].be[0].ep.port = 0;
-	rc = xlb_cfg_converge(x, &bad, err, sizeof(err));
+	rc = xlb_cfg_converge(x, &bad);
+	snprintf(err, sizeof(err), "%s", xlb_errmsg());
 	ASSERT_NE(rc, 0, "converge to a refused configuration");
 	ASSERT_TRUE(strstr(err, "(nothing was changed)") != NULL, "message: %s", err);
 	datapath_is(x, "vip add " VIP4 " sched maglev mode nat ring 65537\n"

@@ -500,10 +500,10 @@ static void test_maglev_errors(void)
 	errmsg_clear();
 	expect_einval(xlb_maglev_build(m, 3, table, 65536), "size 65536", "prime");
 	errmsg_clear();
-	expect_einval(xlb_maglev_build(m, 3, table, 5), "size 5", "range");
+	expect_einval(xlb_maglev_build(m, 3, table, 5), "size 5", "between 7 and 1048573");
 	errmsg_clear();
 	/* 1048583 is prime but above XLB_RING_MAX. */
-	expect_einval(xlb_maglev_build(m, 3, table, 1048583), "size 1048583", "range");
+	expect_einval(xlb_maglev_build(m, 3, table, 1048583), "size 1048583", "between 7 and 1048573");
 	m[1].weight = 0;
 	errmsg_clear();
 	expect_einval(xlb_maglev_build(m, 3, table, 1009), "zero weight", "weight 0");

@@ -63,8 +63,7 @@ static bool written(const char *path, char **text, size_t *len)
 	bool ok;
 
 	xlb_cfg_init(&c);
-	ok = ASSERT_OK(xlb_cfg_exec_text(&c, CONF, strlen(CONF), "conf", err, sizeof(err), NULL),
-		       err) &&
+	ok = ASSERT_OK(xlb_cfg_exec_text(&c, CONF, strlen(CONF), "conf", NULL), xlb_errmsg()) &&
 	     ASSERT_OK(persist_write(path, &c, err, sizeof(err)), err);
 	xlb_cfg_free(&c);
 	if (ok) {

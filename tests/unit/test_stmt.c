@@ -23,9 +23,18 @@
 
 static char err[1024];
 
+/* xlb_stmt_parse, its message kept in err for the checks. */
+static int parse(const char *line, struct xlb_stmt *st)
+{
+	int rc = xlb_stmt_parse(line, st);
+
+	snprintf(err, sizeof(err), "%s", xlb_errmsg());
+	return rc;
+}
+
 static bool parse_ok(const char *line, struct xlb_stmt *st)
 {
-	int rc = xlb_stmt_parse(line, st, err, sizeof(err));
+	int rc = parse(line, st);
 
 	return ASSERT_TRUE(rc == 1, "parse \"%s\": rc %d: %s", line, rc, err);
 }
@@ -264,7 +273,7 @@ static void test_blank_and_comments(void)
 	struct xlb_stmt st;
 
 	for (size_t i = 0; i < sizeof(blanks) / sizeof(blanks[0]); i++) {
-		int rc = xlb_stmt_parse(blanks[i], &st, err, sizeof(err));
+		int rc = parse(blanks[i], &st);
 
 		ASSERT_TRUE(rc == 0 && st.verb == XLB_V_NONE, "\"%s\": rc %d verb %d: %s",
 			    blanks[i], rc, st.verb, err);
@@ -293,7 +302,7 @@ static void test_config_file(void)
 	struct xlb_stmt st;
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		rc = xlb_stmt_parse(lines[i], &st, err, sizeof(err));
+		rc = parse(lines[i], &st);
 		if (!ASSERT_TRUE(rc >= 0, "line %zu: %s", i + 1, err))
 			return;
 		n += rc;
@@ -313,7 +322,7 @@ static void test_huge_line(void)
 	memset(line, 'a', len);
 	memcpy(line, "vip add ", 8);
 	line[len] = '\0';
-	rc = xlb_stmt_parse(line, &st, err, sizeof(err));
+	rc = parse(line, &st);
 	ASSERT_EQ(rc, -EINVAL, "rc");
 	ASSERT_STREQ(err, "line too long (max 4096 bytes)", "message");
 	ASSERT_EQ(st.verb, XLB_V_NONE, "verb after error");
@@ -333,7 +342,7 @@ static void test_line_length_limit(void)
 	parse_ok(line, &st);
 	line[XLB_STMT_MAX_LEN] = ' ';
 	line[XLB_STMT_MAX_LEN + 1] = '\0';
-	rc = xlb_stmt_parse(line, &st, err, sizeof(err));
+	rc = parse(line, &st);
 	ASSERT_TRUE(rc == -EINVAL && strstr(err, "too long"), "one byte over: rc %d: %s", rc,
 		    err);
 }
@@ -374,7 +383,7 @@ static const struct {
 	  "unexpected 'enable' after statement" },
 	{ "backend_add_unknown_keyword", "backend add " VIP4 " " BE4 " drain",
 	  "unknown keyword 'drain' (expected weight)" },
-	{ "ring_not_prime", "vip add " VIP4 " ring 65536", "ring 65536 is not a prime" },
+	{ "ring_not_prime", "vip add " VIP4 " ring 65536", "ring size 65536 is not a prime between 7 and 1048573 (the default is 65537)" },
 	{ "ring_range", "vip set " VIP4 " ring 5", "ring 5 out of range (7-1048573)" },
 	{ "ring_not_number", "vip add " VIP4 " ring big",
 	  "bad ring 'big' (expected a prime 7-1048573)" },
@@ -503,7 +512,7 @@ static const struct {
 static void test_error(size_t i)
 {
 	struct xlb_stmt st;
-	int rc = xlb_stmt_parse(errors[i].line, &st, err, sizeof(err));
+	int rc = parse(errors[i].line, &st);
 
 	ASSERT_EQ(rc, -EINVAL, errors[i].line);
 	ASSERT_STREQ(err, errors[i].msg, "message");
@@ -520,19 +529,20 @@ static void test_error_long_host(void)
 	host[sizeof(host) - 1] = '\0';
 	snprintf(line, sizeof(line), "check set " VIP4 " http host %s", host);
 	snprintf(want, sizeof(want), "host '%s' too long (max 255 bytes)", host);
-	ASSERT_EQ(xlb_stmt_parse(line, &st, err, sizeof(err)), -EINVAL, "rc");
+	ASSERT_EQ(parse(line, &st), -EINVAL, "rc");
 	ASSERT_STREQ(err, want, "message");
 }
 
-static void test_error_small_buffer(void)
+static void test_error_cleared(void)
 {
-	char small[8];
 	struct xlb_stmt st;
 
-	/* The message is cut, never overrun; a NULL buffer is allowed. */
-	ASSERT_EQ(xlb_stmt_parse("frob", &st, small, sizeof(small)), -EINVAL, "rc");
-	ASSERT_STREQ(small, "unknown", "truncated message");
-	ASSERT_EQ(xlb_stmt_parse("frob", &st, NULL, 0), -EINVAL, "rc with no buffer");
+	/* The message is libxlb's (xlb_errmsg), and a good line clears it. */
+	ASSERT_EQ(xlb_stmt_parse("frob", &st), -EINVAL, "rc");
+	ASSERT_TRUE(strstr(xlb_errmsg(), "unknown command 'frob'") != NULL, "message: %s",
+		    xlb_errmsg());
+	ASSERT_EQ(xlb_stmt_parse("show", &st), 1, "rc of a good line");
+	ASSERT_STREQ(xlb_errmsg(), "", "message after a good line");
 }
 
 /* ---- round trips ------------------------------------------------------- */
@@ -715,7 +725,7 @@ int main(void)
 		test_end();
 	}
 	RUN_TEST(test_error_long_host);
-	RUN_TEST(test_error_small_buffer);
+	RUN_TEST(test_error_cleared);
 	for (size_t i = 0; i < sizeof(trips) / sizeof(trips[0]); i++) {
 		test_begin("round_trip_%s", trips[i].name);
 		test_round_trip(i);

@@ -487,12 +487,18 @@ struct create_watch {
 static void *create_watcher(void *arg)
 {
 	struct create_watch *cw = arg;
-	struct live l;
+	int vips = xlb_map_fd(cw->w.x, XLB_MAP_VIPS);
+	struct live l = {};
 	long id;
 
 	while (!atomic_load(&cw->w.stop)) {
-		if (live_read(cw->w.x, &cw->w.key, &l)) {
+		if (bpf_map_lookup_elem(vips, &cw->w.key, &l.val)) {
 			cw->absent++;
+			continue;
+		}
+		/* Found, but its table freed under the reader by a later
+		 * switch: not a state a packet (one lookup of each) sees. */
+		if (live_read(cw->w.x, &cw->w.key, &l)) {
 			live_free(&l);
 			continue;
 		}
@@ -517,6 +523,23 @@ static void *create_watcher(void *arg)
 #define N_CREATE 20
 #define ROUNDS_CREATE 300
 
+/* Stop the watcher and judge what it saw over rounds of what. A VIP that is
+ * deleted between rounds may be absent; one that is replaced may not. */
+static void watch_verdict(struct create_watch *cw, pthread_t t, int rc, int rounds,
+			  const char *what, bool may_be_absent)
+{
+	atomic_store(&cw->w.stop, true);
+	pthread_join(t, NULL);
+	ASSERT_OK(rc, xlb_errmsg());
+	test_log("%d %s: VIP seen whole %lu times, absent %lu, without a table %lu", rounds,
+		 what, cw->w.samples, cw->absent, cw->empty);
+	ASSERT_GT(cw->w.samples, 0, "lookups that found the VIP");
+	if (!may_be_absent)
+		ASSERT_EQ(cw->absent, 0, "lookups that did not find the VIP");
+	ASSERT_EQ(cw->empty, 0, "lookups that found the VIP without a table");
+	ASSERT_EQ(cw->w.bad, 0, "lookups whose table named a slot not in use by its VIP id");
+}
+
 static void test_create_never_empty(void)
 {
 	struct xlb_vip_spec s = vip_spec(5, XLB_SCHED_MAGLEV, RING_SMALL);
@@ -540,14 +563,54 @@ static void test_create_never_empty(void)
 		if (!rc)
 			rc = xlb_vip_del(cw.w.x, &s.key);
 	}
-	atomic_store(&cw.w.stop, true);
-	pthread_join(t, NULL);
-	ASSERT_OK(rc, xlb_errmsg());
-	test_log("%d creates: VIP seen whole %lu times, absent %lu, without a table %lu",
-		 ROUNDS_CREATE, cw.w.samples, cw.absent, cw.empty);
-	ASSERT_GT(cw.w.samples, 0, "lookups that found the VIP");
-	ASSERT_EQ(cw.empty, 0, "lookups that found the VIP without a table");
-	ASSERT_EQ(cw.w.bad, 0, "lookups whose table named a slot not in use");
+	watch_verdict(&cw, t, rc, ROUNDS_CREATE, "creates", true);
+out:
+	xlb_close(cw.w.x);
+}
+
+/* ---- a VIP whose mode changes is never absent, never half --------------- */
+
+#define ROUNDS_REPLACE 200
+
+/* Backend i on the VIP's port: valid for nat and dsr alike. */
+static void replace_backends(struct xlb_backend_spec *be)
+{
+	for (unsigned int i = 0; i < N_CREATE; i++) {
+		be[i] = be_of(i, 1, false);
+		be[i].ep.port = 0;
+	}
+}
+
+static void test_replace_never_absent(void)
+{
+	struct xlb_vip_spec s = vip_spec(7, XLB_SCHED_MAGLEV, RING_SMALL);
+	struct xlb_backend_spec be[N_CREATE];
+	struct create_watch cw = {};
+	const struct xlb_vip_info *v;
+	pthread_t t;
+	int rc;
+
+	cw.w.x = load();
+	if (!cw.w.x)
+		return;
+	cw.w.key = s.key;
+	replace_backends(be);
+	if (!ASSERT_OK(xlb_vip_create(cw.w.x, &s, be, N_CREATE), xlb_errmsg()) ||
+	    !ASSERT_OK(pthread_create(&t, NULL, create_watcher, &cw), "pthread_create"))
+		goto out;
+	rc = 0;
+	for (int r = 0; !rc && r < ROUNDS_REPLACE; r++) {
+		s.mode = r % 2 ? XLB_MODE_NAT : XLB_MODE_DSR;
+		rc = xlb_vip_replace(cw.w.x, &s, be, N_CREATE);
+		usleep(200);
+	}
+	watch_verdict(&cw, t, rc, ROUNDS_REPLACE, "mode changes", false);
+	v = xlb_vip_find(cw.w.x, &s.key);
+	if (ASSERT_TRUE(v != NULL, "VIP after the changes")) {
+		ASSERT_EQ(v->spec.mode, s.mode, "mode after the last change");
+		ASSERT_EQ(v->n_backends, N_CREATE, "backends after the changes");
+	}
+	ASSERT_EQ(xlb_vip_count(cw.w.x), 1, "VIPs in the model (the old ones freed)");
 out:
 	xlb_close(cw.w.x);
 }
@@ -912,8 +975,7 @@ static const char *config(unsigned int extra, uint32_t weight)
 
 static bool cfg_of(struct xlb_cfg *c, const char *t)
 {
-	return ASSERT_OK(xlb_cfg_exec_text(c, t, strlen(t), "t.conf", err, sizeof(err), NULL),
-			 err);
+	return ASSERT_OK(xlb_cfg_exec_text(c, t, strlen(t), "t.conf", NULL), xlb_errmsg());
 }
 
 static void test_converge_restores_tables(void)
@@ -930,7 +992,7 @@ static void test_converge_restores_tables(void)
 	xlb_cfg_init(&have);
 	xlb_cfg_init(&bad);
 	if (!cfg_of(&have, config(0, 1)) ||
-	    !ASSERT_OK(xlb_cfg_converge(x, &have, err, sizeof(err)), err))
+	    !ASSERT_OK(xlb_cfg_converge(x, &have), xlb_errmsg()))
 		goto out;
 	key = have.vips[0].spec.key;
 	if (!snap_take(x, &key, &before))
@@ -940,7 +1002,8 @@ static void test_converge_restores_tables(void)
 	if (!cfg_of(&bad, config(20, 4)))
 		goto out;
 	bad.vips[1].be[7].weight = XLB_MAX_WEIGHT + 1;
-	rc = xlb_cfg_converge(x, &bad, err, sizeof(err));
+	rc = xlb_cfg_converge(x, &bad);
+	snprintf(err, sizeof(err), "%s", xlb_errmsg());
 	ASSERT_NE(rc, 0, "converge to a refused configuration");
 	ASSERT_TRUE(strstr(err, "(nothing was changed)") != NULL, "message: %s", err);
 	ASSERT_TRUE(strstr(err, "above the maximum") != NULL, "message: %s", err);
@@ -949,6 +1012,42 @@ out:
 	snap_free(&before);
 	xlb_cfg_free(&have);
 	xlb_cfg_free(&bad);
+	xlb_close(x);
+}
+
+/* A configuration whose VIP changes mode converges by replacing it: the
+ * same backends, the new mode, one VIP. */
+static void test_converge_mode_change(void)
+{
+	static const char nat[] = "vip add tcp/198.19.3.10:80 ring 1009\n"
+				  "backend add tcp/198.19.3.10:80 198.18.50.2\n"
+				  "backend add tcp/198.19.3.10:80 198.18.50.3 weight 3\n";
+	static const char dsr[] = "vip add tcp/198.19.3.10:80 ring 1009 mode dsr\n"
+				  "backend add tcp/198.19.3.10:80 198.18.50.2\n"
+				  "backend add tcp/198.19.3.10:80 198.18.50.3 weight 3\n";
+	const struct xlb_vip_info *v;
+	struct xlb_cfg a, b;
+	struct xlb *x;
+
+	x = load();
+	if (!x)
+		return;
+	xlb_cfg_init(&a);
+	xlb_cfg_init(&b);
+	if (!cfg_of(&a, nat) || !cfg_of(&b, dsr) ||
+	    !ASSERT_OK(xlb_cfg_converge(x, &a), xlb_errmsg()) ||
+	    !ASSERT_OK(xlb_cfg_converge(x, &b), xlb_errmsg()))
+		goto out;
+	v = xlb_vip_find(x, &b.vips[0].spec.key);
+	if (ASSERT_TRUE(v != NULL, "VIP after the mode change")) {
+		ASSERT_EQ(v->spec.mode, XLB_MODE_DSR, "mode");
+		ASSERT_EQ(v->n_backends, 2, "backends");
+		ASSERT_NE(v->id, 0, "a new VIP id (the old one was held until the switch)");
+	}
+	ASSERT_EQ(xlb_vip_count(x), 1, "VIPs");
+out:
+	xlb_cfg_free(&a);
+	xlb_cfg_free(&b);
 	xlb_close(x);
 }
 
@@ -961,6 +1060,8 @@ int main(void)
 	RUN_TEST(test_freed_slot_not_reused);
 	RUN_TEST(test_create_never_empty);
 	RUN_TEST(test_create_failure_leaves_nothing);
+	RUN_TEST(test_replace_never_absent);
+	RUN_TEST(test_converge_mode_change);
 	RUN_CASE("test_invalid_weight_changes_nothing",
 		 test_invalid_changes_nothing("weight", "above the maximum"));
 	RUN_CASE("test_invalid_twice_changes_nothing",

@@ -120,17 +120,19 @@ int xlb_bpffs_check(const char *root)
 	return 0;
 }
 
-int xlb_mkdir_p(const char *path)
+int xlb_mkdir_p(const char *path, unsigned int mode)
 {
 	char buf[PATH_MAX];
 	size_t i, n;
 
 	n = snprintf(buf, sizeof(buf), "%s", path);
-	for (i = 1; i <= n && i < sizeof(buf); i++) {
+	if (n >= sizeof(buf))
+		return xlb_fail(ENAMETOOLONG, "path %s is too long", path);
+	for (i = 1; i <= n; i++) {
 		if (buf[i] != '/' && buf[i] != '\0')
 			continue;
 		buf[i] = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
+		if (mkdir(buf, mode) && errno != EEXIST)
 			return xlb_fail(errno, "creating %s failed: %s", buf, strerror(errno));
 		if (i < n)
 			buf[i] = '/';

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The VIP/backend model and how it is written into the maps.
+ * The map writes that follow libxlb's model (model.c): VIPs and backends
+ * changed in the maps, then in the model.
  *
  * xlbd is the only writer of the maps, so the model in memory mirrors them
  * and is read back only when a new xlbd adopts pinned maps. Every change is
@@ -19,234 +20,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "xlb_internal.h"
+#include "writes.h"
 
-#define TEXT_LEN 64 /* what xlb_vip_key_str/xlb_endpoint_str need */
-
-/* ---- ids -------------------------------------------------------------- */
-
-int xlb_ids_init(struct xlb_ids *ids, uint32_t size)
-{
-	ids->bits = calloc((size + 63) / 64, sizeof(*ids->bits));
-	ids->size = size;
-	return ids->bits ? 0 : -ENOMEM;
-}
-
-void xlb_ids_free(struct xlb_ids *ids)
-{
-	free(ids->bits);
-	ids->bits = NULL;
-}
-
-void xlb_ids_take(struct xlb_ids *ids, uint32_t id)
-{
-	ids->bits[id / 64] |= 1ull << (id % 64);
-}
-
-void xlb_ids_put(struct xlb_ids *ids, uint32_t id)
-{
-	ids->bits[id / 64] &= ~(1ull << (id % 64));
-}
-
-bool xlb_ids_used(const struct xlb_ids *ids, uint32_t id)
-{
-	return ids->bits[id / 64] & (1ull << (id % 64));
-}
-
-int xlb_ids_alloc(struct xlb_ids *ids, uint32_t *id)
-{
-	uint32_t w, i;
-
-	for (w = 0; w < (ids->size + 63) / 64; w++) {
-		if (ids->bits[w] == ~0ull)
-			continue;
-		i = w * 64 + __builtin_ctzll(~ids->bits[w]);
-		if (i >= ids->size)
-			break;
-		xlb_ids_take(ids, i);
-		*id = i;
-		return 0;
-	}
-	return -ENOSPC;
-}
-
-/* ---- keys, endpoints, names ------------------------------------------- */
-
-/* Lookups compare every byte of a key: rebuild addresses so the unused tail
- * of an IPv4 address is zero whatever the caller left there. */
-static void addr_canon(const struct xlb_addr *in, __u8 family, struct xlb_addr *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (family == XLB_FAMILY_V4)
-		out->v4 = in->v4;
-	else
-		*out = *in;
-}
-
-static void vip_key_canon(const struct xlb_vip_key *in, struct xlb_vip_key *out)
-{
-	memset(out, 0, sizeof(*out));
-	addr_canon(&in->addr, in->family, &out->addr);
-	out->port = in->port;
-	out->proto = in->proto;
-	out->family = in->family;
-}
-
-/* Port 0 in a request means the VIP's port; the model and the slots always
- * hold the real port, so "ADDR" and "ADDR:VIPPORT" name the same backend. */
-static void ep_canon(const struct xlb_endpoint *in, const struct xlb_vip_key *vip,
-		     struct xlb_endpoint *out)
-{
-	memset(out, 0, sizeof(*out));
-	addr_canon(&in->addr, in->family, &out->addr);
-	out->port = in->port ? in->port : vip->port;
-	out->family = in->family;
-}
-
-static bool ep_equal(const struct xlb_endpoint *a, const struct xlb_endpoint *b)
-{
-	return a->family == b->family && a->port == b->port &&
-	       !memcmp(&a->addr, &b->addr, sizeof(a->addr));
-}
-
-static bool family_valid(__u8 family)
-{
-	return family == XLB_FAMILY_V4 || family == XLB_FAMILY_V6;
-}
-
-static const char *vip_text(const struct xlb_vip_key *key, char buf[TEXT_LEN])
-{
-	return xlb_vip_key_str(key, buf, TEXT_LEN);
-}
-
-static const char *ep_text(const struct xlb_endpoint *ep, char buf[TEXT_LEN])
-{
-	return xlb_endpoint_str(ep, buf, TEXT_LEN);
-}
-
-/* Prefix the message of a failed inner call with the VIP it was for. */
-static int fail_for_vip(int err, const char *what, const struct xlb_vip_key *key)
-{
-	char why[512], vn[TEXT_LEN];
-
-	snprintf(why, sizeof(why), "%s", xlb_errmsg());
-	return xlb_fail(-err, "%s %s: %s", what, vip_text(key, vn), why);
-}
-
-/* ---- the model -------------------------------------------------------- */
-
-static struct xlb_vip_entry *vip_lookup(const struct xlb *x, const struct xlb_vip_key *canon)
-{
-	size_t i;
-
-	for (i = 0; i < x->n_vips; i++)
-		if (!memcmp(&x->vips[i].info.spec.key, canon, sizeof(*canon)))
-			return &x->vips[i];
-	return NULL;
-}
-
-static struct xlb_vip_entry *vip_by_id(const struct xlb *x, uint32_t id)
-{
-	size_t lo = 0, hi = x->n_vips, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (x->vips[mid].val.id == id)
-			return &x->vips[mid];
-		if (x->vips[mid].val.id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-static int vip_find(struct xlb *x, const struct xlb_vip_key *key, struct xlb_vip_entry **out)
-{
-	struct xlb_vip_key canon;
-	char vn[TEXT_LEN];
-
-	vip_key_canon(key, &canon);
-	*out = vip_lookup(x, &canon);
-	if (!*out)
-		return xlb_fail(ENOENT, "VIP %s does not exist (see 'xlbctl vip list')",
-				vip_text(&canon, vn));
-	return 0;
-}
-
-/* Room for one more VIP, taken before any map write so that inserting the
- * VIP into the model afterwards cannot fail. */
-static int vips_reserve(struct xlb *x)
-{
-	struct xlb_vip_entry *v;
-
-	v = realloc(x->vips, (x->n_vips + 1) * sizeof(*v));
-	if (!v)
-		return xlb_fail(ENOMEM, "out of memory for %zu VIPs", x->n_vips + 1);
-	x->vips = v;
-	return 0;
-}
-
-/* Keeps the array sorted by id so the order does not depend on history:
- * a restarted xlbd that adopts the maps lists VIPs as its predecessor did. */
-static void vip_insert(struct xlb *x, const struct xlb_vip_entry *e)
-{
-	struct xlb_vip_entry *v = x->vips;
-	size_t i;
-
-	for (i = 0; i < x->n_vips && v[i].val.id < e->val.id; i++)
-		;
-	memmove(&v[i + 1], &v[i], (x->n_vips - i) * sizeof(*v));
-	v[i] = *e;
-	x->n_vips++;
-}
-
-static void vip_remove(struct xlb *x, struct xlb_vip_entry *v)
-{
-	size_t i = v - x->vips;
-
-	free(v->be);
-	memmove(&x->vips[i], &x->vips[i + 1], (x->n_vips - i - 1) * sizeof(*v));
-	x->n_vips--;
-}
-
-static void vip_set_backends(struct xlb_vip_entry *v, struct xlb_backend_info *be, size_t n)
-{
-	free(v->be);
-	v->be = be;
-	v->info.backends = be;
-	v->info.n_backends = n;
-}
-
-static ssize_t be_index(const struct xlb_vip_entry *v, const struct xlb_endpoint *canon)
-{
-	size_t i;
-
-	for (i = 0; i < v->info.n_backends; i++)
-		if (ep_equal(&v->be[i].ep, canon))
-			return i;
-	return -1;
-}
-
-static int be_locate(struct xlb *x, const struct xlb_vip_key *vip,
-		     const struct xlb_endpoint *ep, struct xlb_vip_entry **v, size_t *idx)
-{
-	struct xlb_endpoint canon;
-	char vn[TEXT_LEN], bn[TEXT_LEN];
-	ssize_t i;
-	int err;
-
-	err = vip_find(x, vip, v);
-	if (err)
-		return err;
-	ep_canon(ep, &(*v)->info.spec.key, &canon);
-	i = be_index(*v, &canon);
-	if (i < 0)
-		return xlb_fail(ENOENT, "backend %s is not in %s (see 'xlbctl show')",
-				ep_text(&canon, bn), vip_text(&(*v)->info.spec.key, vn));
-	*idx = i;
-	return 0;
-}
+/* ---- table inputs ------------------------------------------------------ */
 
 static bool be_schedulable(const struct xlb_backend_info *b)
 {
@@ -257,32 +33,6 @@ static bool be_schedulable(const struct xlb_backend_info *b)
 static uint32_t member_weight(const struct xlb_vip_spec *spec, const struct xlb_backend_info *b)
 {
 	return spec->sched == XLB_SCHED_RR ? 1 : b->weight;
-}
-
-static bool sched_uses_ring(enum xlb_sched s)
-{
-	return s == XLB_SCHED_MAGLEV || s == XLB_SCHED_SRCHASH;
-}
-
-int xlb_model_init(struct xlb *x)
-{
-	if (xlb_ids_init(&x->vip_ids, XLB_MAX_VIPS) ||
-	    xlb_ids_init(&x->be_ids, XLB_MAX_BACKENDS))
-		return xlb_fail(ENOMEM, "out of memory for the VIP and backend ids");
-	return 0;
-}
-
-void xlb_model_free(struct xlb *x)
-{
-	size_t i;
-
-	for (i = 0; i < x->n_vips; i++)
-		free(x->vips[i].be);
-	free(x->vips);
-	x->vips = NULL;
-	x->n_vips = 0;
-	xlb_ids_free(&x->vip_ids);
-	xlb_ids_free(&x->be_ids);
 }
 
 /* ---- small map writes ------------------------------------------------- */
@@ -313,7 +63,7 @@ static int epoch_move(const struct xlb *x, uint32_t id)
 	return err;
 }
 
-static int slot_write(const struct xlb *x, uint32_t id, const struct xlb_backend *val)
+int slot_write(const struct xlb *x, uint32_t id, const struct xlb_backend *val)
 {
 	int err = bpf_map_update_elem(x->fd.backends, &id, val, BPF_ANY);
 
@@ -336,7 +86,7 @@ static void slot_in_use(const struct xlb_vip_entry *v, const struct xlb_backend_
 
 /* A freed slot keeps its generation: flows still naming it must not match
  * the next backend to take the slot, which gets gen + 1. */
-static void slot_freed(const struct xlb_backend *old, struct xlb_backend *out)
+void slot_freed(const struct xlb_backend *old, struct xlb_backend *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->gen = old->gen;
@@ -344,7 +94,7 @@ static void slot_freed(const struct xlb_backend *old, struct xlb_backend *out)
 
 /* xlb_vip_addrs counts the VIPs on each address, so the last VIP to leave
  * an address removes it without scanning the others. */
-static struct xlb_vip_key vip_addr_key(const struct xlb_vip_key *vip)
+struct xlb_vip_key vip_addr_key(const struct xlb_vip_key *vip)
 {
 	struct xlb_vip_key k = {};
 
@@ -382,7 +132,7 @@ static int vip_id_reset(const struct xlb *x, uint32_t id)
 	__u32 slot;
 	int err, i;
 
-	xlb_stats_zero(x, XLB_STATS_VIP(id));
+	xlb_stats_zero(x, XLB_STATS_VIP(x->max_backends, id));
 	err = bpf_map_update_elem(x->fd.vip_state, &id, &st, BPF_ANY);
 	for (i = 0; !err && i < 2; i++) {
 		slot = 2 * id + i;
@@ -407,7 +157,7 @@ static void vip_tables_drop(const struct xlb *x, uint32_t id)
 
 /* Read entries 0..n-1 of an array map: one batch call where the kernel has
  * it, one lookup per entry otherwise. */
-static int array_read(int fd, uint32_t n, void *vals, size_t value_size)
+int array_read(int fd, uint32_t n, void *vals, size_t value_size)
 {
 	__u32 *keys, count = n, out_batch = 0, i;
 	bool ok;
@@ -433,7 +183,7 @@ static int array_read(int fd, uint32_t n, void *vals, size_t value_size)
 
 int xlb_backend_slots_read(const struct xlb *x, struct xlb_backend *slots)
 {
-	int err = array_read(x->fd.backends, XLB_MAX_BACKENDS, slots, sizeof(*slots));
+	int err = array_read(x->fd.backends, x->max_backends, slots, sizeof(*slots));
 
 	if (err)
 		return xlb_fail(-err, "reading %s failed: %s", XLB_MAP_BACKENDS, strerror(-err));
@@ -441,19 +191,6 @@ int xlb_backend_slots_read(const struct xlb *x, struct xlb_backend *slots)
 }
 
 /* ---- tables ----------------------------------------------------------- */
-
-/* A built table: backend ids, one per entry. */
-struct table {
-	uint32_t *ids;
-	uint32_t size; /* 0: no usable backend, the VIP drops new flows */
-};
-
-/* A table change prepared before the first visible map write. */
-struct table_plan {
-	bool change; /* the VIP moves to a new table (of size 0 if fd < 0) */
-	int fd; /* the new inner map, filled and frozen */
-	uint32_t size;
-};
 
 static size_t table_members(const struct xlb_vip_spec *spec, const struct xlb_backend_info *be,
 			    size_t n, struct xlb_table_member *out)
@@ -474,13 +211,13 @@ static size_t table_members(const struct xlb_vip_spec *spec, const struct xlb_ba
 static int table_fill(const struct xlb_vip_spec *spec, const struct xlb_table_member *m,
 		      size_t n, struct table *t)
 {
-	uint32_t cap = sched_uses_ring(spec->sched) ? spec->ring_size : XLB_WRR_SEQ_MAX;
+	uint32_t cap = xlb_sched_uses_ring(spec->sched) ? spec->ring_size : XLB_WRR_SEQ_MAX;
 	int ret;
 
 	t->ids = malloc((size_t)cap * sizeof(*t->ids));
 	if (!t->ids)
 		return xlb_fail(ENOMEM, "out of memory for a table of %u entries", cap);
-	if (sched_uses_ring(spec->sched)) {
+	if (xlb_sched_uses_ring(spec->sched)) {
 		ret = xlb_maglev_build(m, n, t->ids, cap);
 		t->size = cap;
 	} else {
@@ -491,14 +228,14 @@ static int table_fill(const struct xlb_vip_spec *spec, const struct xlb_table_me
 		free(t->ids);
 		t->ids = NULL;
 		t->size = 0;
-		return fail_for_vip(ret, "building the table of", &spec->key);
+		return xlb_fail_vip(ret, "building the table of", &spec->key);
 	}
 	return 0;
 }
 
 /* The table a VIP with this spec and these backends has. Pure: no map is
  * touched, so a failure here leaves everything as it was. */
-static int table_build(const struct xlb_vip_spec *spec, const struct xlb_backend_info *be,
+int table_build(const struct xlb_vip_spec *spec, const struct xlb_backend_info *be,
 		       size_t n, struct table *t)
 {
 	struct xlb_table_member *m;
@@ -548,7 +285,7 @@ static int table_map_fill(int fd, const struct table *t)
 static int table_map_create(const struct xlb_vip_entry *v, const struct table *t)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_INNER_MAP);
-	char name[BPF_OBJ_NAME_LEN], vn[TEXT_LEN];
+	char name[BPF_OBJ_NAME_LEN], vn[XLB_TEXT_LEN];
 	int fd, err;
 
 	snprintf(name, sizeof(name), "xlb_tbl%u", v->val.id);
@@ -567,7 +304,7 @@ static int table_map_create(const struct xlb_vip_entry *v, const struct table *t
 	return fd;
 }
 
-static int table_prepare(const struct xlb_vip_entry *v, const struct table *t,
+int table_prepare(const struct xlb_vip_entry *v, const struct table *t,
 			 struct table_plan *p)
 {
 	p->change = true;
@@ -579,7 +316,7 @@ static int table_prepare(const struct xlb_vip_entry *v, const struct table *t,
 	return p->fd < 0 ? p->fd : 0;
 }
 
-static void table_plan_release(struct table_plan *p)
+void table_plan_release(struct table_plan *p)
 {
 	if (p->fd >= 0)
 		close(p->fd);
@@ -596,7 +333,7 @@ static bool table_inputs_equal(const struct xlb_vip_spec *sa, const struct xlb_b
 
 	if (sa->sched != sb->sched)
 		return false;
-	if (sched_uses_ring(sa->sched) && sa->ring_size != sb->ring_size)
+	if (xlb_sched_uses_ring(sa->sched) && sa->ring_size != sb->ring_size)
 		return false;
 	for (;;) {
 		while (i < na && !be_schedulable(&a[i]))
@@ -638,11 +375,11 @@ static int table_plan(const struct xlb_vip_entry *v, const struct xlb_vip_spec *
  * whole new one. The old slot keeps its table until the next change, for
  * packets that read the old value just before the switch.
  */
-static int table_publish(const struct xlb *x, struct xlb_vip_entry *v,
+int table_publish(const struct xlb *x, struct xlb_vip_entry *v,
 			 const struct xlb_vip_spec *spec, const struct table_plan *p)
 {
 	struct xlb_vip val = v->val;
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 	__u32 slot;
 	int err;
 
@@ -915,7 +652,7 @@ static int be_apply(struct xlb *x, struct xlb_vip_entry *v, enum be_op op, size_
 
 static int weight_check(const struct xlb_endpoint *ep, uint32_t weight)
 {
-	char bn[TEXT_LEN];
+	char bn[XLB_TEXT_LEN];
 
 	if (weight > XLB_MAX_WEIGHT)
 		return xlb_fail(EINVAL, "backend %s: weight %u is above the maximum of %u",
@@ -923,28 +660,23 @@ static int weight_check(const struct xlb_endpoint *ep, uint32_t weight)
 	return 0;
 }
 
-/* What can be wrong with a backend for this VIP, whether new or not. */
-static int be_check(const struct xlb_vip_entry *v, const struct xlb_endpoint *in,
-		    uint32_t weight, struct xlb_endpoint *ep)
+int xlb_backend_fits(const struct xlb_vip_spec *vip, const struct xlb_endpoint *ep)
 {
-	const struct xlb_vip_key *key = &v->info.spec.key;
-	const char *mode = xlb_mode_name(v->info.spec.mode);
-	char vn[TEXT_LEN], bn[TEXT_LEN];
+	const struct xlb_vip_key *key = &vip->key;
+	const char *mode = xlb_mode_name(vip->mode);
+	char vn[XLB_TEXT_LEN], bn[XLB_TEXT_LEN];
+	uint16_t port = ep->port ? ep->port : key->port;
 
-	if (!family_valid(in->family))
-		return xlb_fail(EINVAL, "backend address family %u is neither IPv4 nor IPv6",
-				in->family);
-	ep_canon(in, key, ep);
 	vip_text(key, vn);
 	ep_text(ep, bn);
-	if (weight_check(ep, weight))
-		return -EINVAL;
-	if (ep->family != key->family && v->info.spec.mode != XLB_MODE_TUNNEL)
+	/* Only a tunnel carries one family inside the other. */
+	if (ep->family != key->family && vip->mode != XLB_MODE_TUNNEL)
 		return xlb_fail(EAFNOSUPPORT,
 				"backend %s is IPv%u but VIP %s is IPv%u: mode %s does not change "
 				"the address family; use an IPv%u backend",
 				bn, ep->family, vn, key->family, mode, key->family);
-	if (v->info.spec.mode != XLB_MODE_NAT && ep->port != key->port)
+	/* dsr and tunnel leave the inner packet's ports alone. */
+	if (vip->mode != XLB_MODE_NAT && port != key->port)
 		return xlb_fail(EINVAL,
 				"backend %s: mode %s needs the backend port to equal the VIP "
 				"port %u (the backend answers from the VIP's address and port); "
@@ -953,11 +685,24 @@ static int be_check(const struct xlb_vip_entry *v, const struct xlb_endpoint *in
 	return 0;
 }
 
+/* What can be wrong with a backend for this VIP, whether new or not. */
+static int be_check(const struct xlb_vip_entry *v, const struct xlb_endpoint *in,
+		    uint32_t weight, struct xlb_endpoint *ep)
+{
+	if (!family_valid(in->family))
+		return xlb_fail(EINVAL, "backend address family %u is neither IPv4 nor IPv6",
+				in->family);
+	ep_canon(in, &v->info.spec.key, ep);
+	if (weight_check(ep, weight))
+		return -EINVAL;
+	return xlb_backend_fits(&v->info.spec, ep);
+}
+
 /* Everything that can be wrong with a new backend, checked before any write. */
 static int be_check_new(const struct xlb_vip_entry *v, const struct xlb_endpoint *in,
 			uint32_t weight, struct xlb_endpoint *ep)
 {
-	char vn[TEXT_LEN], bn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN], bn[XLB_TEXT_LEN];
 	int err = be_check(v, in, weight, ep);
 
 	if (!err && be_index(v, ep) >= 0)
@@ -969,8 +714,10 @@ static int be_check_new(const struct xlb_vip_entry *v, const struct xlb_endpoint
 static int be_take_id(struct xlb *x, uint32_t *id)
 {
 	if (xlb_ids_alloc(&x->be_ids, id))
-		return xlb_fail(ENOSPC, "no free backend slot (all %u are in use): delete unused "
-				"backends first", XLB_MAX_BACKENDS);
+		return xlb_fail(ENOSPC, "no free backend slot: all %u are in use (xlbd "
+				"--max-backends); delete unused backends, or restart xlbd with a "
+				"larger --max-backends (see docs/operations.md, Sizing)",
+				x->max_backends);
 	return 0;
 }
 
@@ -1074,19 +821,14 @@ int xlb_backend_set_down(struct xlb *x, const struct xlb_vip_key *vip,
 
 static int ring_check(const struct xlb_vip_key *key, uint32_t ring)
 {
-	char vn[TEXT_LEN];
+	int err = xlb_ring_check(ring);
 
-	if (ring < XLB_RING_MIN || ring > XLB_RING_MAX || !xlb_is_prime(ring))
-		return xlb_fail(EINVAL, "ring size %u of VIP %s is not a prime between %u and %u "
-				"(the default is %u)",
-				ring, vip_text(key, vn), XLB_RING_MIN, XLB_RING_MAX,
-				XLB_RING_DEFAULT);
-	return 0;
+	return err ? xlb_fail_vip(err, "VIP", key) : 0;
 }
 
 static int vip_key_check(const struct xlb_vip_key *key)
 {
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 
 	if (key->proto != IPPROTO_TCP && key->proto != IPPROTO_UDP)
 		return xlb_fail(EINVAL, "VIP protocol %u is neither tcp nor udp", key->proto);
@@ -1129,10 +871,11 @@ static int vip_spec_check(const struct xlb_vip_spec *in, struct xlb_vip_spec *ou
 
 /* Everything a new VIP needs but its entry in xlb_vips: it goes into the
  * model hidden, so packets cannot find it while its backends are set up. */
-static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec)
+static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec, bool replace,
+		       uint32_t *out_id)
 {
 	struct xlb_vip_entry e = { .hidden = true };
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 	uint32_t id;
 	int err;
 
@@ -1140,14 +883,16 @@ static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec)
 	if (err)
 		return err;
 	vip_text(&e.info.spec.key, vn);
-	if (vip_lookup(x, &e.info.spec.key))
+	if (!replace && vip_lookup(x, &e.info.spec.key))
 		return xlb_fail(EEXIST, "VIP %s already exists (change it with 'vip set', or "
 				"delete it first)", vn);
 	err = vips_reserve(x);
 	if (err)
 		return err;
 	if (xlb_ids_alloc(&x->vip_ids, &id))
-		return xlb_fail(ENOSPC, "no free VIP id: all %u VIPs are in use", XLB_MAX_VIPS);
+		return xlb_fail(ENOSPC, "no free VIP id: all %u VIPs are in use (xlbd --max-vips); "
+				"delete a VIP, or restart xlbd with a larger --max-vips (see "
+				"docs/operations.md, Sizing)", x->max_vips);
 	e.info.id = id;
 	e.val = (struct xlb_vip){
 		.id = id,
@@ -1170,45 +915,60 @@ static int vip_prepare(struct xlb *x, const struct xlb_vip_spec *spec)
 				strerror(-err));
 	}
 	vip_insert(x, &e);
+	*out_id = id;
 	return 0;
 }
 
-/* The insert is the last write: the VIP matches packets from here on, with
- * the table and backends it was given while hidden. */
-static int vip_publish(struct xlb *x, const struct xlb_vip_key *key)
+/* The one write of xlb_vips that makes v the VIP packets find, with the
+ * table and backends it was given while hidden: an insert for a new VIP, a
+ * switch in one update for a replaced one. */
+static int vip_publish(const struct xlb *x, struct xlb_vip_entry *v, bool replace)
 {
-	struct xlb_vip_entry *v;
-	char vn[TEXT_LEN];
-	int err = vip_find(x, key, &v);
+	char vn[XLB_TEXT_LEN];
+	int err;
 
+	err = bpf_map_update_elem(x->fd.vips, &v->info.spec.key, &v->val,
+				  replace ? BPF_EXIST : BPF_NOEXIST);
 	if (err)
-		return err;
-	err = bpf_map_update_elem(x->fd.vips, &v->info.spec.key, &v->val, BPF_NOEXIST);
-	if (err)
-		return xlb_fail(-err, "inserting VIP %s into %s failed: %s",
+		return xlb_fail(-err, "%s VIP %s in %s failed: %s",
+				replace ? "switching" : "inserting",
 				vip_text(&v->info.spec.key, vn), XLB_MAP_VIPS, strerror(-err));
 	v->hidden = false;
 	return 0;
 }
 
-int xlb_vip_create(struct xlb *x, const struct xlb_vip_spec *spec,
-		   const struct xlb_backend_spec *be, size_t n)
+static int vip_apply(struct xlb *x, struct xlb_vip_entry *v, const struct xlb_vip_spec *spec,
+		     const struct xlb_backend_spec *be, size_t n);
+static int vip_drop(struct xlb *x, struct xlb_vip_entry *v);
+
+/* A VIP built whole while hidden, then published in one write; on failure
+ * nothing of it is left. Returns its id in *id. */
+static int vip_build(struct xlb *x, const struct xlb_vip_spec *spec,
+		     const struct xlb_backend_spec *be, size_t n, bool replace, uint32_t *id)
 {
-	char why[512];
-	int err = vip_prepare(x, spec);
+	char why[XLB_MSG_LEN];
+	int err = vip_prepare(x, spec, replace, id);
 
 	if (err)
 		return err;
 	if (n)
-		err = xlb_vip_apply(x, spec, be, n);
+		err = vip_apply(x, vip_by_id(x, *id), spec, be, n);
 	if (!err)
-		err = vip_publish(x, &spec->key);
+		err = vip_publish(x, vip_by_id(x, *id), replace);
 	if (err) {
 		snprintf(why, sizeof(why), "%s", xlb_errmsg());
-		xlb_vip_del(x, &spec->key);
+		vip_drop(x, vip_by_id(x, *id));
 		xlb_fail(-err, "%s", why);
 	}
 	return err;
+}
+
+int xlb_vip_create(struct xlb *x, const struct xlb_vip_spec *spec,
+		   const struct xlb_backend_spec *be, size_t n)
+{
+	uint32_t id;
+
+	return vip_build(x, spec, be, n, false, &id);
 }
 
 int xlb_vip_add(struct xlb *x, const struct xlb_vip_spec *spec)
@@ -1216,11 +976,43 @@ int xlb_vip_add(struct xlb *x, const struct xlb_vip_spec *spec)
 	return xlb_vip_create(x, spec, NULL, 0);
 }
 
+/*
+ * Mode and encapsulation are what a VIP's backend slots were written for,
+ * so a change of them is a new VIP under a new id: built hidden beside the
+ * old one, switched to in the one update of its xlb_vips entry, and only
+ * then is the old one freed. A packet (or a crash) finds the VIP wholly old
+ * or wholly new, never absent; flows to the old slots are rescheduled
+ * because those slots are freed.
+ */
+int xlb_vip_replace(struct xlb *x, const struct xlb_vip_spec *spec,
+		    const struct xlb_backend_spec *be, size_t n)
+{
+	struct xlb_vip_entry *old;
+	uint32_t old_id, id;
+	int err;
+
+	err = vip_find(x, &spec->key, &old);
+	if (err)
+		return err;
+	old_id = old->val.id;
+	err = vip_build(x, spec, be, n, true, &id);
+	if (err)
+		return err;
+	/* Out of xlb_vips already: vip_drop must not delete the new value. */
+	old = vip_by_id(x, old_id);
+	old->hidden = true;
+	err = vip_drop(x, old);
+	if (err)
+		return xlb_fail_vip(err, "the new VIP is in place, but freeing the old state of",
+				    &spec->key);
+	return 0;
+}
+
 /* The spec a VIP can move to without being re-created: scheduler and ring. */
 static int vip_spec_next(const struct xlb_vip_entry *v, const struct xlb_vip_spec *spec,
 			 struct xlb_vip_spec *next)
 {
-	char vn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN];
 	int err;
 
 	if (spec->mode != v->info.spec.mode)
@@ -1288,7 +1080,7 @@ static int want_index(const struct xlb_vip_entry *v, const struct xlb_backend_sp
 		      size_t n, struct ep_ref **out)
 {
 	struct ep_ref *w = calloc(n + 1, sizeof(*w));
-	char vn[TEXT_LEN], bn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN], bn[XLB_TEXT_LEN];
 	size_t i;
 	int err = 0;
 
@@ -1398,7 +1190,7 @@ static int be_id_cmp(const void *a, const void *b)
  * keeping the message of the failure. */
 static void filter_undo(const struct xlb *x, const struct vip_change *c)
 {
-	char why[512];
+	char why[XLB_MSG_LEN];
 
 	if (!c->n_taken || c->v->info.spec.mode != XLB_MODE_NAT)
 		return;
@@ -1410,15 +1202,21 @@ static void filter_undo(const struct xlb *x, const struct vip_change *c)
 int xlb_vip_apply(struct xlb *x, const struct xlb_vip_spec *spec,
 		  const struct xlb_backend_spec *be, size_t n)
 {
+	struct xlb_vip_entry *v;
+	int err = vip_find(x, &spec->key, &v);
+
+	return err ? err : vip_apply(x, v, spec, be, n);
+}
+
+static int vip_apply(struct xlb *x, struct xlb_vip_entry *v, const struct xlb_vip_spec *spec,
+		     const struct xlb_backend_spec *be, size_t n)
+{
 	struct ep_ref *want = NULL, *cur = NULL;
 	struct xlb_vip_spec next;
-	struct xlb_vip_entry *v;
 	struct vip_change c;
 	int err;
 
-	err = vip_find(x, &spec->key, &v);
-	if (!err)
-		err = vip_spec_next(v, spec, &next);
+	err = vip_spec_next(v, spec, &next);
 	if (err)
 		return err;
 	err = chg_init(&c, v, &next, v->info.n_backends, n);
@@ -1450,7 +1248,7 @@ static int plan_health(const struct xlb *x, struct vip_change *c, const struct e
 		       const struct xlb_backend_health *h, size_t n)
 {
 	const struct xlb_vip_entry *v = c->v;
-	char vn[TEXT_LEN], bn[TEXT_LEN];
+	char vn[XLB_TEXT_LEN], bn[XLB_TEXT_LEN];
 	struct xlb_backend_info *b;
 	const struct ep_ref *r;
 	struct xlb_endpoint ep;
@@ -1551,15 +1349,21 @@ static size_t vip_slots_free(const struct xlb *x, const struct xlb_vip_entry *v,
 
 int xlb_vip_del(struct xlb *x, const struct xlb_vip_key *key)
 {
-	struct xlb_backend *old;
 	struct xlb_vip_entry *v;
-	char vn[TEXT_LEN];
+	int err = vip_find(x, key, &v);
+
+	return err ? err : vip_drop(x, v);
+}
+
+/* A hidden VIP is not in xlb_vips (being built, or replaced): only its
+ * slots, tables, ids and address reference go. */
+static int vip_drop(struct xlb *x, struct xlb_vip_entry *v)
+{
+	struct xlb_backend *old;
+	char vn[XLB_TEXT_LEN];
 	size_t freed, i;
 	int err;
 
-	err = vip_find(x, key, &v);
-	if (err)
-		return err;
 	vip_text(&v->info.spec.key, vn);
 	old = calloc(v->info.n_backends + 1, sizeof(*old));
 	if (!old)
@@ -1590,333 +1394,4 @@ out:
 	if (err)
 		return xlb_fail(-err, "deleting VIP %s failed: %s", vn, strerror(-err));
 	return xlb_filter_sync(x);
-}
-
-/* ---- snapshot --------------------------------------------------------- */
-
-size_t xlb_vip_count(const struct xlb *x)
-{
-	return x->n_vips;
-}
-
-const struct xlb_vip_info *xlb_vip_at(const struct xlb *x, size_t i)
-{
-	return i < x->n_vips ? &x->vips[i].info : NULL;
-}
-
-const struct xlb_vip_info *xlb_vip_find(const struct xlb *x, const struct xlb_vip_key *key)
-{
-	struct xlb_vip_key canon;
-	struct xlb_vip_entry *v;
-
-	vip_key_canon(key, &canon);
-	v = vip_lookup(x, &canon);
-	return v ? &v->info : NULL;
-}
-
-/* ---- adoption --------------------------------------------------------- */
-
-static int adopt_refuse(const struct xlb *x, const char *what, const struct xlb_vip_key *key)
-{
-	char vn[TEXT_LEN];
-
-	return xlb_fail(EPROTO, "the pinned %s %s under %s is invalid: run 'xlbd --detach' to "
-			"remove the pins (drops established flows), then start again",
-			what, vip_text(key, vn), x->pin_root);
-}
-
-static bool vip_value_sane(const struct xlb_vip_key *key, const struct xlb_vip *val)
-{
-	struct xlb_vip_key canon;
-
-	vip_key_canon(key, &canon);
-	return !memcmp(&canon, key, sizeof(canon)) && key->port &&
-	       (key->proto == IPPROTO_TCP || key->proto == IPPROTO_UDP) &&
-	       family_valid(key->family) && val->id < XLB_MAX_VIPS &&
-	       val->table_slot / 2 == val->id && val->sched < XLB_SCHED_MAX &&
-	       val->mode < XLB_MODE_MAX && val->ring_size >= XLB_RING_MIN &&
-	       val->ring_size <= XLB_RING_MAX && xlb_is_prime(val->ring_size);
-}
-
-static int adopt_vip(struct xlb *x, const struct xlb_vip_key *key, const struct xlb_vip *val)
-{
-	struct xlb_vip_entry e = {};
-	int err;
-
-	if (!vip_value_sane(key, val) || xlb_ids_used(&x->vip_ids, val->id))
-		return adopt_refuse(x, "VIP", key);
-	e.info.spec.key = *key;
-	e.info.spec.sched = val->sched;
-	e.info.spec.mode = val->mode;
-	e.info.spec.ring_size = val->ring_size;
-	e.info.spec.encap = val->encap;
-	e.info.spec.gue_port = ntohs(val->gue_port);
-	e.info.id = val->id;
-	e.val = *val;
-	err = vips_reserve(x);
-	if (err)
-		return err;
-	vip_insert(x, &e);
-	xlb_ids_take(&x->vip_ids, val->id);
-	return 0;
-}
-
-static int adopt_vips(struct xlb *x)
-{
-	struct xlb_vip_key key, next;
-	struct xlb_vip val;
-	void *prev = NULL;
-	int err;
-
-	for (;;) {
-		err = bpf_map_get_next_key(x->fd.vips, prev, &next);
-		if (err == -ENOENT)
-			return 0;
-		if (err)
-			return xlb_fail(-err, "walking %s failed: %s", XLB_MAP_VIPS,
-					strerror(-err));
-		key = next;
-		prev = &key;
-		err = bpf_map_lookup_elem(x->fd.vips, &key, &val);
-		if (err)
-			return xlb_fail(-err, "reading %s failed: %s", XLB_MAP_VIPS,
-					strerror(-err));
-		err = adopt_vip(x, &key, &val);
-		if (err)
-			return err;
-	}
-}
-
-static int be_append(struct xlb_vip_entry *v, const struct xlb_backend *slot, uint32_t id)
-{
-	struct xlb_backend_info *be, *b;
-
-	be = realloc(v->be, (v->info.n_backends + 1) * sizeof(*be));
-	if (!be)
-		return xlb_fail(ENOMEM, "out of memory adopting backend slot %u", id);
-	b = &be[v->info.n_backends];
-	memset(b, 0, sizeof(*b));
-	b->ep.addr = slot->addr;
-	b->ep.port = slot->port;
-	b->ep.family = slot->family;
-	b->weight = slot->weight;
-	b->drain = slot->flags & XLB_BACKEND_F_DRAIN;
-	b->down = slot->flags & XLB_BACKEND_F_DOWN;
-	b->id = id;
-	v->be = be;
-	v->info.backends = be;
-	v->info.n_backends++;
-	return 0;
-}
-
-/* A slot in use whose VIP is gone was being freed when the previous xlbd
- * stopped (vip del frees the slots after deleting the VIP): finish that. */
-static int adopt_orphan(const struct xlb *x, uint32_t id, const struct xlb_backend *slot)
-{
-	struct xlb_backend val;
-	int err;
-
-	slot_freed(slot, &val);
-	err = slot_write(x, id, &val);
-	if (err)
-		return xlb_fail(-err, "freeing orphaned %s[%u] failed: %s", XLB_MAP_BACKENDS, id,
-				strerror(-err));
-	return 0;
-}
-
-static int adopt_backends(struct xlb *x)
-{
-	struct xlb_backend *slots;
-	struct xlb_vip_entry *v;
-	uint32_t id;
-	int err;
-
-	slots = calloc(XLB_MAX_BACKENDS, sizeof(*slots));
-	if (!slots)
-		return xlb_fail(ENOMEM, "out of memory reading %s", XLB_MAP_BACKENDS);
-	err = xlb_backend_slots_read(x, slots);
-	for (id = 0; !err && id < XLB_MAX_BACKENDS; id++) {
-		if (!(slots[id].flags & XLB_BACKEND_F_IN_USE))
-			continue;
-		v = vip_by_id(x, slots[id].vip_id);
-		if (!v || slots[id].family != v->info.spec.key.family) {
-			err = adopt_orphan(x, id, &slots[id]);
-			continue;
-		}
-		err = be_append(v, &slots[id], id);
-		if (!err)
-			xlb_ids_take(&x->be_ids, id);
-	}
-	free(slots);
-	return err;
-}
-
-static __u32 vip_addr_users(const struct xlb *x, const struct xlb_vip_key *a)
-{
-	struct xlb_vip_key k;
-	__u32 n = 0;
-	size_t i;
-
-	for (i = 0; i < x->n_vips; i++) {
-		k = vip_addr_key(&x->vips[i].info.spec.key);
-		n += !memcmp(&k, a, sizeof(k));
-	}
-	return n;
-}
-
-/* A VIP add or del interrupted between its writes leaves a count off by
- * one: recount from the adopted VIPs. */
-static int repair_vip_addrs(const struct xlb *x)
-{
-	struct xlb_vip_key *keys, cur, k;
-	void *prev = NULL;
-	size_t n = 0, i;
-	__u32 cnt;
-	int err = 0;
-
-	keys = calloc(XLB_MAX_VIPS, sizeof(*keys));
-	if (!keys)
-		return xlb_fail(ENOMEM, "out of memory reading %s", XLB_MAP_VIP_ADDRS);
-	while (n < XLB_MAX_VIPS && !bpf_map_get_next_key(x->fd.vip_addrs, prev, &keys[n])) {
-		cur = keys[n++];
-		prev = &cur;
-	}
-	for (i = 0; !err && i < n; i++)
-		if (!vip_addr_users(x, &keys[i]))
-			err = bpf_map_delete_elem(x->fd.vip_addrs, &keys[i]);
-	for (i = 0; !err && i < x->n_vips; i++) {
-		k = vip_addr_key(&x->vips[i].info.spec.key);
-		cnt = vip_addr_users(x, &k);
-		err = bpf_map_update_elem(x->fd.vip_addrs, &k, &cnt, BPF_ANY);
-	}
-	free(keys);
-	if (err)
-		return xlb_fail(-err, "repairing %s failed: %s", XLB_MAP_VIP_ADDRS, strerror(-err));
-	return 0;
-}
-
-/* The table a VIP points at, read back from its map into *ids (malloc'ed,
- * v->val.table_size entries; NULL when the VIP has no table). -ENOENT: the
- * map is gone. */
-static int live_table_read(const struct xlb *x, const struct xlb_vip_entry *v, uint32_t **ids)
-{
-	__u32 slot = v->val.table_slot, map_id;
-	uint32_t *live;
-	int fd, err;
-
-	*ids = NULL;
-	if (!v->val.table_size)
-		return 0;
-	err = bpf_map_lookup_elem(x->fd.tables, &slot, &map_id);
-	if (err)
-		return err;
-	fd = bpf_map_get_fd_by_id(map_id);
-	if (fd < 0)
-		return fd;
-	live = malloc((size_t)v->val.table_size * sizeof(*live));
-	err = live ? array_read(fd, v->val.table_size, live, sizeof(*live)) : -ENOMEM;
-	close(fd);
-	if (err)
-		free(live);
-	else
-		*ids = live;
-	return err;
-}
-
-/* Whether the table a VIP points at holds exactly t. */
-static int table_live_equal(const struct xlb *x, const struct xlb_vip_entry *v,
-			    const struct table *t, bool *equal)
-{
-	uint32_t *live;
-	int err;
-
-	*equal = v->val.table_size == t->size;
-	if (!*equal || !t->size)
-		return 0;
-	*equal = false;
-	err = live_table_read(x, v, &live);
-	if (err)
-		return err == -ENOENT ? 0 : err;
-	*equal = !memcmp(live, t->ids, (size_t)t->size * sizeof(*live));
-	free(live);
-	return 0;
-}
-
-int xlb_vip_table_digest(const struct xlb *x, const struct xlb_vip_key *key, uint64_t *digest)
-{
-	const struct xlb_vip_entry *v;
-	struct xlb_table_member *m;
-	struct xlb_vip_key canon;
-	char vn[TEXT_LEN];
-	uint32_t *live;
-	size_t i, n;
-	int err;
-
-	vip_key_canon(key, &canon);
-	v = vip_lookup(x, &canon);
-	if (!v)
-		return xlb_fail(ENOENT, "no VIP %s", vip_text(key, vn));
-	err = live_table_read(x, v, &live);
-	if (err)
-		return xlb_fail(-err, "reading the live table of %s: %s", vip_text(key, vn),
-				strerror(-err));
-	n = v->info.n_backends;
-	m = calloc(n ? n : 1, sizeof(*m));
-	err = m ? 0 : xlb_fail(ENOMEM, "out of memory");
-	for (i = 0; m && i < n; i++) {
-		m[i].id = v->be[i].id;
-		m[i].ep = v->be[i].ep;
-	}
-	if (!err)
-		err = xlb_table_digest(live, v->val.table_size, m, n, digest);
-	free(m);
-	free(live);
-	return err;
-}
-
-/*
- * A change interrupted between its slot write and its table switch leaves
- * the table behind the slots. Rebuild each table from the adopted model and
- * switch only where it differs: the build is deterministic, so normally
- * nothing changes and established flows are never touched anyway.
- */
-static int repair_table(struct xlb *x, struct xlb_vip_entry *v)
-{
-	struct table_plan plan = { .fd = -1 };
-	struct table t;
-	bool equal;
-	int err;
-
-	err = table_build(&v->info.spec, v->be, v->info.n_backends, &t);
-	if (err)
-		return err;
-	err = table_live_equal(x, v, &t, &equal);
-	if (err)
-		err = xlb_fail(-err, "reading the live table of VIP id %u failed: %s", v->val.id,
-			       strerror(-err));
-	if (!err && !equal) {
-		err = table_prepare(v, &t, &plan);
-		if (!err)
-			err = table_publish(x, v, &v->info.spec, &plan);
-		table_plan_release(&plan);
-	}
-	free(t.ids);
-	return err;
-}
-
-int xlb_model_adopt(struct xlb *x)
-{
-	size_t i;
-	int err;
-
-	err = adopt_vips(x);
-	if (!err)
-		err = adopt_backends(x);
-	if (!err)
-		err = repair_vip_addrs(x);
-	for (i = 0; !err && i < x->n_vips; i++)
-		err = repair_table(x, &x->vips[i]);
-	if (!err)
-		err = xlb_filter_sync(x);
-	return err;
 }

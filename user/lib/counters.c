@@ -21,7 +21,7 @@
 
 int xlb_stats_map(struct xlb *x)
 {
-	size_t len = (size_t)x->stats_cpus * XLB_STATS_SLOTS * sizeof(struct xlb_counters);
+	size_t len = (size_t)x->stats_cpus * x->stats_slots * sizeof(struct xlb_counters);
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, x->fd.stats, 0);
 
 	if (p == MAP_FAILED)
@@ -41,7 +41,7 @@ void xlb_stats_unmap(struct xlb *x)
 
 static struct xlb_counters *stats_at(const struct xlb *x, int cpu, __u32 slot)
 {
-	return &x->stats[XLB_STATS_KEY((size_t)cpu, slot)];
+	return &x->stats[XLB_STATS_KEY((size_t)x->stats_slots, (size_t)cpu, slot)];
 }
 
 static void counters_sum(const struct xlb *x, __u32 slot, struct xlb_counters *out)
@@ -68,9 +68,9 @@ static const struct xlb_vip_info *vip_by_id(const struct xlb *x, uint32_t vip_id
 {
 	size_t i;
 
-	for (i = 0; i < xlb_vip_count(x); i++)
-		if (xlb_vip_at(x, i)->id == vip_id)
-			return xlb_vip_at(x, i);
+	for (i = 0; i < x->n_vips; i++)
+		if (x->vips[i].info.id == vip_id)
+			return &x->vips[i].info;
 	return NULL;
 }
 
@@ -82,10 +82,10 @@ int xlb_vip_counters(const struct xlb *x, uint32_t vip_id, struct xlb_counters *
 	struct xlb_counters be;
 	size_t i;
 
-	if (vip_id >= XLB_MAX_VIPS)
+	if (vip_id >= x->max_vips)
 		return xlb_fail(EINVAL, "VIP id %u is out of range (ids go up to %u)", vip_id,
-				XLB_MAX_VIPS - 1);
-	counters_sum(x, XLB_STATS_VIP(vip_id), out);
+				x->max_vips - 1);
+	counters_sum(x, XLB_STATS_VIP(x->max_backends, vip_id), out);
 	v = vip_by_id(x, vip_id);
 	for (i = 0; v && i < v->n_backends; i++) {
 		counters_sum(x, XLB_STATS_BACKEND(v->backends[i].id), &be);
@@ -97,9 +97,9 @@ int xlb_vip_counters(const struct xlb *x, uint32_t vip_id, struct xlb_counters *
 
 int xlb_backend_counters(const struct xlb *x, uint32_t backend_id, struct xlb_counters *out)
 {
-	if (backend_id >= XLB_MAX_BACKENDS)
+	if (backend_id >= x->max_backends)
 		return xlb_fail(EINVAL, "backend id %u is out of range (ids go up to %u)",
-				backend_id, XLB_MAX_BACKENDS - 1);
+				backend_id, x->max_backends - 1);
 	counters_sum(x, XLB_STATS_BACKEND(backend_id), out);
 	return 0;
 }
@@ -124,33 +124,9 @@ void xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id)
 	int cpu;
 
 	for (cpu = 0; cpu < x->stats_cpus; cpu++) {
-		v = stats_at(x, cpu, XLB_STATS_VIP(vip_id));
+		v = stats_at(x, cpu, XLB_STATS_VIP(x->max_backends, vip_id));
 		b = stats_at(x, cpu, XLB_STATS_BACKEND(backend_id));
 		v->packets += b->packets;
 		v->bytes += b->bytes;
 	}
-}
-
-/* Invalidate every cached next hop (struct xlb_nexthop): flows look their
- * next hop up again with their next packet. The datapath's clock (flow ages
- * for the idle sweep) moves with it. */
-int xlb_nexthop_flush(const struct xlb *x)
-{
-	struct xlb_addr_filter *f = calloc(1, sizeof(*f));
-	__u32 zero = 0;
-	int err;
-
-	if (!f)
-		return xlb_fail(ENOMEM, "out of memory updating %s", XLB_MAP_ADDR_FILTER);
-	err = bpf_map_lookup_elem(x->fd.addr_filter, &zero, f);
-	if (!err) {
-		f->nexthop_gen++;
-		f->clock = xlb_clock_now();
-		err = bpf_map_update_elem(x->fd.addr_filter, &zero, f, BPF_ANY);
-	}
-	free(f);
-	if (err)
-		return xlb_fail(-err, "bumping the next-hop generation in %s failed: %s",
-				XLB_MAP_ADDR_FILTER, strerror(-err));
-	return 0;
 }

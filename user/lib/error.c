@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
-#include "libxlb.h"
+#include "xlb_internal.h"
 
 /* Per thread, so a caller's threads never overwrite each other's
  * explanation. */
-static __thread char last_error[512];
+static __thread char last_error[XLB_MSG_LEN];
 
 const char *xlb_errmsg(void)
 {
@@ -23,6 +24,14 @@ int xlb_fail(int err, const char *fmt, ...)
 	return err > 0 ? -err : err;
 }
 
+int xlb_fail_vip(int err, const char *what, const struct xlb_vip_key *key)
+{
+	char why[XLB_MSG_LEN], vn[XLB_TEXT_LEN];
+
+	snprintf(why, sizeof(why), "%s", last_error[0] ? last_error : strerror(err < 0 ? -err : err));
+	return xlb_fail(err, "%s %s: %s", what, xlb_vip_key_str(key, vn, sizeof(vn)), why);
+}
+
 static void notice_stderr(enum xlb_notice_level level, const char *msg)
 {
 	fprintf(stderr, "%s: %s\n", level == XLB_NOTICE_WARN ? "warning" : "info", msg);
@@ -37,7 +46,7 @@ void xlb_set_notice_sink(xlb_notice_fn fn)
 
 static void notice(enum xlb_notice_level level, const char *fmt, va_list ap)
 {
-	char msg[512];
+	char msg[XLB_MSG_LEN];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	notice_sink(level, msg);

@@ -12,20 +12,6 @@
 
 #include "exec.h"
 
-#define TEXT_MAX 80 /* any VIP or endpoint text */
-
-static int __attribute__((format(printf, 4, 5)))
-fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static int sign_cmp(long a, long b)
 {
@@ -237,12 +223,12 @@ static void be_remove(struct xlb_cfg *c, struct xlb_cfg_vip *v, struct xlb_cfg_b
 
 static const char *key_str(const struct xlb_vip_key *key, char *buf)
 {
-	return xlb_vip_key_str(key, buf, TEXT_MAX);
+	return xlb_vip_key_str(key, buf, XLB_TEXT_LEN);
 }
 
 static const char *ep_str(const struct xlb_endpoint *ep, char *buf)
 {
-	return xlb_endpoint_str(ep, buf, TEXT_MAX);
+	return xlb_endpoint_str(ep, buf, XLB_TEXT_LEN);
 }
 
 static uint32_t gcd(uint32_t a, uint32_t b)
@@ -262,11 +248,11 @@ static uint32_t gcd(uint32_t a, uint32_t b)
  * only shorten it (a subset's gcd is no smaller), so checking every
  * backend of weight > 0 guarantees that no health change can overflow it.
  */
-static int check_turns(const struct xlb_cfg_vip *v, char *err, size_t errlen)
+static int check_turns(const struct xlb_cfg_vip *v)
 {
 	unsigned long long len = 0;
 	uint32_t g = 0;
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 	size_t i;
 
 	if (v->spec.sched != XLB_SCHED_WRR)
@@ -279,60 +265,59 @@ static int check_turns(const struct xlb_cfg_vip *v, char *err, size_t errlen)
 		len += v->be[i].weight / g;
 	if (len <= XLB_WRR_SEQ_MAX)
 		return 0;
-	return fail(err, errlen, -EINVAL,
-		    "weights of %s add up to %llu turns (after dividing by their gcd %u), "
-		    "more than the %u a wrr VIP holds; use smaller weights",
-		    key_str(&v->spec.key, k), len, g, XLB_WRR_SEQ_MAX);
+	return xlb_fail(-EINVAL,
+			"weights of %s add up to %llu turns (after dividing by their gcd %u), "
+			"more than the %u a wrr VIP holds; use smaller weights",
+			key_str(&v->spec.key, k), len, g, XLB_WRR_SEQ_MAX);
 }
 
 /* Maglev gives every backend at least one slot only while the table has
  * more slots than there are backends. */
-static int check_ring(const struct xlb_cfg_vip *v, size_t n_be, char *err, size_t errlen)
+static int check_ring(const struct xlb_cfg_vip *v, size_t n_be)
 {
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 
-	if (v->spec.sched == XLB_SCHED_RR || v->spec.sched == XLB_SCHED_WRR)
+	if (!xlb_sched_uses_ring(v->spec.sched))
 		return 0;
 	if (n_be <= v->spec.ring_size)
 		return 0;
-	return fail(err, errlen, -EINVAL,
-		    "%s would have %zu backends but its ring has only %u entries; "
-		    "use 'vip set %s ring PRIME' with a prime of at least 100 x backends",
-		    key_str(&v->spec.key, k), n_be, v->spec.ring_size, k);
+	return xlb_fail(-EINVAL,
+			"%s would have %zu backends but its ring has only %u entries; "
+			"use 'vip set %s ring PRIME' with a prime of at least 100 x backends",
+			key_str(&v->spec.key, k), n_be, v->spec.ring_size, k);
 }
 
-static int no_vip(const struct xlb_vip_key *key, char *err, size_t errlen)
+static int no_vip(const struct xlb_vip_key *key)
 {
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 
 	key_str(key, k);
-	return fail(err, errlen, -EINVAL, "no VIP %s (add it first with 'vip add %s')", k, k);
+	return xlb_fail(-EINVAL, "no VIP %s (add it first with 'vip add %s')", k, k);
 }
 
-static int no_backend(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep, char *err,
-		      size_t errlen)
+static int no_backend(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep)
 {
-	char k[TEXT_MAX], b[TEXT_MAX];
+	char k[XLB_TEXT_LEN], b[XLB_TEXT_LEN];
 
-	return fail(err, errlen, -EINVAL, "no backend %s in %s (add it with 'backend add')",
-		    ep_str(ep, b), key_str(&v->spec.key, k));
+	return xlb_fail(-EINVAL, "no backend %s in %s (add it with 'backend add')",
+			ep_str(ep, b), key_str(&v->spec.key, k));
 }
 
 /* ---- statements ------------------------------------------------------- */
 
-static int exec_vip_add(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t errlen)
+static int exec_vip_add(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_vip_spec spec = { .key = st->vip };
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 
 	if (xlb_cfg_vip_find(c, &st->vip))
-		return fail(err, errlen, -EINVAL,
-			    "VIP %s already exists (change it with 'vip set', "
-			    "or 'vip del' it first)",
-			    key_str(&st->vip, k));
+		return xlb_fail(-EINVAL,
+				"VIP %s already exists (change it with 'vip set', "
+				"or 'vip del' it first)",
+				key_str(&st->vip, k));
 	if (c->n_vips >= XLB_MAX_VIPS)
-		return fail(err, errlen, -EINVAL, "too many VIPs (the datapath holds %d)",
-			    XLB_MAX_VIPS);
+		return xlb_fail(-EINVAL, "too many VIPs (the datapath holds %d)",
+				XLB_MAX_VIPS);
 	spec.sched = st->has_sched ? st->sched : XLB_SCHED_MAGLEV;
 	spec.mode = st->has_mode ? st->mode : XLB_MODE_NAT;
 	spec.ring_size = st->has_ring && st->ring ? st->ring : XLB_RING_DEFAULT;
@@ -344,28 +329,28 @@ static int exec_vip_add(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
 	return vip_insert(c, &spec) ? 0 : -ENOMEM;
 }
 
-static int exec_vip_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t errlen)
+static int exec_vip_set(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 	struct xlb_cfg_vip next;
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 	int rc;
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	if (st->has_mode && st->mode != v->spec.mode)
-		return fail(err, errlen, -EINVAL,
-			    "mode of %s cannot change (vip del it and add it again "
-			    "with mode %s)",
-			    key_str(&st->vip, k), xlb_mode_name(st->mode));
+		return xlb_fail(-EINVAL,
+				"mode of %s cannot change (vip del it and add it again "
+				"with mode %s)",
+				key_str(&st->vip, k), xlb_mode_name(st->mode));
 	next = *v;
 	if (st->has_sched)
 		next.spec.sched = st->sched;
 	if (st->has_ring)
 		next.spec.ring_size = st->ring;
-	rc = check_turns(&next, err, errlen);
+	rc = check_turns(&next);
 	if (!rc)
-		rc = check_ring(&next, next.n_be, err, errlen);
+		rc = check_ring(&next, next.n_be);
 	if (rc)
 		return rc;
 	v->spec = next.spec;
@@ -374,12 +359,12 @@ static int exec_vip_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
 	return 0;
 }
 
-static int exec_vip_del(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t errlen)
+static int exec_vip_del(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	vip_remove(c, v);
 	return 0;
 }
@@ -395,74 +380,49 @@ static struct xlb_endpoint stmt_backend(const struct xlb_stmt *st)
 	return ep;
 }
 
-/* dsr and tunnel leave the inner packet's ports alone: the backend answers
- * from the VIP's address and port. */
-static int check_port(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep,
-		      char *err, size_t errlen)
+/* The mode's rules for a backend are libxlb's (xlb_backend_fits): checked
+ * here so a batch is refused before any write. */
+static int check_fits(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep)
 {
-	char k[TEXT_MAX], b[TEXT_MAX];
+	int rc = xlb_backend_fits(&v->spec, ep);
 
-	if (v->spec.mode == XLB_MODE_NAT || ep->port == v->spec.key.port)
-		return 0;
-	return fail(err, errlen, -EINVAL,
-		    "backend %s of %s VIP %s must use the VIP's port %u "
-		    "(%s does not rewrite ports; leave the port out, or use mode nat)",
-		    ep_str(ep, b), xlb_mode_name(v->spec.mode), key_str(&v->spec.key, k),
-		    ntohs(v->spec.key.port), xlb_mode_name(v->spec.mode));
+	return rc ? -EINVAL : 0;
 }
 
-/* Only a tunnel can carry one family inside the other. */
-static int check_family(const struct xlb_cfg_vip *v, const struct xlb_endpoint *ep,
-			char *err, size_t errlen)
-{
-	char k[TEXT_MAX], b[TEXT_MAX];
-
-	if (ep->family == v->spec.key.family || v->spec.mode == XLB_MODE_TUNNEL)
-		return 0;
-	return fail(err, errlen, -EINVAL,
-		    "backend %s and VIP %s are of different address families "
-		    "(nat and dsr need one family)",
-		    ep_str(ep, b), key_str(&v->spec.key, k));
-}
-
-static int exec_backend_add(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
-			    size_t errlen)
+static int exec_backend_add(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 	struct xlb_endpoint ep = stmt_backend(st);
 	struct xlb_cfg_backend *b;
-	char k[TEXT_MAX], e[TEXT_MAX];
+	char k[XLB_TEXT_LEN], e[XLB_TEXT_LEN];
 	int rc;
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	if (xlb_cfg_backend_find(v, &ep))
-		return fail(err, errlen, -EINVAL,
-			    "backend %s already exists in %s (change it with 'backend set')",
-			    ep_str(&ep, e), key_str(&st->vip, k));
+		return xlb_fail(-EINVAL,
+				"backend %s already exists in %s (change it with 'backend set')",
+				ep_str(&ep, e), key_str(&st->vip, k));
 	if (c->n_backends >= XLB_MAX_BACKENDS)
-		return fail(err, errlen, -EINVAL,
-			    "too many backends (the datapath holds %d over all VIPs)",
-			    XLB_MAX_BACKENDS);
-	rc = check_family(v, &ep, err, errlen);
+		return xlb_fail(-EINVAL,
+				"too many backends (the datapath holds %d over all VIPs)",
+				XLB_MAX_BACKENDS);
+	rc = check_fits(v, &ep);
 	if (!rc)
-		rc = check_port(v, &ep, err, errlen);
-	if (!rc)
-		rc = check_ring(v, v->n_be + 1, err, errlen);
+		rc = check_ring(v, v->n_be + 1);
 	if (rc)
 		return rc;
 	b = be_insert(c, v, &ep);
 	if (!b)
 		return -ENOMEM;
 	b->weight = st->has_weight ? st->weight : 1;
-	rc = check_turns(v, err, errlen);
+	rc = check_turns(v);
 	if (rc)
 		be_remove(c, v, b);
 	return rc;
 }
 
-static int exec_backend_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
-			    size_t errlen)
+static int exec_backend_set(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 	struct xlb_endpoint ep = stmt_backend(st);
@@ -471,15 +431,15 @@ static int exec_backend_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *
 	int rc;
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	b = xlb_cfg_backend_find(v, &ep);
 	if (!b)
-		return no_backend(v, &ep, err, errlen);
+		return no_backend(v, &ep);
 	switch (st->bop) {
 	case XLB_BOP_WEIGHT:
 		old = b->weight;
 		b->weight = st->weight;
-		rc = check_turns(v, err, errlen);
+		rc = check_turns(v);
 		if (rc)
 			b->weight = old;
 		return rc;
@@ -490,34 +450,32 @@ static int exec_backend_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *
 		b->drain = false;
 		return 0;
 	default:
-		return fail(err, errlen, -EINVAL,
-			    "backend set needs one of weight N, drain, enable");
+		return xlb_fail(-EINVAL,
+				"backend set needs one of weight N, drain, enable");
 	}
 }
 
-static int exec_backend_del(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
-			    size_t errlen)
+static int exec_backend_del(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 	struct xlb_endpoint ep = stmt_backend(st);
 	struct xlb_cfg_backend *b;
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	b = xlb_cfg_backend_find(v, &ep);
 	if (!b)
-		return no_backend(v, &ep, err, errlen);
+		return no_backend(v, &ep);
 	be_remove(c, v, b);
 	return 0;
 }
 
-static int exec_check_set(struct xlb_cfg *c, const struct xlb_stmt *st, char *err,
-			  size_t errlen)
+static int exec_check_set(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	struct xlb_cfg_vip *v = xlb_cfg_vip_find(c, &st->vip);
 
 	if (!v)
-		return no_vip(&st->vip, err, errlen);
+		return no_vip(&st->vip);
 	if (st->check.type == XLB_CHECK_NONE)
 		xlb_check_default(&v->check);
 	else
@@ -563,49 +521,49 @@ static const char *verb_name(enum xlb_verb verb)
 	}
 }
 
-int xlb_cfg_exec(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t errlen)
+int xlb_cfg_exec(struct xlb_cfg *c, const struct xlb_stmt *st)
 {
 	switch (st->verb) {
 	case XLB_V_NONE:
 		return 0;
 	case XLB_V_VIP_ADD:
-		return exec_vip_add(c, st, err, errlen);
+		return exec_vip_add(c, st);
 	case XLB_V_VIP_SET:
-		return exec_vip_set(c, st, err, errlen);
+		return exec_vip_set(c, st);
 	case XLB_V_VIP_DEL:
-		return exec_vip_del(c, st, err, errlen);
+		return exec_vip_del(c, st);
 	case XLB_V_BACKEND_ADD:
-		return exec_backend_add(c, st, err, errlen);
+		return exec_backend_add(c, st);
 	case XLB_V_BACKEND_SET:
-		return exec_backend_set(c, st, err, errlen);
+		return exec_backend_set(c, st);
 	case XLB_V_BACKEND_DEL:
-		return exec_backend_del(c, st, err, errlen);
+		return exec_backend_del(c, st);
 	case XLB_V_CHECK_SET:
-		return exec_check_set(c, st, err, errlen);
+		return exec_check_set(c, st);
 	case XLB_V_NODE_DRAIN:
 	case XLB_V_NODE_ENABLE:
 		c->node_drained = st->verb == XLB_V_NODE_DRAIN;
 		return 0;
 	default:
-		return fail(err, errlen, -EINVAL,
-			    "'%s' does not change the configuration and cannot be "
-			    "part of a batch (only vip, backend, check and node statements)",
-			    verb_name(st->verb));
+		return xlb_fail(-EINVAL,
+				"'%s' does not change the configuration and cannot be "
+				"part of a batch (only vip, backend, check and node statements)",
+				verb_name(st->verb));
 	}
 }
 
 /* ---- batches ------------------------------------------------------------ */
 
 /* The line at text[0..len) as a C string in buf, or an error. */
-static int line_take(const char *text, size_t len, char *buf, char *err, size_t errlen)
+static int line_take(const char *text, size_t len, char *buf)
 {
 	if (len > XLB_STMT_MAX_LEN)
-		return fail(err, errlen, -EINVAL, "line too long (%zu bytes, max %d)", len,
-			    XLB_STMT_MAX_LEN);
+		return xlb_fail(-EINVAL, "line too long (%zu bytes, max %d)", len,
+				XLB_STMT_MAX_LEN);
 	/* A NUL would silently end the line early: what follows it would be
 	 * ignored instead of rejected. */
 	if (memchr(text, '\0', len))
-		return fail(err, errlen, -EINVAL, "NUL byte in line (not a text file?)");
+		return xlb_fail(-EINVAL, "NUL byte in line (not a text file?)");
 	memcpy(buf, text, len);
 	/* Files written on Windows end lines in CRLF. */
 	if (len && buf[len - 1] == '\r')
@@ -614,29 +572,28 @@ static int line_take(const char *text, size_t len, char *buf, char *err, size_t 
 	return 0;
 }
 
-static int exec_line(struct xlb_cfg *c, const char *text, size_t len, char *err,
-		     size_t errlen, unsigned int *n_stmts)
+static int exec_line(struct xlb_cfg *c, const char *text, size_t len, unsigned int *n_stmts)
 {
 	static __thread char buf[XLB_STMT_MAX_LEN + 1];
 	struct xlb_stmt st;
 	int rc;
 
-	rc = line_take(text, len, buf, err, errlen);
+	rc = line_take(text, len, buf);
 	if (rc)
 		return rc;
-	rc = xlb_stmt_parse(buf, &st, err, errlen);
+	rc = xlb_stmt_parse(buf, &st);
 	if (rc <= 0)
 		return rc;
-	rc = xlb_cfg_exec(c, &st, err, errlen);
+	rc = xlb_cfg_exec(c, &st);
 	if (!rc)
 		(*n_stmts)++;
 	return rc;
 }
 
 int xlb_cfg_exec_text(struct xlb_cfg *c, const char *text, size_t len, const char *name,
-		      char *err, size_t errlen, unsigned int *n_stmts)
+		      unsigned int *n_stmts)
 {
-	char why[512];
+	char why[XLB_MSG_LEN];
 	struct xlb_cfg work;
 	unsigned int lineno = 0, count = 0;
 	size_t pos = 0;
@@ -645,17 +602,18 @@ int xlb_cfg_exec_text(struct xlb_cfg *c, const char *text, size_t len, const cha
 	xlb_cfg_init(&work);
 	rc = xlb_cfg_copy(&work, c);
 	if (rc)
-		return fail(err, errlen, rc, "%s: out of memory", name);
+		return xlb_fail(rc, "%s: out of memory", name);
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - text) : len;
 
 		lineno++;
-		rc = exec_line(&work, text + pos, end - pos, why, sizeof(why), &count);
+		rc = exec_line(&work, text + pos, end - pos, &count);
 		if (rc) {
+			snprintf(why, sizeof(why), "%s", xlb_errmsg());
 			xlb_cfg_free(&work);
-			return fail(err, errlen, rc, "%s:%u: %s", name, lineno,
-				    rc == -ENOMEM ? "out of memory" : why);
+			return xlb_fail(rc, "%s:%u: %s", name, lineno,
+					rc == -ENOMEM ? "out of memory" : why);
 		}
 		pos = end + 1;
 	}
@@ -788,175 +746,5 @@ int xlb_cfg_from_xlb(struct xlb_cfg *c, const struct xlb *x)
 		rc = read_vip(c, xlb_vip_at(x, i));
 	if (rc)
 		xlb_cfg_free(c);
-	return rc;
-}
-
-/* A libxlb failure as text: the library's message, else the errno. */
-static int lib_fail(int rc, const char *what, char *err, size_t errlen)
-{
-	const char *msg = xlb_errmsg();
-
-	return fail(err, errlen, rc, "%s: %s", what, msg[0] ? msg : strerror(-rc));
-}
-
-/* Mode and encapsulation are fixed for a VIP's life (vip set cannot change
- * them): a VIP whose want differs there is deleted and added again. */
-static bool vip_recreated(const struct xlb_vip_spec *h, const struct xlb_vip_spec *w)
-{
-	return h->mode != w->mode || h->encap != w->encap || h->gue_port != w->gue_port;
-}
-
-/* What goes first: VIPs gone from want or re-created. Backends gone from a
- * kept VIP leave in that VIP's one change (converge_vip). */
-static int converge_removals(struct xlb *x, const struct xlb_cfg *have,
-			     const struct xlb_cfg *want, char *err, size_t errlen)
-{
-	char k[TEXT_MAX], what[TEXT_MAX + 16];
-	int rc;
-
-	for (size_t i = 0; i < have->n_vips; i++) {
-		const struct xlb_cfg_vip *h = &have->vips[i];
-		const struct xlb_cfg_vip *w = xlb_cfg_vip_find(want, &h->spec.key);
-
-		if (w && !vip_recreated(&h->spec, &w->spec))
-			continue;
-		rc = xlb_vip_del(x, &h->spec.key);
-		if (rc) {
-			snprintf(what, sizeof(what), "vip del %s", key_str(&h->spec.key, k));
-			return lib_fail(rc, what, err, errlen);
-		}
-	}
-	return 0;
-}
-
-/* Both sorted by endpoint, so equal lists are equal element by element. */
-static bool backends_equal(const struct xlb_cfg_vip *h, const struct xlb_cfg_vip *w)
-{
-	if (h->n_be != w->n_be)
-		return false;
-	for (size_t j = 0; j < h->n_be; j++)
-		if (xlb_cfg_ep_cmp(&h->be[j].ep, &w->be[j].ep) ||
-		    h->be[j].weight != w->be[j].weight || h->be[j].drain != w->be[j].drain)
-			return false;
-	return true;
-}
-
-static bool vip_unchanged(const struct xlb_cfg_vip *h, const struct xlb_cfg_vip *w)
-{
-	return h->spec.sched == w->spec.sched && h->spec.ring_size == w->spec.ring_size &&
-	       backends_equal(h, w);
-}
-
-/*
- * A VIP's scheduler, ring and backends in one libxlb change, however many
- * backends are added, deleted or changed: the table is built and switched
- * once (a Maglev build of 65537 entries costs tens of ms with many
- * backends, once per backend would be minutes for a thousand). Drained
- * backends come in drained, so no intermediate state sends new flows
- * anywhere neither end state would.
- */
-static int apply_vip(struct xlb *x, const struct xlb_cfg_vip *w, bool create, char *err,
-		     size_t errlen)
-{
-	char k[TEXT_MAX], what[TEXT_MAX + 16];
-	struct xlb_backend_spec *be;
-	int rc;
-
-	be = calloc(w->n_be + 1, sizeof(*be));
-	if (!be)
-		return fail(err, errlen, -ENOMEM, "out of memory");
-	for (size_t j = 0; j < w->n_be; j++) {
-		be[j].ep = w->be[j].ep;
-		be[j].weight = w->be[j].weight;
-		be[j].drain = w->be[j].drain;
-	}
-	if (create)
-		rc = xlb_vip_create(x, &w->spec, be, w->n_be);
-	else
-		rc = xlb_vip_apply(x, &w->spec, be, w->n_be);
-	free(be);
-	if (!rc)
-		return 0;
-	snprintf(what, sizeof(what), "%s %s", create ? "vip add" : "changing",
-		 key_str(&w->spec.key, k));
-	return lib_fail(rc, what, err, errlen);
-}
-
-/* A new VIP comes in with its backends in one step: packets never find it
- * empty, so each VIP is wholly old or wholly new at every instant. */
-static int converge_vip(struct xlb *x, const struct xlb_cfg_vip *h, const struct xlb_cfg_vip *w,
-			char *err, size_t errlen)
-{
-	/* Deleted by converge_removals. */
-	if (h && vip_recreated(&h->spec, &w->spec))
-		h = NULL;
-	if (h && vip_unchanged(h, w))
-		return 0;
-	return apply_vip(x, w, !h, err, errlen);
-}
-
-/* A VIP that will hold more backends than it does (new ones included). */
-static bool vip_grows(const struct xlb_cfg_vip *h, const struct xlb_cfg_vip *w)
-{
-	return !h || vip_recreated(&h->spec, &w->spec) || w->n_be > h->n_be;
-}
-
-/* VIPs that do not grow go first: the slots their deleted backends free
- * are then there for the VIPs that grow, so a converge never needs more
- * slots at once than one VIP's change holds on to. */
-static int converge_once(struct xlb *x, const struct xlb_cfg *have, const struct xlb_cfg *want,
-			 char *err, size_t errlen)
-{
-	int rc = converge_removals(x, have, want, err, errlen);
-
-	for (int grows = 0; grows < 2; grows++) {
-		for (size_t i = 0; !rc && i < want->n_vips; i++) {
-			const struct xlb_cfg_vip *w = &want->vips[i];
-			const struct xlb_cfg_vip *h = xlb_cfg_vip_find(have, &w->spec.key);
-
-			if (vip_grows(h, w) == grows)
-				rc = converge_vip(x, h, w, err, errlen);
-		}
-	}
-	return rc;
-}
-
-/* Put the datapath back to before: read where it is now, converge back. */
-static int roll_back(struct xlb *x, const struct xlb_cfg *before, char *err, size_t errlen)
-{
-	struct xlb_cfg now;
-	int rc;
-
-	xlb_cfg_init(&now);
-	rc = xlb_cfg_from_xlb(&now, x);
-	if (rc)
-		return fail(err, errlen, rc, "out of memory");
-	rc = converge_once(x, &now, before, err, errlen);
-	xlb_cfg_free(&now);
-	return rc;
-}
-
-int xlb_cfg_converge(struct xlb *x, const struct xlb_cfg *want, char *err, size_t errlen)
-{
-	char why[512], rb_why[512];
-	struct xlb_cfg before;
-	int rc, rb;
-
-	xlb_cfg_init(&before);
-	rc = xlb_cfg_from_xlb(&before, x);
-	if (rc)
-		return fail(err, errlen, rc, "out of memory reading the datapath's state");
-	rc = converge_once(x, &before, want, why, sizeof(why));
-	if (rc) {
-		rb = roll_back(x, &before, rb_why, sizeof(rb_why));
-		if (rb)
-			fail(err, errlen, rc,
-			     "%s; putting the previous state back failed too (%s): "
-			     "the datapath may be partly changed, run 'xlbctl save' to see it",
-			     why, rb_why);
-		else
-			fail(err, errlen, rc, "%s (nothing was changed)", why);
-	}
-	xlb_cfg_free(&before);
 	return rc;
 }

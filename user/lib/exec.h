@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Statement execution: the running configuration as a plain value
- * (struct xlb_cfg), statements applied to it with every semantic check, and
- * the one place that makes the datapath match a configuration.
+ * (struct xlb_cfg), statements applied to it with every semantic check
+ * (exec.c), and the one place that makes the datapath match a configuration
+ * (converge.c). Errors follow libxlb's convention: -errno, and the reason
+ * in xlb_errmsg().
  *
  * A change is never applied statement by statement to the maps. It is
  * simulated on a copy of the configuration first (xlb_cfg_exec*): that copy
@@ -70,19 +72,19 @@ bool xlb_stmt_changes(enum xlb_verb verb);
 /*
  * Apply one parsed statement to c, checking everything the parser cannot
  * know: that the VIP or backend exists (or does not), capacity, dsr ports,
- * turn-sequence length for wrr. On error c is unchanged and err says what
- * is wrong and how to fix it. Returns 0, -EINVAL or -ENOMEM.
+ * turn-sequence length for wrr. On error c is unchanged and xlb_errmsg()
+ * says what is wrong and how to fix it. Returns 0, -EINVAL or -ENOMEM.
  */
-int xlb_cfg_exec(struct xlb_cfg *c, const struct xlb_stmt *st, char *err, size_t errlen);
+int xlb_cfg_exec(struct xlb_cfg *c, const struct xlb_stmt *st);
 
 /*
  * A batch: every line of text (len bytes, need not be NUL-terminated) is
  * parsed and applied in order, blank lines and comments skipped. All or
- * nothing: on the first bad line c is unchanged and err reads
+ * nothing: on the first bad line c is unchanged and xlb_errmsg() reads
  * "NAME:LINE: reason". *n_stmts (may be NULL) counts the statements.
  */
 int xlb_cfg_exec_text(struct xlb_cfg *c, const char *text, size_t len, const char *name,
-		      char *err, size_t errlen, unsigned int *n_stmts);
+		      unsigned int *n_stmts);
 
 /*
  * The configuration as canonical statements, one call of fn per statement
@@ -97,12 +99,12 @@ int xlb_cfg_statements(const struct xlb_cfg *c, int (*fn)(const char *line, void
 int xlb_cfg_from_xlb(struct xlb_cfg *c, const struct xlb *x);
 
 /*
- * Make the datapath's VIPs and backends equal want, touching only what
- * differs: an unchanged VIP or backend keeps its slot, its table entries and
- * its flows. On failure the datapath is put back as it was (err says so, or
- * that even that failed). Health state (down) is left alone; backends that
- * are added start up. Returns 0 or -errno.
+ * converge.c: make the datapath's VIPs and backends equal want, touching
+ * only what differs: an unchanged VIP or backend keeps its slot, its table
+ * entries and its flows. On failure the datapath is put back as it was
+ * (xlb_errmsg() says so, or that even that failed). Health state (down) is
+ * left alone; backends that are added start up. Returns 0 or -errno.
  */
-int xlb_cfg_converge(struct xlb *x, const struct xlb_cfg *want, char *err, size_t errlen);
+int xlb_cfg_converge(struct xlb *x, const struct xlb_cfg *want);
 
 #endif /* XLB_EXEC_H */

@@ -4,7 +4,9 @@
  * foreign traffic on after one array read. Bits are only ever added ahead of
  * the change that needs them and cleared by a full recomputation after a
  * removal, so the datapath never misses a bit it needs; a stale bit only
- * costs a few lookups.
+ * costs a few lookups. This file is the only writer of xlb_addr_filter and
+ * xlb_nat_ends; it reads the model (struct xlb's vips) and calls nothing
+ * of the model's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,21 +33,52 @@ static int filter_write(const struct xlb *x, const struct xlb_addr_filter *f)
 	return 0;
 }
 
-int xlb_filter_add(const struct xlb *x, const struct xlb_addr *a, __u8 family, __u32 role)
+/* The map's one value, allocated (it is a few KiB), or NULL and xlb_errmsg. */
+static struct xlb_addr_filter *filter_read(const struct xlb *x)
 {
 	struct xlb_addr_filter *f = calloc(1, sizeof(*f));
 	__u32 zero = 0;
 	int err;
 
-	if (!f)
-		return xlb_fail(ENOMEM, "out of memory updating %s", XLB_MAP_ADDR_FILTER);
-	err = bpf_map_lookup_elem(x->fd.addr_filter, &zero, f);
-	if (err)
-		err = xlb_fail(-err, "reading %s failed: %s", XLB_MAP_ADDR_FILTER, strerror(-err));
-	else {
-		filter_set(f, a, family, role);
-		err = filter_write(x, f);
+	if (!f) {
+		xlb_fail(ENOMEM, "out of memory updating %s", XLB_MAP_ADDR_FILTER);
+		return NULL;
 	}
+	err = bpf_map_lookup_elem(x->fd.addr_filter, &zero, f);
+	if (err) {
+		free(f);
+		xlb_fail(-err, "reading %s failed: %s", XLB_MAP_ADDR_FILTER, strerror(-err));
+		return NULL;
+	}
+	return f;
+}
+
+int xlb_filter_add(const struct xlb *x, const struct xlb_addr *a, __u8 family, __u32 role)
+{
+	struct xlb_addr_filter *f = filter_read(x);
+	int err;
+
+	if (!f)
+		return -EIO;
+	filter_set(f, a, family, role);
+	err = filter_write(x, f);
+	free(f);
+	return err;
+}
+
+/* Invalidate every cached next hop (struct xlb_nexthop): flows look their
+ * next hop up again with their next packet. The datapath's clock (flow ages
+ * for the idle sweep) moves with it. */
+int xlb_nexthop_flush(const struct xlb *x)
+{
+	struct xlb_addr_filter *f = filter_read(x);
+	int err;
+
+	if (!f)
+		return -EIO;
+	f->nexthop_gen++;
+	f->clock = xlb_clock_now();
+	err = filter_write(x, f);
 	free(f);
 	return err;
 }
@@ -70,25 +103,20 @@ static int nat_ends_sync(const struct xlb *x);
  * next hops after a configuration change. */
 int xlb_filter_sync(const struct xlb *x)
 {
-	struct xlb_addr_filter *f = calloc(1, sizeof(*f));
-	__u32 zero = 0, gen, clock;
+	struct xlb_addr_filter *f = filter_read(x);
+	__u32 gen, clock;
 	size_t i;
 	int err;
 
 	if (!f)
-		return xlb_fail(ENOMEM, "out of memory updating %s", XLB_MAP_ADDR_FILTER);
-	err = bpf_map_lookup_elem(x->fd.addr_filter, &zero, f);
-	if (err) {
-		free(f);
-		return xlb_fail(-err, "reading %s failed: %s", XLB_MAP_ADDR_FILTER, strerror(-err));
-	}
+		return -EIO;
 	gen = f->nexthop_gen + 1;
 	clock = f->clock;
 	memset(f, 0, sizeof(*f));
 	f->nexthop_gen = gen;
 	f->clock = clock;
-	for (i = 0; i < xlb_vip_count(x); i++)
-		filter_fill_vip(f, xlb_vip_at(x, i));
+	for (i = 0; i < x->n_vips; i++)
+		filter_fill_vip(f, &x->vips[i].info);
 	err = filter_write(x, f);
 	free(f);
 	return err ? err : nat_ends_sync(x);
@@ -126,11 +154,12 @@ static int nat_end_put(struct xlb_nat_end *e, const struct xlb_vip_key *vip)
 static int nat_end_full(const struct xlb_vip_key *k)
 {
 	struct xlb_endpoint ep = { .addr = k->addr, .port = k->port, .family = k->family };
-	char a[80];
+	char a[XLB_TEXT_LEN];
 
 	xlb_endpoint_str(&ep, a, sizeof(a));
-	return xlb_fail(ENOSPC, "backend %s already serves %u nat VIPs: its replies "
-			"could not be told apart; give it another port for this VIP",
+	return xlb_fail(ENOSPC, "backend %s already serves %u nat VIPs, a fixed limit (see "
+			"docs/operations.md, Sizing): give it another port for this VIP, "
+			"or use dsr or tunnel mode",
 			a, XLB_NAT_END_VIPS);
 }
 

@@ -252,7 +252,7 @@ static void count_pending(void *ctx, const struct xlb_flow_key *k, const struct 
 }
 
 /* What the kernel charges for a map, as /proc shows it for our fd. */
-static uint64_t map_memlock(int fd)
+uint64_t xlb_map_memlock(int fd)
 {
 	char path[64], line[128];
 	uint64_t v = 0;
@@ -276,8 +276,8 @@ int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u)
 	memset(u, 0, sizeof(*u));
 	u->confirmed_capacity = x->flow_entries;
 	u->unconfirmed_capacity = x->new_flow_entries;
-	u->confirmed_bytes = map_memlock(x->fd.flows);
-	u->unconfirmed_bytes = map_memlock(x->fd.flows_new);
+	u->confirmed_bytes = xlb_map_memlock(x->fd.flows);
+	u->unconfirmed_bytes = xlb_map_memlock(x->fd.flows_new);
 	u->tcp_idle_s = x->tcp_idle_s;
 	u->udp_idle_s = (uint32_t)(x->udp_idle_ns / 1000000000ull);
 	err = walk_or_fail(x, false, count_entry, &u->confirmed);

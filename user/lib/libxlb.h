@@ -42,11 +42,16 @@ struct xlb_endpoint {
 
 /* "198.18.0.1" or "fd00::1" (no brackets). Returns 0 or -EINVAL. */
 int xlb_addr_parse(const char *s, struct xlb_addr *addr, __u8 *family);
+/* Buffer sizes: any VIP key or endpoint as text (the longest, an IPv6 VIP
+ * key, is 57 bytes), and any libxlb message (xlb_errmsg's own size). */
+#define XLB_TEXT_LEN 64
+#define XLB_MSG_LEN 512
+
 /* Writes "198.18.0.1" / "fd00::1" into buf (>= 46 bytes). Returns buf. */
 const char *xlb_addr_str(const struct xlb_addr *addr, __u8 family, char *buf, size_t len);
-/* "tcp/198.18.1.10:80", "udp/[fd00::10]:53" into buf (>= 64 bytes). */
+/* "tcp/198.18.1.10:80", "udp/[fd00::10]:53" into buf (XLB_TEXT_LEN). */
 const char *xlb_vip_key_str(const struct xlb_vip_key *key, char *buf, size_t len);
-/* "198.18.2.11:80", "[fd00::11]:80" into buf (>= 64 bytes). */
+/* "198.18.2.11:80", "[fd00::11]:80" into buf (XLB_TEXT_LEN). */
 const char *xlb_endpoint_str(const struct xlb_endpoint *ep, char *buf, size_t len);
 /* Fill a zeroed VIP key. port in host order. */
 void xlb_vip_key_make(struct xlb_vip_key *key, __u8 proto, __u8 family,
@@ -62,6 +67,14 @@ int xlb_mode_parse(const char *s);
 bool xlb_is_prime(uint32_t n);
 
 /* ---- Maglev and turn tables (pure C, no libbpf) ---------------------- */
+
+/* maglev and srchash hash into a table of ring_size entries; rr and wrr
+ * keep a turn sequence and ignore the ring. */
+bool xlb_sched_uses_ring(enum xlb_sched s);
+/* The one rule for a ring size: a prime in [XLB_RING_MIN, XLB_RING_MAX].
+ * xlb_ring_check says what is wrong (xlb_errmsg) and returns -EINVAL. */
+bool xlb_ring_valid(uint32_t n);
+int xlb_ring_check(uint32_t n);
 
 /* One entry of the input to a table build. */
 struct xlb_table_member {
@@ -111,7 +124,8 @@ int xlb_bpffs_mount_default(void);
 int xlb_bpffs_check(const char *root);
 /* Both of the above, mounting only for a root under XLB_BPFFS. */
 int xlb_pin_root_check(const char *root);
-int xlb_mkdir_p(const char *path);
+/* mkdir -p: every missing directory of path with mode. */
+int xlb_mkdir_p(const char *path, unsigned int mode);
 
 /* ---- the loaded datapath --------------------------------------------- */
 
@@ -122,8 +136,11 @@ enum xlb_xdp_mode {
 	XLB_XDP_GENERIC = 1,
 };
 
+/* Where xlbd pins the datapath unless told otherwise (--pin-root). */
+#define XLB_PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
+
 struct xlb_open_opts {
-	const char *pin_root; /* bpffs directory; default "/sys/fs/bpf/xlb"; NULL = default */
+	const char *pin_root; /* bpffs directory; NULL = XLB_PIN_ROOT_DEFAULT */
 	bool no_pin; /* tests: load without pinning anything */
 	/* Confirmed-flow table size; 0 = what is pinned, else XLB_FLOWS_DEFAULT.
 	 * A size other than the pinned one is refused (the table would have to
@@ -134,9 +151,22 @@ struct xlb_open_opts {
 	/* Copy the pinned flows into tables of the new sizes (flows that do not
 	 * fit are named in the error and the old tables kept). */
 	bool resize_flows;
+	/* VIPs and backend slots the maps hold; 0 = what is pinned, else
+	 * XLB_VIPS_DEFAULT, XLB_BACKENDS_DEFAULT. Another size than the pinned
+	 * one is refused (the error names both and the way out). */
+	uint32_t max_vips, max_backends;
+	/* Per-CPU client next-hop cache slots, a power of two; 0 = default. */
+	uint32_t nexthop_cache;
 	uint64_t udp_idle_ns; /* 0 = XLB_UDP_IDLE_DEFAULT_NS */
 	uint32_t tcp_idle_s; /* confirmed TCP flows idle this long are swept; 0 = default */
+	/* ICMP errors the datapath sends, per CPU and second, and their burst
+	 * (struct xlb_icmp_bucket); 0 = XLB_ICMP_RATE_DEFAULT and
+	 * XLB_ICMP_BURST_DEFAULT, icmp_rate XLB_ICMP_UNLIMITED = no limit. */
+	uint32_t icmp_rate;
+	uint32_t icmp_burst;
 };
+
+#define XLB_ICMP_UNLIMITED UINT32_MAX
 
 /*
  * Load the datapath. If pins exist under pin_root they are adopted (maps
@@ -227,6 +257,14 @@ int xlb_vip_apply(struct xlb *x, const struct xlb_vip_spec *spec,
  */
 int xlb_vip_create(struct xlb *x, const struct xlb_vip_spec *spec,
 		   const struct xlb_backend_spec *be, size_t n);
+/* Whether a backend can serve a VIP of this mode (address family, port):
+ * 0, or -errno with the reason in xlb_errmsg(). Port 0 means the VIP's. */
+int xlb_backend_fits(const struct xlb_vip_spec *vip, const struct xlb_endpoint *ep);
+/* An existing VIP with another mode or encapsulation, and its backends, in
+ * one switch of its xlb_vips entry: never absent, wholly old or wholly new.
+ * Needs free slots for its new backends while the old ones are held. */
+int xlb_vip_replace(struct xlb *x, const struct xlb_vip_spec *spec,
+		    const struct xlb_backend_spec *be, size_t n);
 
 /* One backend's health as xlb_vip_set_health() sets it. */
 struct xlb_backend_health {
@@ -271,6 +309,15 @@ struct xlb_flow_usage {
 };
 int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u);
 uint64_t xlb_flow_capacity(const struct xlb *x);
+/* VIPs and backend slots in use against the limits the maps were made
+ * with, and what the kernel charges for the maps each sizes. */
+struct xlb_limits {
+	uint32_t vips, max_vips;
+	uint32_t backends, max_backends;
+	uint32_t nexthop_cache; /* slots per CPU */
+	uint64_t vip_bytes, backend_bytes, nexthop_bytes, stats_bytes;
+};
+void xlb_limits_get(const struct xlb *x, struct xlb_limits *l);
 /* The idle sweep: looks at up to budget confirmed flows from where the last
  * call stopped and removes those idle past their timeout. Returns 1 when a
  * pass over the table ended, 0 when more is left, or -errno. */

@@ -8,10 +8,7 @@
  * link is pointed at the new program with bpf_link_update, an atomic
  * program replace without a gap in traffic.
  *
- * We attach with a plain bpf_link rather than libxdp: libxdp's multi-program
- * dispatcher fails to load on the target kernel (EPERM in its compatibility
- * check), and libxdp then falls back to a netlink attachment, which has no
- * object to pin and so cannot be adopted by the next xlbd.
+ * The links themselves are xdp.c's, shared with xlb-backend.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,20 +25,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "xdp.h"
 #include "xlb.skel.h"
 #include "xlb_internal.h"
 
 
 /* ---- paths and bpffs -------------------------------------------------- */
-
-static int path_join(char buf[PATH_MAX], const char *dir, const char *name)
-{
-	int n = snprintf(buf, PATH_MAX, "%s/%s", dir, name);
-
-	if (n < 0 || n >= PATH_MAX)
-		return xlb_fail(ENAMETOOLONG, "path %s/%s is too long", dir, name);
-	return 0;
-}
 
 /* The pin root without trailing slashes, so joined paths are canonical. */
 static int pin_root_copy(char buf[PATH_MAX], const char *root)
@@ -63,7 +52,7 @@ static int pin_root_prepare(const char *root)
 {
 	int err = xlb_pin_root_check(root);
 
-	return err ? err : xlb_mkdir_p(root);
+	return err ? err : xlb_mkdir_p(root, 0700);
 }
 
 /* ---- the layout stamp ------------------------------------------------- */
@@ -115,7 +104,7 @@ static int meta_check(const char *root)
 	struct xlb_meta m;
 	int fd, err;
 
-	err = path_join(path, root, XLB_MAP_META);
+	err = xlb_path_join(path, root, XLB_MAP_META);
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
@@ -143,7 +132,7 @@ static int pinned_entries(const char *root, const char *name, uint32_t *n)
 	int fd, err;
 
 	*n = 0;
-	err = path_join(path, root, name);
+	err = xlb_path_join(path, root, name);
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
@@ -163,16 +152,30 @@ static int pinned_entries(const char *root, const char *name, uint32_t *n)
 static int pin_set_aside(const char *root, const char *name)
 {
 	char from[PATH_MAX], to[PATH_MAX];
-	int err = path_join(from, root, name);
+	int err = xlb_path_join(from, root, name);
 
 	if (!err)
-		err = path_join(to, root, name);
+		err = xlb_path_join(to, root, name);
 	if (err)
 		return err;
 	strncat(to, RESIZE_SUFFIX, PATH_MAX - strlen(to) - 1);
 	if (rename(from, to))
 		return xlb_fail(errno, "moving %s aside to resize it failed: %s", from,
 				strerror(errno));
+	return 0;
+}
+
+/* A map's size: asked for (non-zero *size), else the pinned map's, else
+ * def. *pinned: the pinned map's size, 0 when there is none. */
+static int size_pick(const struct xlb *x, const char *name, uint32_t *size, uint32_t def,
+		     uint32_t *pinned)
+{
+	int err = x->no_pin ? 0 : pinned_entries(x->pin_root, name, pinned);
+
+	if (err)
+		return err;
+	if (!*size)
+		*size = *pinned ? *pinned : def;
 	return 0;
 }
 
@@ -191,12 +194,10 @@ static int flow_size_resolve(struct xlb *x, const char *name, uint32_t *size, ui
 			     const char *option, bool pow2)
 {
 	uint32_t pinned = 0;
-	int err = x->no_pin ? 0 : pinned_entries(x->pin_root, name, &pinned);
+	int err = size_pick(x, name, size, def, &pinned);
 
 	if (err)
 		return err;
-	if (!*size)
-		*size = pinned ? pinned : def;
 	if (*size < XLB_FLOWS_MIN)
 		return xlb_fail(EINVAL, "%s %u is too small: at least %u entries", option, *size,
 				XLB_FLOWS_MIN);
@@ -229,6 +230,129 @@ static int flow_sizes_resolve(struct xlb *x)
 		err = flow_size_resolve(x, XLB_MAP_FLOWS_NEW, &x->new_flow_entries,
 					XLB_FLOWS_NEW_DEFAULT, "--new-flow-entries", true);
 	return err;
+}
+
+/* ---- VIP and backend limits ---------------------------------------------- */
+
+/* How many VIPs or backend slots: asked for, pinned, or the default. The
+ * maps they size are not copied into new ones (their ids are in every
+ * flow, the counters' layout follows them), so another size than the
+ * pinned one is refused. */
+static int limit_resolve(struct xlb *x, const char *map, uint32_t *n, uint32_t def,
+			 uint32_t max, const char *option)
+{
+	uint32_t pinned = 0;
+	int err = size_pick(x, map, n, def, &pinned);
+
+	if (err)
+		return err;
+	if (*n < 1 || *n > max)
+		return xlb_fail(EINVAL, "%s %u is out of range: 1 to %u", option, *n, max);
+	if (pinned && pinned != *n)
+		return xlb_fail(EEXIST, "the datapath pinned under %s was made for %s %u, and %s "
+				"%u asks for another size: its maps cannot be resized in place; "
+				"restart without %s to keep %u, or run 'xlbd --detach' first "
+				"(drops established flows) and start with %s %u",
+				x->pin_root, option, pinned, option, *n, option, pinned, option,
+				*n);
+	return 0;
+}
+
+static int nexthop_cache_check(uint32_t n)
+{
+	if (!n || n > XLB_CLIENT_NH_MAX || (n & (n - 1)))
+		return xlb_fail(EINVAL, "--nexthop-cache %u: must be a power of two from 1 to %u",
+				n, XLB_CLIENT_NH_MAX);
+	return 0;
+}
+
+static int limits_resolve(struct xlb *x)
+{
+	int err = limit_resolve(x, XLB_MAP_VIPS, &x->max_vips, XLB_VIPS_DEFAULT, XLB_MAX_VIPS,
+				"--max-vips");
+
+	if (!err)
+		err = limit_resolve(x, XLB_MAP_BACKENDS, &x->max_backends, XLB_BACKENDS_DEFAULT,
+				    XLB_MAX_BACKENDS, "--max-backends");
+	if (!err)
+		err = nexthop_cache_check(x->nexthop_cache);
+	x->stats_slots = XLB_STATS_SLOTS(x->max_vips, x->max_backends);
+	return err;
+}
+
+struct map_size {
+	struct bpf_map *map;
+	uint32_t entries;
+};
+
+/* Every map whose size follows an option, before load. */
+static int limits_apply(struct xlb *x)
+{
+	struct xlb_bpf *s = x->skel;
+	const struct map_size sizes[] = {
+		{ s->maps.xlb_flows, x->flow_entries },
+		{ s->maps.xlb_flows_new, x->new_flow_entries },
+		{ s->maps.xlb_vips, x->max_vips },
+		{ s->maps.xlb_vip_addrs, x->max_vips },
+		{ s->maps.xlb_vip_state, x->max_vips },
+		{ s->maps.xlb_tables, XLB_TABLE_SLOTS(x->max_vips) },
+		{ s->maps.xlb_backends, x->max_backends },
+		{ s->maps.xlb_nat_ends, x->max_backends },
+		{ s->maps.xlb_backend_nh, x->max_backends },
+		{ s->maps.xlb_client_nh, x->nexthop_cache },
+		{ s->maps.xlb_stats, (__u32)x->stats_cpus * x->stats_slots },
+	};
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		err = bpf_map__set_max_entries(sizes[i].map, sizes[i].entries);
+		if (err)
+			return xlb_fail(-err, "sizing %s to %u entries failed: %s",
+					bpf_map__name(sizes[i].map), sizes[i].entries,
+					strerror(-err));
+	}
+	s->rodata->stats_slots = x->stats_slots;
+	s->rodata->client_nh_mask = x->nexthop_cache - 1;
+	return 0;
+}
+
+static uint32_t ids_in_use(const struct xlb_ids *ids)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < (ids->size + 63) / 64; i++)
+		n += (uint32_t)__builtin_popcountll(ids->bits[i]);
+	return n;
+}
+
+static uint64_t memlock_of(const int *fds, size_t n)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sum += xlb_map_memlock(fds[i]);
+	return sum;
+}
+
+void xlb_limits_get(const struct xlb *x, struct xlb_limits *l)
+{
+	const int vip_fds[] = { x->fd.vips, x->fd.vip_addrs, x->fd.vip_state, x->fd.tables };
+	const int be_fds[] = { x->fd.backends, x->fd.nat_ends,
+			       bpf_map__fd(x->skel->maps.xlb_backend_nh) };
+	const int nh_fd = bpf_map__fd(x->skel->maps.xlb_client_nh);
+
+	memset(l, 0, sizeof(*l));
+	l->vips = ids_in_use(&x->vip_ids);
+	l->max_vips = x->max_vips;
+	l->vip_bytes = memlock_of(vip_fds, sizeof(vip_fds) / sizeof(vip_fds[0]));
+	l->backends = ids_in_use(&x->be_ids);
+	l->max_backends = x->max_backends;
+	l->backend_bytes = memlock_of(be_fds, sizeof(be_fds) / sizeof(be_fds[0]));
+	l->nexthop_cache = x->nexthop_cache;
+	l->nexthop_bytes = memlock_of(&nh_fd, 1);
+	l->stats_bytes = memlock_of(&x->fd.stats, 1);
 }
 
 struct flow_copy {
@@ -269,7 +393,7 @@ static int flows_copy_resized(struct xlb *x, const char *name, int to)
 	char path[PATH_MAX];
 	int fd, err;
 
-	err = path_join(path, x->pin_root, name);
+	err = xlb_path_join(path, x->pin_root, name);
 	if (err)
 		return err;
 	strncat(path, RESIZE_SUFFIX, PATH_MAX - strlen(path) - 1);
@@ -344,20 +468,11 @@ static int skel_open(struct xlb *x)
 						bpf_map__name(m), strerror(-err));
 		}
 	}
-	err = bpf_map__set_max_entries(x->skel->maps.xlb_flows, x->flow_entries);
-	if (!err)
-		err = bpf_map__set_max_entries(x->skel->maps.xlb_flows_new, x->new_flow_entries);
-	if (err)
-		return xlb_fail(-err, "sizing the flow tables to %u and %u entries failed: %s",
-				x->flow_entries, x->new_flow_entries, strerror(-err));
-	err = bpf_map__set_max_entries(x->skel->maps.xlb_stats,
-				       (__u32)x->stats_cpus * XLB_STATS_SLOTS);
-	if (err)
-		return xlb_fail(-err, "sizing %s for %d CPUs failed: %s", XLB_MAP_STATS,
-				x->stats_cpus, strerror(-err));
 	x->skel->rodata->udp_idle_ns = x->udp_idle_ns;
 	x->skel->rodata->flows_new_set_mask = x->new_flow_entries / XLB_FLOWS_NEW_WAYS - 1;
-	return 0;
+	x->skel->rodata->icmp_rate = x->icmp_rate;
+	x->skel->rodata->icmp_burst = x->icmp_burst;
+	return limits_apply(x);
 }
 
 static void map_fds_get(struct xlb *x)
@@ -417,10 +532,17 @@ static int cpu_ids(void)
 	return *last ? atoi(last) + 1 : -1;
 }
 
+static void icmp_limit_take(struct xlb *x, const struct xlb_open_opts *opts)
+{
+	uint32_t rate = opts && opts->icmp_rate ? opts->icmp_rate : XLB_ICMP_RATE_DEFAULT;
+
+	x->icmp_rate = rate == XLB_ICMP_UNLIMITED ? 0 : rate;
+	x->icmp_burst = opts && opts->icmp_burst ? opts->icmp_burst : XLB_ICMP_BURST_DEFAULT;
+}
+
 static int handle_new(const struct xlb_open_opts *opts, struct xlb **out)
 {
 	struct xlb *x;
-	int err;
 
 	x = calloc(1, sizeof(*x));
 	if (!x)
@@ -430,15 +552,17 @@ static int handle_new(const struct xlb_open_opts *opts, struct xlb **out)
 	x->flow_entries = opts ? opts->flow_entries : 0;
 	x->new_flow_entries = opts ? opts->new_flow_entries : 0;
 	x->resize_flows = opts && opts->resize_flows;
+	x->max_vips = opts ? opts->max_vips : 0;
+	x->max_backends = opts ? opts->max_backends : 0;
+	x->nexthop_cache = opts && opts->nexthop_cache ? opts->nexthop_cache
+						       : XLB_CLIENT_NH_DEFAULT;
 	x->tcp_idle_s = opts && opts->tcp_idle_s ? opts->tcp_idle_s : XLB_TCP_IDLE_DEFAULT_S;
 	x->udp_idle_ns = opts && opts->udp_idle_ns ? opts->udp_idle_ns : XLB_UDP_IDLE_DEFAULT_NS;
+	icmp_limit_take(x, opts);
 	x->stats_cpus = cpu_ids();
 	if (x->stats_cpus <= 0)
 		return xlb_fail(EIO, "reading %s failed: cannot size the counters", CPU_POSSIBLE);
-	err = pin_root_copy(x->pin_root, opts ? opts->pin_root : NULL);
-	if (!err)
-		err = xlb_model_init(x);
-	return err;
+	return pin_root_copy(x->pin_root, opts ? opts->pin_root : NULL);
 }
 
 int xlb_open(struct xlb **out, const struct xlb_open_opts *opts)
@@ -454,6 +578,10 @@ int xlb_open(struct xlb **out, const struct xlb_open_opts *opts)
 		err = meta_check(x->pin_root);
 	if (!err)
 		err = flow_sizes_resolve(x);
+	if (!err)
+		err = limits_resolve(x);
+	if (!err)
+		err = xlb_model_init(x);
 	if (!err)
 		err = skel_open(x);
 	if (!err)
@@ -515,124 +643,6 @@ int xlb_map_fd(const struct xlb *x, const char *name)
 
 /* ---- attach and detach ------------------------------------------------ */
 
-static int ifindex_get(const char *ifname, unsigned int *ifindex)
-{
-	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE || strchr(ifname, '/'))
-		return xlb_fail(EINVAL, "'%s' is not an interface name", ifname ? ifname : "");
-	*ifindex = if_nametoindex(ifname);
-	if (!*ifindex)
-		return xlb_fail(ENODEV, "interface %s does not exist (see 'ip link')", ifname);
-	return 0;
-}
-
-static __u32 xdp_flags(enum xlb_xdp_mode mode)
-{
-	return mode == XLB_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-}
-
-static int link_create(const struct xlb *x, const char *ifname, unsigned int ifindex,
-		       enum xlb_xdp_mode mode)
-{
-	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = xdp_flags(mode));
-	int fd = bpf_link_create(xlb_prog_fd(x), ifindex, BPF_XDP, &lo);
-
-	if (fd >= 0)
-		return fd;
-	if (fd == -EOPNOTSUPP && mode == XLB_XDP_NATIVE)
-		return xlb_fail(EOPNOTSUPP, "the driver of %s does not support native XDP: use "
-				"--xdp-mode generic", ifname);
-	if (fd == -EBUSY || fd == -EEXIST)
-		return xlb_fail(-fd, "%s already has an XDP program that xlb did not attach: "
-				"remove it ('ip link set dev %s xdp off') and try again",
-				ifname, ifname);
-	return xlb_fail(-fd, "attaching XDP (%s mode) to %s failed: %s",
-			mode == XLB_XDP_GENERIC ? "generic" : "native", ifname, strerror(-fd));
-}
-
-/* Whether a pinned link still drives ifindex in the wanted mode. A link
- * outlives its interface (it goes defunct) and cannot change mode. */
-static bool link_current(int link_fd, unsigned int ifindex, enum xlb_xdp_mode mode)
-{
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	__u8 want = mode == XLB_XDP_GENERIC ? XDP_ATTACHED_SKB : XDP_ATTACHED_DRV;
-
-	if (bpf_obj_get_info_by_fd(link_fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP ||
-	    info.xdp.ifindex != ifindex)
-		return false;
-	return !bpf_xdp_query(ifindex, 0, &q) && q.attach_mode == want;
-}
-
-/* Detach a pinned link and remove its pin; consumes fd. */
-static int link_drop(int fd, const char *path)
-{
-	/* A defunct link has nothing left to detach: not an error. */
-	bpf_link_detach(fd);
-	close(fd);
-	if (unlink(path) && errno != ENOENT)
-		return xlb_fail(errno, "removing %s failed: %s", path, strerror(errno));
-	return 0;
-}
-
-/*
- * Point a pinned link at our program: the restart path, without a gap. A
- * stale link (interface recreated, or another XDP mode asked for) is
- * replaced instead, which does leave a short gap. Returns 1 when the caller
- * must create a new link.
- */
-static int link_retarget(const struct xlb *x, const char *path, const char *ifname,
-			 unsigned int ifindex, enum xlb_xdp_mode mode)
-{
-	int fd, err;
-
-	fd = bpf_obj_get(path);
-	if (fd < 0 && errno == ENOENT)
-		return 1;
-	if (fd < 0)
-		return xlb_fail(errno, "opening %s failed: %s", path, strerror(errno));
-	if (link_current(fd, ifindex, mode)) {
-		err = bpf_link_update(fd, xlb_prog_fd(x), NULL);
-		if (err != -ENOLINK) {
-			close(fd);
-			if (err)
-				return xlb_fail(-err, "updating the XDP link of %s failed: %s",
-						ifname, strerror(-err));
-			return 0;
-		}
-	}
-	err = link_drop(fd, path);
-	return err ? err : 1;
-}
-
-static int attach_pinned(struct xlb *x, const char *ifname, unsigned int ifindex,
-			 enum xlb_xdp_mode mode)
-{
-	char dir[PATH_MAX], path[PATH_MAX];
-	int fd, err;
-
-	err = path_join(dir, x->pin_root, XLB_LINKS_DIR);
-	if (!err)
-		err = path_join(path, dir, ifname);
-	if (!err)
-		err = link_retarget(x, path, ifname, ifindex, mode);
-	if (err <= 0)
-		return err;
-	err = xlb_mkdir_p(dir);
-	if (err)
-		return err;
-	fd = link_create(x, ifname, ifindex, mode);
-	if (fd < 0)
-		return fd;
-	err = bpf_obj_pin(fd, path);
-	/* Once pinned the link lives on its own; unpinned, closing detaches. */
-	close(fd);
-	if (err)
-		return xlb_fail(-err, "pinning the XDP link of %s at %s failed: %s", ifname, path,
-				strerror(-err));
-	return 0;
-}
-
 static struct xlb_link *link_find(const struct xlb *x, const char *ifname)
 {
 	size_t i;
@@ -661,13 +671,42 @@ static int attach_private(struct xlb *x, const char *ifname, unsigned int ifinde
 	if (!l)
 		return xlb_fail(ENOMEM, "out of memory attaching to %s", ifname);
 	x->links = l;
-	fd = link_create(x, ifname, ifindex, mode);
+	fd = xlb_link_create(xlb_prog_fd(x), ifname, ifindex, mode);
 	if (fd < 0)
 		return fd;
 	l = &x->links[x->n_links++];
 	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
 	l->fd = fd;
 	return 0;
+}
+
+/*
+ * Point the pinned link at our program: the restart path, without a gap. A
+ * stale link (interface recreated, or another XDP mode asked for) is
+ * replaced instead, which does leave a short gap.
+ */
+static int attach_pinned(struct xlb *x, const char *ifname, unsigned int ifindex,
+			 enum xlb_xdp_mode mode)
+{
+	struct xlb_pinned_link l;
+	int err = xlb_link_open(x->pin_root, ifname, ifindex, mode, &l);
+
+	if (err)
+		return err;
+	if (l.current) {
+		err = bpf_link_update(l.fd, xlb_prog_fd(x), NULL);
+		if (err != -ENOLINK) {
+			xlb_link_close(&l);
+			if (err)
+				return xlb_fail(-err, "updating the XDP link of %s failed: %s",
+						ifname, strerror(-err));
+			return 0;
+		}
+	}
+	err = xlb_link_drop(x->pin_root, ifname, &l);
+	if (!err)
+		err = xlb_link_create_pinned(xlb_prog_fd(x), x->pin_root, ifname, ifindex, mode);
+	return err;
 }
 
 int xlb_attach(struct xlb *x, const char *ifname, enum xlb_xdp_mode mode)
@@ -677,7 +716,7 @@ int xlb_attach(struct xlb *x, const char *ifname, enum xlb_xdp_mode mode)
 
 	if (mode != XLB_XDP_NATIVE && mode != XLB_XDP_GENERIC)
 		return xlb_fail(EINVAL, "XDP mode %d is neither native nor generic", mode);
-	err = ifindex_get(ifname, &ifindex);
+	err = xlb_ifindex(ifname, &ifindex);
 	if (err)
 		return err;
 	if (x->no_pin)
@@ -700,25 +739,19 @@ static int detach_private(struct xlb *x, const char *ifname)
 /* The interface may be gone already: only the pin is needed. */
 int xlb_detach(struct xlb *x, const char *ifname)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
-	int fd, err;
+	struct xlb_pinned_link l;
+	char path[PATH_MAX];
+	int err;
 
 	if (!ifname || !*ifname || strchr(ifname, '/'))
 		return xlb_fail(EINVAL, "'%s' is not an interface name", ifname ? ifname : "");
 	if (x->no_pin)
 		return detach_private(x, ifname);
-	err = path_join(dir, x->pin_root, XLB_LINKS_DIR);
-	if (!err)
-		err = path_join(path, dir, ifname);
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
-	if (fd < 0 && errno == ENOENT)
+	err = xlb_link_open(x->pin_root, ifname, 0, XLB_XDP_NATIVE, &l);
+	if (!err && l.fd < 0 && !xlb_link_path(path, x->pin_root, ifname))
 		return xlb_fail(ENOENT, "xlb is not attached to %s (no link pinned at %s)", ifname,
 				path);
-	if (fd < 0)
-		return xlb_fail(errno, "opening %s failed: %s", path, strerror(errno));
-	return link_drop(fd, path);
+	return err ? err : xlb_link_drop(x->pin_root, ifname, &l);
 }
 
 /* ---- removing everything ---------------------------------------------- */
@@ -738,7 +771,7 @@ static int dir_each(const char *dir, int (*fn)(const char *path, const struct di
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		e = path_join(path, dir, de->d_name);
+		e = xlb_path_join(path, dir, de->d_name);
 		if (!e)
 			e = fn(path, de);
 		if (e && !err)
@@ -746,18 +779,6 @@ static int dir_each(const char *dir, int (*fn)(const char *path, const struct di
 	}
 	closedir(d);
 	return err;
-}
-
-static int pin_link_remove(const char *path, const struct dirent *de)
-{
-	int fd = bpf_obj_get(path);
-
-	(void)de;
-	if (fd >= 0)
-		return link_drop(fd, path);
-	if (unlink(path) && errno != ENOENT)
-		return xlb_fail(errno, "removing %s failed: %s", path, strerror(errno));
-	return 0;
 }
 
 static int pin_map_remove(const char *path, const struct dirent *de)
@@ -779,7 +800,7 @@ static int dir_remove(const char *dir)
 
 int xlb_destroy_pins(const char *pin_root)
 {
-	char root[PATH_MAX], links[PATH_MAX];
+	char root[PATH_MAX];
 	int err;
 
 	err = pin_root_copy(root, pin_root);
@@ -791,11 +812,7 @@ int xlb_destroy_pins(const char *pin_root)
 	if (!xlb_on_bpffs(root))
 		return xlb_fail(EINVAL, "refusing to remove %s: it is not on a BPF filesystem",
 				root);
-	err = path_join(links, root, XLB_LINKS_DIR);
-	if (!err)
-		err = dir_each(links, pin_link_remove);
-	if (!err)
-		err = dir_remove(links);
+	err = xlb_links_remove(root, NULL, NULL);
 	if (!err)
 		err = dir_each(root, pin_map_remove);
 	if (!err)

@@ -50,6 +50,24 @@ bool xlb_is_prime(uint32_t n)
 	return true;
 }
 
+bool xlb_sched_uses_ring(enum xlb_sched s)
+{
+	return s == XLB_SCHED_MAGLEV || s == XLB_SCHED_SRCHASH;
+}
+
+bool xlb_ring_valid(uint32_t n)
+{
+	return n >= XLB_RING_MIN && n <= XLB_RING_MAX && xlb_is_prime(n);
+}
+
+int xlb_ring_check(uint32_t n)
+{
+	if (xlb_ring_valid(n))
+		return 0;
+	return xlb_fail(EINVAL, "ring size %u is not a prime between %u and %u (the default is %u)",
+			n, XLB_RING_MIN, XLB_RING_MAX, XLB_RING_DEFAULT);
+}
+
 /* ---- members: identity, validation, canonical order ------------------- */
 
 static void ident_make(const struct xlb_endpoint *ep, uint8_t ident[IDENT_LEN])
@@ -151,19 +169,6 @@ static int members_sort(const struct xlb_table_member *members, size_t n,
 }
 
 /* ---- Maglev ----------------------------------------------------------- */
-
-static int check_size(uint32_t size)
-{
-	if (size < XLB_RING_MIN || size > XLB_RING_MAX)
-		return xlb_fail(EINVAL,
-				"maglev table size %u out of range [%u, %u]",
-				size, XLB_RING_MIN, XLB_RING_MAX);
-	if (!xlb_is_prime(size))
-		return xlb_fail(EINVAL,
-				"maglev table size %u is not prime (e.g. 65537)",
-				size);
-	return 0;
-}
 
 /* Larger remainder first; equal remainders in identity order (the array's
  * order), so the tie-break does not depend on the input order. */
@@ -336,7 +341,7 @@ int xlb_maglev_build(const struct xlb_table_member *members, size_t n,
 	struct ring_member *r;
 	int err;
 
-	err = check_size(size);
+	err = xlb_ring_check(size);
 	if (!err)
 		err = check_members(members, n, "maglev");
 	if (err || !n)

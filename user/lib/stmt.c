@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The statement grammar of DESIGN.md section 4, both ways: text to struct
+ * The statement grammar of xlb.conf(5), both ways: text to struct
  * xlb_stmt (config files, the control socket, xlbctl) and back to the one
  * canonical text that `save` prints.
  *
@@ -35,29 +35,26 @@
 #define BACKEND_EXPECTED "ADDR[:PORT], e.g. 198.18.2.11:8080 or [fd00::11]:8080"
 #define CLIENT_EXPECTED "CLIENT[:PORT], e.g. 198.18.0.2:40000 or [fd00::2]:40000"
 
-/* Room for any address text plus brackets, port and protocol. */
-#define ENDPOINT_TEXT_MAX 80
-
 struct parser {
 	char buf[XLB_STMT_MAX_LEN + 1]; /* the line, cut into words in place */
 	char *pos; /* first byte not yet read */
 	struct xlb_stmt *st;
-	char *err;
-	size_t errlen;
 	bool timeout_given;
 };
 
+/* The message goes to xlb_errmsg(); p stays so that every rule reads
+ * perr(p, ...) whatever the parser state comes to hold. */
 static int __attribute__((format(printf, 2, 3)))
 perr(struct parser *p, const char *fmt, ...)
 {
+	char msg[XLB_MSG_LEN];
 	va_list ap;
 
-	if (p->err && p->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(p->err, p->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
+	(void)p;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return xlb_fail(EINVAL, "%s", msg);
 }
 
 /* ---- words ------------------------------------------------------------ */
@@ -298,7 +295,7 @@ static int parse_host(struct parser *p, const struct ep_rules *r, const char *ho
 static int parse_endpoint(struct parser *p, const struct ep_rules *r, const char *s,
 			  struct xlb_endpoint *ep)
 {
-	char host[ENDPOINT_TEXT_MAX];
+	char host[XLB_TEXT_LEN];
 	const char *port;
 	bool bracketed;
 	int rc;
@@ -408,8 +405,8 @@ static int set_ring(struct parser *p, const struct option *o, const char *value)
 
 	if (rc)
 		return rc;
-	if (!xlb_is_prime(v))
-		return perr(p, "ring %s is not a prime", value);
+	if (xlb_ring_check(v))
+		return perr(p, "%s", xlb_errmsg());
 	p->st->ring = v;
 	p->st->has_ring = true;
 	return 0;
@@ -907,14 +904,14 @@ static void __attribute__((format(printf, 2, 3))) put(struct out *o, const char 
 
 static void put_vip(struct out *o, const struct xlb_stmt *st)
 {
-	char v[ENDPOINT_TEXT_MAX];
+	char v[XLB_TEXT_LEN];
 
 	put(o, " %s", xlb_vip_key_str(&st->vip, v, sizeof(v)));
 }
 
 static void put_backend(struct out *o, const struct xlb_stmt *st)
 {
-	char b[ENDPOINT_TEXT_MAX];
+	char b[XLB_TEXT_LEN];
 
 	put_vip(o, st);
 	put(o, " %s", xlb_endpoint_str(&st->backend, b, sizeof(b)));
@@ -995,7 +992,7 @@ static void format_apply(struct out *o, const struct xlb_stmt *st)
 
 static void format_explain(struct out *o, const struct xlb_stmt *st)
 {
-	char c[ENDPOINT_TEXT_MAX];
+	char c[XLB_TEXT_LEN];
 
 	put_vip(o, st);
 	put(o, " %s", xlb_endpoint_str(&st->client, c, sizeof(c)));
@@ -1071,17 +1068,16 @@ static const struct command *find_command(struct parser *p, const char *noun)
 	return NULL;
 }
 
-int xlb_stmt_parse(const char *line, struct xlb_stmt *st, char *err, size_t errlen)
+int xlb_stmt_parse(const char *line, struct xlb_stmt *st)
 {
-	struct parser p = { .st = st, .err = err, .errlen = errlen };
+	struct parser p = { .st = st };
 	const struct command *cmd;
 	const char *word;
 	int rc;
 
 	/* Zeroed, padding included: callers may compare statements bytewise. */
 	memset(st, 0, sizeof(*st));
-	if (err && errlen)
-		err[0] = '\0';
+	xlb_fail(0, "%s", "");
 	rc = parser_load(&p, line);
 	if (rc)
 		return rc;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The statement grammar (DESIGN.md section 4): one statement is one line of
+ * The statement grammar (xlb.conf(5)): one statement is one line of
  * a config file, one request on the control socket, one xlbctl command.
  *
  *   vip add     PROTO/VIP:PORT [sched maglev|rr|wrr|srchash] [mode nat|dsr|tunnel] [ring PRIME]
@@ -108,13 +108,13 @@ struct xlb_stmt {
 /*
  * Parse one statement. Returns 1 for a statement, 0 for a blank line or a
  * comment (everything from '#' on is a comment), or -EINVAL with a message
- * in err that names the offending word and what was expected, e.g.
+ * in xlb_errmsg() that names the offending word and what was expected, e.g.
  *   unknown scheduler 'rrr' (expected maglev, rr, wrr, srchash)
  * Validation that needs no state happens here: address syntax, port range
  * 1-65535, ring size prime within XLB_RING_MIN..XLB_RING_MAX, weight
  * 0..XLB_MAX_WEIGHT, backend family equal to the VIP's (nat, dsr), durations.
  */
-int xlb_stmt_parse(const char *line, struct xlb_stmt *st, char *err, size_t errlen);
+int xlb_stmt_parse(const char *line, struct xlb_stmt *st);
 
 /* The canonical text of a statement (what `save` prints). Returns the length
  * or -ENOSPC. Parsing the output gives back an equal statement. */

@@ -12,8 +12,6 @@
 
 #include "libxlb.h"
 
-#define XLB_PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
-#define XLB_LINKS_DIR "links"
 
 struct xlb_bpf;
 
@@ -72,8 +70,13 @@ struct xlb {
 	uint32_t flow_entries;
 	uint32_t new_flow_entries;
 	bool resize_flows;
+	uint32_t max_vips, max_backends; /* the maps' sizes (xlbd --max-vips, --max-backends) */
+	uint32_t nexthop_cache; /* xlb_client_nh slots per CPU, a power of two */
+	uint32_t stats_slots; /* one CPU's block of xlb_stats */
 	uint64_t udp_idle_ns;
 	uint32_t tcp_idle_s;
+	uint32_t icmp_rate; /* as the datapath takes it: 0 = no limit */
+	uint32_t icmp_burst;
 	__u32 sweep_cursor; /* where the idle sweep goes on (a batch token) */
 	bool sweep_started;
 
@@ -86,13 +89,18 @@ struct xlb {
 	size_t n_links;
 };
 
-/* config.c: the model and the map writes that follow it. */
+/* error.c: xlb_errmsg() prefixed with what failed and for which VIP (or
+ * strerror(err) where libxlb left no message). Returns -errno. */
+int xlb_fail_vip(int err, const char *what, const struct xlb_vip_key *key);
+
+/* model.c: the VIPs and backends in memory (model.h has the rest). */
 int xlb_model_init(struct xlb *x);
 void xlb_model_free(struct xlb *x);
-/* Rebuild the model from maps that outlived a previous xlbd, and repair what
- * an interrupted change left behind. */
+/* adopt.c: rebuild the model from maps that outlived a previous xlbd, and
+ * repair what an interrupted change left behind. */
 int xlb_model_adopt(struct xlb *x);
-/* The address filter: add one address's bit, or recompute all from the model. */
+/* filter.c, the only writer of xlb_addr_filter and xlb_nat_ends: add one
+ * address's bit, or recompute all from the model. */
 int xlb_filter_add(const struct xlb *x, const struct xlb_addr *a, __u8 family, __u32 role);
 int xlb_filter_sync(const struct xlb *x);
 /* xlb_nat_ends: a nat backend's replies find v, ahead of its first flow
@@ -104,7 +112,9 @@ int xlb_stats_map(struct xlb *x);
 void xlb_stats_unmap(struct xlb *x);
 void xlb_stats_zero(const struct xlb *x, uint32_t slot);
 void xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id);
-/* All XLB_MAX_BACKENDS slots of xlb_backends, in slot order. */
+/* What the kernel charges for a map (flowtab.c). */
+uint64_t xlb_map_memlock(int fd);
+/* All x->max_backends slots of xlb_backends, in slot order. */
 int xlb_backend_slots_read(const struct xlb *x, struct xlb_backend *slots);
 
 /* flowtab.c: the datapath's coarse clock (bpf_ktime_get_coarse_ns() >> 20,

@@ -25,8 +25,7 @@
 
 #include "backend.h"
 #include "decap.skel.h"
-
-#define LINKS_DIR "links"
+#include "xdp.h"
 #define PROG_NAME "xlb_decap"
 
 static const char *const map_names[] = {
@@ -46,12 +45,6 @@ static void pin_path(char buf[PATH_MAX], const char *root, const char *name)
 		buf[0] = '\0';
 }
 
-static void link_path(char buf[PATH_MAX], const char *root, const char *dev)
-{
-	if (snprintf(buf, PATH_MAX, "%s/" LINKS_DIR "/%s", root, dev) >= PATH_MAX)
-		buf[0] = '\0';
-}
-
 /* Checks only (and mounts bpffs where every BPF tool expects it; libxlb
  * reports that through the notice sink). */
 static int pin_root_check(const char *root)
@@ -63,8 +56,8 @@ static int pin_root_create(const char *root)
 {
 	char links[PATH_MAX];
 
-	pin_path(links, root, LINKS_DIR);
-	return xlb_mkdir_p(links);
+	pin_path(links, root, XLB_LINKS_DIR);
+	return xlb_mkdir_p(links, 0700);
 }
 
 /* After a failed setup: directories this run created go again (rmdir
@@ -73,7 +66,7 @@ static void pin_root_tidy(const char *root, bool keep_root)
 {
 	char links[PATH_MAX];
 
-	pin_path(links, root, LINKS_DIR);
+	pin_path(links, root, XLB_LINKS_DIR);
 	rmdir(links);
 	if (!keep_root)
 		rmdir(root);
@@ -88,36 +81,10 @@ bool decap_bpffs_visible(const char *root)
 
 static int ifindex_of(const char *dev)
 {
-	unsigned int i = if_nametoindex(dev);
+	unsigned int i;
+	int err = xlb_ifindex(dev, &i);
 
-	if (!i)
-		return xlb_fail(ENODEV, "interface %s does not exist in this network namespace "
-				"(see 'ip link')", dev);
-	return (int)i;
-}
-
-static __u32 xdp_flags(enum xlb_xdp_mode mode)
-{
-	return mode == XLB_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-}
-
-static const char *xdp_mode_name(enum xlb_xdp_mode mode)
-{
-	return mode == XLB_XDP_GENERIC ? "generic" : "native";
-}
-
-/* The program driving ifindex in any mode (0: none) and the mode. */
-static int xdp_attached(int ifindex, __u32 *prog_id, enum xlb_xdp_mode *mode)
-{
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	int err = bpf_xdp_query(ifindex, 0, &q);
-
-	if (err)
-		return xlb_fail(-err, "querying the XDP program of interface #%d failed: %s",
-				ifindex, strerror(-err));
-	*prog_id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id ? q.skb_prog_id : q.hw_prog_id;
-	*mode = q.drv_prog_id ? XLB_XDP_NATIVE : XLB_XDP_GENERIC;
-	return 0;
+	return err ? err : (int)i;
 }
 
 static void prog_describe(__u32 id, char *buf, size_t len)
@@ -134,49 +101,9 @@ static void prog_describe(__u32 id, char *buf, size_t len)
 		close(fd);
 }
 
-/* The pinned link of dev, if any: its fd (caller closes) and info. */
-struct pinned_link {
-	int fd; /* -1: none pinned */
-	__u32 prog_id;
-	__u32 ifindex;
-	bool current; /* drives dev now, in the recorded mode */
-};
-
-static int link_open(const char *root, const char *dev, int ifindex, enum xlb_xdp_mode mode,
-		     struct pinned_link *l)
-{
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info), attached;
-	enum xlb_xdp_mode amode;
-	char path[PATH_MAX];
-
-	memset(l, 0, sizeof(*l));
-	link_path(path, root, dev);
-	l->fd = bpf_obj_get(path);
-	if (l->fd < 0 && errno == ENOENT)
-		return 0;
-	if (l->fd < 0)
-		return xlb_fail(errno, "opening %s failed: %s", path, strerror(errno));
-	if (bpf_obj_get_info_by_fd(l->fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP)
-		return 0; /* not ours, or defunct: not current */
-	l->prog_id = info.prog_id;
-	l->ifindex = info.xdp.ifindex;
-	if (ifindex <= 0 || xdp_attached(ifindex, &attached, &amode))
-		return 0;
-	l->current = l->ifindex == (__u32)ifindex && attached == l->prog_id && amode == mode;
-	return 0;
-}
-
-static void link_close(struct pinned_link *l)
-{
-	if (l->fd >= 0)
-		close(l->fd);
-	l->fd = -1;
-}
-
 int decap_precheck(const struct be_opts *o, const struct be_state *want)
 {
-	struct pinned_link l;
+	struct xlb_pinned_link l;
 	enum xlb_xdp_mode amode;
 	__u32 attached;
 	char desc[64];
@@ -187,13 +114,13 @@ int decap_precheck(const struct be_opts *o, const struct be_state *want)
 		return ifindex;
 	err = pin_root_check(o->pin_root);
 	if (!err)
-		err = xdp_attached(ifindex, &attached, &amode);
+		err = xlb_xdp_attached(ifindex, &attached, &amode);
 	if (err || !attached)
 		return err;
-	err = link_open(o->pin_root, want->dev, ifindex, amode, &l);
+	err = xlb_link_open(o->pin_root, want->dev, ifindex, amode, &l);
 	if (err)
 		return err;
-	link_close(&l);
+	xlb_link_close(&l);
 	if (l.prog_id == attached && l.ifindex == (__u32)ifindex)
 		return 0;
 	prog_describe(attached, desc, sizeof(desc));
@@ -451,46 +378,6 @@ static bool same_prog(__u32 id, int our_fd)
 	return same;
 }
 
-static int link_create_pinned(const struct be_state *want, const char *root, int ifindex,
-			      int prog_fd)
-{
-	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = xdp_flags(want->xdp_mode));
-	char path[PATH_MAX];
-	int fd, err;
-
-	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
-	if (fd == -EOPNOTSUPP && want->xdp_mode == XLB_XDP_NATIVE)
-		return xlb_fail(EOPNOTSUPP, "the driver of %s does not support native XDP: add "
-				"--xdp-mode generic", want->dev);
-	if (fd == -EBUSY || fd == -EEXIST)
-		return xlb_fail(-fd, "%s already has an XDP program: remove it ('ip link set dev "
-				"%s xdp off') and run setup again", want->dev, want->dev);
-	if (fd < 0)
-		return xlb_fail(-fd, "attaching the decap program to %s (%s XDP) failed: %s",
-				want->dev, xdp_mode_name(want->xdp_mode), strerror(-fd));
-	link_path(path, root, want->dev);
-	err = bpf_obj_pin(fd, path);
-	/* Unpinned, closing the fd detaches again: nothing is left behind. */
-	close(fd);
-	if (err)
-		return xlb_fail(-err, "pinning the XDP link of %s at %s failed: %s", want->dev,
-				path, strerror(-err));
-	return 0;
-}
-
-/* A pinned link that no longer drives the device (interface recreated,
- * other XDP mode, detached by hand) is replaced. */
-static void link_drop(const char *root, const char *dev, struct pinned_link *l)
-{
-	char path[PATH_MAX];
-
-	if (l->fd >= 0)
-		bpf_link_detach(l->fd);
-	link_close(l);
-	link_path(path, root, dev);
-	unlink(path);
-}
-
 static bool had_tunnel(const struct be_state *old)
 {
 	return old->exists && old->mode == BE_MODE_TUNNEL;
@@ -499,24 +386,24 @@ static bool had_tunnel(const struct be_state *old)
 static int attach(const struct be_opts *o, const struct be_state *want, const struct be_state *old,
 		  int prog_fd)
 {
-	const char *mode = xdp_mode_name(want->xdp_mode);
-	struct pinned_link l;
+	const char *mode = xlb_xdp_mode_name(want->xdp_mode);
+	struct xlb_pinned_link l;
 	int ifindex = ifindex_of(want->dev), err;
 
 	if (ifindex < 0)
 		return ifindex;
-	err = link_open(o->pin_root, want->dev, ifindex, want->xdp_mode, &l);
+	err = xlb_link_open(o->pin_root, want->dev, ifindex, want->xdp_mode, &l);
 	if (err)
 		return err;
 	if (l.current && same_prog(l.prog_id, prog_fd)) {
 		rep_ok("decap program attached to %s (%s XDP, prog id %u) (already in place)",
 		       want->dev, mode, l.prog_id);
-		link_close(&l);
+		xlb_link_close(&l);
 		return 0;
 	}
 	if (l.current) {
 		err = bpf_link_update(l.fd, prog_fd, NULL);
-		link_close(&l);
+		xlb_link_close(&l);
 		if (err)
 			return xlb_fail(-err, "replacing the decap program on %s failed: %s",
 					want->dev, strerror(-err));
@@ -524,8 +411,10 @@ static int attach(const struct be_opts *o, const struct be_state *want, const st
 			 want->dev, l.prog_id);
 		return 0;
 	}
-	link_drop(o->pin_root, want->dev, &l);
-	err = link_create_pinned(want, o->pin_root, ifindex, prog_fd);
+	err = xlb_link_drop(o->pin_root, want->dev, &l);
+	if (!err)
+		err = xlb_link_create_pinned(prog_fd, o->pin_root, want->dev, ifindex,
+					     want->xdp_mode);
 	if (err)
 		return err;
 	if (l.prog_id && l.ifindex == (__u32)ifindex)
@@ -588,7 +477,7 @@ bool decap_pinned(const char *root)
 		pin_path(path, root, map_names[i]);
 		any = !access(path, F_OK);
 	}
-	pin_path(path, root, LINKS_DIR);
+	pin_path(path, root, XLB_LINKS_DIR);
 	d = opendir(path);
 	while (d && !any && (de = readdir(d)))
 		any = de->d_name[0] != '.';
@@ -597,40 +486,10 @@ bool decap_pinned(const char *root)
 	return any;
 }
 
-/* Detach every link pinned under root/links (normally just dev's). */
-static int links_remove(const char *root, bool *found)
+static void link_removed(const char *dev, void *found)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 256];
-	struct dirent *de;
-	int err = 0, fd;
-	DIR *d;
-
-	pin_path(dir, root, LINKS_DIR);
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : xlb_fail(errno, "opening %s failed: %s", dir,
-						      strerror(errno));
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			/* Defunct links (interface gone) have nothing to detach. */
-			bpf_link_detach(fd);
-			close(fd);
-		}
-		if (unlink(path) && errno != ENOENT && !err)
-			err = xlb_fail(errno, "removing %s failed: %s", path, strerror(errno));
-		else
-			rep_done("detached the decap program from %s", de->d_name);
-		*found = true;
-	}
-	closedir(d);
-	if (!err && rmdir(dir) && errno != ENOENT)
-		err = xlb_fail(errno, "removing %s failed: %s (something else is pinned there)", dir,
-			       strerror(errno));
-	return err;
+	rep_done("detached the decap program from %s", dev);
+	*(bool *)found = true;
 }
 
 int decap_remove(const char *root, bool *found)
@@ -644,7 +503,7 @@ int decap_remove(const char *root, bool *found)
 		return 0;
 	if (!xlb_on_bpffs(root))
 		return xlb_fail(EINVAL, "refusing to remove %s: it is not on a BPF filesystem", root);
-	err = links_remove(root, found);
+	err = xlb_links_remove(root, link_removed, found);
 	for (i = 0; i < N_MAPS && !err; i++) {
 		pin_path(path, root, map_names[i]);
 		if (!unlink(path))
@@ -701,9 +560,9 @@ int decap_forget_vips(const char *root, const struct be_vip *vips, size_t n)
 
 static void status_link(const struct be_opts *o, const struct be_state *want)
 {
-	const char *mode = xdp_mode_name(want->xdp_mode);
+	const char *mode = xlb_xdp_mode_name(want->xdp_mode);
 	enum xlb_xdp_mode amode;
-	struct pinned_link l;
+	struct xlb_pinned_link l;
 	__u32 attached = 0;
 	char desc[64];
 	int ifindex = if_nametoindex(want->dev);
@@ -713,14 +572,14 @@ static void status_link(const struct be_opts *o, const struct be_state *want)
 			    want->dev);
 		return;
 	}
-	if (link_open(o->pin_root, want->dev, ifindex, want->xdp_mode, &l)) {
+	if (xlb_link_open(o->pin_root, want->dev, ifindex, want->xdp_mode, &l)) {
 		rep_problem("%s; fix: run 'xlb-backend remove' then setup", xlb_errmsg());
 		return;
 	}
 	if (l.current)
 		rep_ok("decap program attached to %s (%s XDP, prog id %u)", want->dev, mode,
 		       l.prog_id);
-	else if (!xdp_attached(ifindex, &attached, &amode) && attached) {
+	else if (!xlb_xdp_attached(ifindex, &attached, &amode) && attached) {
 		prog_describe(attached, desc, sizeof(desc));
 		rep_problem("%s runs another XDP program (%s), not xlb-backend's decap program; "
 			    "fix: remove it ('ip link set dev %s xdp off'), then run setup",
@@ -729,7 +588,7 @@ static void status_link(const struct be_opts *o, const struct be_state *want)
 		rep_problem("decap program is not attached to %s; fix: run setup again (the "
 			    "tunnel's packets are not decapsulated)", want->dev);
 	}
-	link_close(&l);
+	xlb_link_close(&l);
 }
 
 static void status_vips(int fd, const struct be_state *want)

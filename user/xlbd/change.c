@@ -31,8 +31,9 @@ int xlbd_commit(struct xlbd *d, struct xlb_cfg *next, char *err, size_t errlen)
 	rc = write_state(d, next, err, errlen);
 	if (rc)
 		return rc;
-	rc = xlb_cfg_converge(d->x, next, err, errlen);
+	rc = xlb_cfg_converge(d->x, next);
 	if (rc) {
+		snprintf(err, errlen, "%s", xlb_errmsg());
 		if (write_state(d, &d->cfg, why, sizeof(why)))
 			log_error("%s; the state file may now hold the refused change", why);
 		return rc;

@@ -89,6 +89,23 @@ static void table_row(struct xp *p, const char *name, uint64_t used, uint64_t ca
 	xp_obj_close(p);
 }
 
+/* VIPs and backend slots against the limits xlbd was started with. */
+void limits_stats(const struct xlb *x, struct xp *p)
+{
+	struct xlb_limits l;
+
+	xlb_limits_get(x, &l);
+	xp_text(p, "\nCapacity\n");
+	xp_obj_open(p, "capacity");
+	table_row(p, "vips", l.vips, l.max_vips, l.vip_bytes);
+	table_row(p, "backends", l.backends, l.max_backends, l.backend_bytes);
+	xp_text(p, "  ");
+	xp_uint(p, "nexthop_cache", "next-hop cache %u slots per CPU", l.nexthop_cache);
+	xp_u64(p, "nexthop_cache_bytes", " (%llu bytes charged)", l.nexthop_bytes);
+	xp_u64(p, "counters_bytes", ", counters %llu bytes charged\n", l.stats_bytes);
+	xp_obj_close(p);
+}
+
 void flows_stats(const struct flow_keeper *k, struct xlb *x, struct xp *p)
 {
 	struct xlb_flow_usage u;

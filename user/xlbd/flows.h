@@ -32,5 +32,6 @@ struct flow_keeper {
 /* Once a second: rates, flood start/end, a slice of the idle sweep. */
 void flows_tick(struct flow_keeper *k, struct xlb *x, uint64_t now_s);
 void flows_stats(const struct flow_keeper *k, struct xlb *x, struct xp *p);
+void limits_stats(const struct xlb *x, struct xp *p);
 
 #endif /* XLBD_FLOWS_H */

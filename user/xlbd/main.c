@@ -48,11 +48,15 @@
 #include "xlbd.h"
 
 #define CONFIG_DEFAULT "/etc/xlb/xlb.conf"
-#define PIN_ROOT_DEFAULT "/sys/fs/bpf/xlb"
 #define MAX_IFACES 64
 /* Long options without a short form. */
 #define ROUTE_TABLE_OPT 0x100
+#define MAX_VIPS_OPT 0x110
+#define MAX_BACKENDS_OPT 0x111
+#define NEXTHOP_CACHE_OPT 0x112
 #define ROUTE_PROTO_OPT 0x101
+#define ICMP_RATE_OPT 0x102
+#define ICMP_BURST_OPT 0x103
 
 /* -v: xlbd's debug lines; -vv: libbpf's too. */
 static int verbosity;
@@ -69,7 +73,7 @@ struct opts {
 	bool detach;
 	bool metrics; /* --metrics given: serve metrics_addr */
 	struct metrics_addr metrics_addr;
-	struct xlb_open_opts flows; /* the flow tables' sizes and timeouts */
+	struct xlb_open_opts flows; /* the flow tables' sizes and timeouts, the ICMP limit */
 	uint32_t flood_rate;
 	uint32_t route_table; /* 0: no VIP routes */
 	uint32_t route_proto;
@@ -80,7 +84,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xlbd -i IFACE[,IFACE...] [-c FILE] [--xdp-mode native|generic]\n"
 		"            [--socket PATH] [--pin-root PATH] [--state PATH]\n"
-		"            [--metrics [ADDR:]PORT] [--route-table N] [--route-proto N] [-v]\n"
+		"            [--metrics [ADDR:]PORT] [--route-table N] [--route-proto N]\n"
+		"            [--icmp-rate N] [--icmp-burst N] [-v]\n"
 		"       xlbd --detach [--pin-root PATH] [--socket PATH] [--route-table N]\n"
 		"            [--route-proto N]\n"
 		"\n"
@@ -89,7 +94,7 @@ static void usage(FILE *f)
 		"                          (default " CONFIG_DEFAULT ")\n"
 		"      --xdp-mode MODE     native (default) or generic\n"
 		"      --socket PATH       control socket (default " XLB_SOCKET_DEFAULT ")\n"
-		"      --pin-root PATH     bpffs directory of the pins (default " PIN_ROOT_DEFAULT
+		"      --pin-root PATH     bpffs directory of the pins (default " XLB_PIN_ROOT_DEFAULT
 		")\n"
 		"      --state PATH        running configuration, rewritten on every change\n"
 		"                          (default " XLB_STATE_DEFAULT "); it wins over -c\n"
@@ -98,10 +103,17 @@ static void usage(FILE *f)
 		"      --new-flow-entries N  unconfirmed flows (handshakes, floods) held\n"
 		"                          (default %u)\n"
 		"      --resize-flows      copy pinned flows into tables of a new size\n"
+		"      --max-vips N        VIPs the datapath holds (default %u, at most %u)\n"
+		"      --max-backends N    backend slots over all VIPs (default %u, at most %u)\n"
+		"      --nexthop-cache N   client next hops cached per CPU, a power of two\n"
+		"                          (default %u)\n"
 		"      --tcp-idle DUR      idle TCP connections leave the table (default %us)\n"
 		"      --udp-idle DUR      idle UDP flows are scheduled again (default %llus)\n"
 		"      --flood-rate N      new flows/s, mostly unconfirmed, logged as a flood\n"
 		"                          (default %u)\n"
+		"      --icmp-rate N       ICMP errors the datapath sends a second, per CPU\n"
+		"                          (default %u; 0 = no limit)\n"
+		"      --icmp-burst N      ICMP errors it may send at once (default %u)\n"
 		"      --metrics [ADDR:]PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 		"                          (off by default; ADDR defaults to " METRICS_DEFAULT_ADDR
 		", IPv6 as [ADDR])\n"
@@ -112,8 +124,10 @@ static void usage(FILE *f)
 		"                          then exit\n"
 		"  -v, --verbose           log every probe and request; -vv adds libbpf's debug\n"
 		"      --version           print xlbd's version and exit\n",
-		XLB_FLOWS_DEFAULT, XLB_FLOWS_NEW_DEFAULT, XLB_TCP_IDLE_DEFAULT_S,
+		XLB_FLOWS_DEFAULT, XLB_FLOWS_NEW_DEFAULT, XLB_VIPS_DEFAULT, XLB_MAX_VIPS,
+		XLB_BACKENDS_DEFAULT, XLB_MAX_BACKENDS, XLB_CLIENT_NH_DEFAULT, XLB_TCP_IDLE_DEFAULT_S,
 		XLB_UDP_IDLE_DEFAULT_NS / 1000000000ull, XLBD_FLOOD_RATE_DEFAULT,
+		XLB_ICMP_RATE_DEFAULT, XLB_ICMP_BURST_DEFAULT,
 		ANNOUNCE_TABLE_DEFAULT, ANNOUNCE_PROTO_DEFAULT);
 }
 
@@ -189,6 +203,25 @@ static int parse_route_opt(struct opts *o, int c, const char *arg)
 	return 0;
 }
 
+/* --icmp-rate (0: every error is sent) and --icmp-burst: the datapath's
+ * token bucket (docs/operations.md, "ICMP rate limit"). */
+static int parse_icmp_opt(struct opts *o, int c, const char *arg)
+{
+	if (c == ICMP_BURST_OPT)
+		return parse_count("--icmp-burst", arg, 1, &o->flows.icmp_burst);
+	if (parse_count("--icmp-rate", arg, 0, &o->flows.icmp_rate))
+		return -1;
+	if (o->flows.icmp_rate > 1000000000) {
+		fprintf(stderr, "xlbd: --icmp-rate %u is above one a nanosecond (1000000000); "
+				"0 turns the limit off\n",
+			o->flows.icmp_rate);
+		return -1;
+	}
+	if (!o->flows.icmp_rate)
+		o->flows.icmp_rate = XLB_ICMP_UNLIMITED;
+	return 0;
+}
+
 /* The flow tables' options (docs/operations.md, "Sizing the flow tables"). */
 static int parse_flow_opt(struct opts *o, int c, const char *arg)
 {
@@ -215,6 +248,17 @@ static int parse_flow_opt(struct opts *o, int c, const char *arg)
 	}
 }
 
+/* The limits the maps are made with (docs/operations.md, "Sizing"); libxlb
+ * checks their ranges against the pinned maps. */
+static int parse_limit_opt(struct opts *o, int c, const char *arg)
+{
+	if (c == MAX_VIPS_OPT)
+		return parse_count("--max-vips", arg, 1, &o->flows.max_vips);
+	if (c == MAX_BACKENDS_OPT)
+		return parse_count("--max-backends", arg, 1, &o->flows.max_backends);
+	return parse_count("--nexthop-cache", arg, 1, &o->flows.nexthop_cache);
+}
+
 /* 0 to run, 1 to exit 0 (help), 2 for a usage error. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -234,8 +278,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "tcp-idle", required_argument, NULL, 'T' },
 		{ "udp-idle", required_argument, NULL, 'U' },
 		{ "flood-rate", required_argument, NULL, 'L' },
+		{ "max-vips", required_argument, NULL, MAX_VIPS_OPT },
+		{ "max-backends", required_argument, NULL, MAX_BACKENDS_OPT },
+		{ "nexthop-cache", required_argument, NULL, NEXTHOP_CACHE_OPT },
 		{ "route-table", required_argument, NULL, ROUTE_TABLE_OPT },
 		{ "route-proto", required_argument, NULL, ROUTE_PROTO_OPT },
+		{ "icmp-rate", required_argument, NULL, ICMP_RATE_OPT },
+		{ "icmp-burst", required_argument, NULL, ICMP_BURST_OPT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -244,7 +293,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){ .config = CONFIG_DEFAULT, .socket = XLB_SOCKET_DEFAULT,
-			    .pin_root = PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT,
+			    .pin_root = XLB_PIN_ROOT_DEFAULT, .state = XLB_STATE_DEFAULT,
 			    .flood_rate = XLBD_FLOOD_RATE_DEFAULT,
 			    .route_table = ANNOUNCE_TABLE_DEFAULT,
 			    .route_proto = ANNOUNCE_PROTO_DEFAULT };
@@ -290,9 +339,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (parse_flow_opt(o, c, optarg))
 				return 2;
 			break;
+		case MAX_VIPS_OPT:
+		case MAX_BACKENDS_OPT:
+		case NEXTHOP_CACHE_OPT:
+			if (parse_limit_opt(o, c, optarg))
+				return 2;
+			break;
 		case ROUTE_TABLE_OPT:
 		case ROUTE_PROTO_OPT:
 			if (parse_route_opt(o, c, optarg))
+				return 2;
+			break;
+		case ICMP_RATE_OPT:
+		case ICMP_BURST_OPT:
+			if (parse_icmp_opt(o, c, optarg))
 				return 2;
 			break;
 		case 'v':
@@ -456,7 +516,6 @@ static int read_start_config(const struct opts *o, enum cfg_source *src, char **
 static int start_config(const struct opts *o, struct xlb_cfg *want, enum cfg_source *src)
 {
 	const char *name;
-	char err[1024];
 	unsigned int n = 0;
 	char *text = NULL;
 	size_t len = 0;
@@ -474,10 +533,10 @@ static int start_config(const struct opts *o, struct xlb_cfg *want, enum cfg_sou
 		return 0;
 	}
 	name = o->config;
-	rc = xlb_cfg_exec_text(want, text, len, name, err, sizeof(err), &n);
+	rc = xlb_cfg_exec_text(want, text, len, name, &n);
 	free(text);
 	if (rc) {
-		log_error("%s", err);
+		log_error("%s", xlb_errmsg());
 		log_error("configuration refused: nothing was applied");
 		return rc;
 	}

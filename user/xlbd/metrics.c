@@ -451,6 +451,30 @@ static void write_flow_tables(struct scrape *s)
 	flow_table_row(s, "xlb_flow_table_memory_bytes", "unconfirmed", u.unconfirmed_bytes);
 }
 
+/* The limits the other maps were made with (xlbd --max-vips, ...). */
+static void write_limits(struct scrape *s)
+{
+	struct xlb_limits l;
+
+	xlb_limits_get(s->d->x, &l);
+	family(s, "xlb_datapath_entries", "gauge",
+	       "VIPs and backend slots in use in the datapath's maps.");
+	flow_table_row(s, "xlb_datapath_entries", "vips", l.vips);
+	flow_table_row(s, "xlb_datapath_entries", "backends", l.backends);
+	family(s, "xlb_datapath_entries_limit", "gauge",
+	       "VIPs, backend slots and per-CPU client next-hop cache slots the maps hold "
+	       "(xlbd --max-vips, --max-backends, --nexthop-cache).");
+	flow_table_row(s, "xlb_datapath_entries_limit", "vips", l.max_vips);
+	flow_table_row(s, "xlb_datapath_entries_limit", "backends", l.max_backends);
+	flow_table_row(s, "xlb_datapath_entries_limit", "nexthop_cache", l.nexthop_cache);
+	family(s, "xlb_datapath_memory_bytes", "gauge",
+	       "Kernel memory charged for the maps each limit sizes, and for the counters.");
+	flow_table_row(s, "xlb_datapath_memory_bytes", "vips", l.vip_bytes);
+	flow_table_row(s, "xlb_datapath_memory_bytes", "backends", l.backend_bytes);
+	flow_table_row(s, "xlb_datapath_memory_bytes", "nexthop_cache", l.nexthop_bytes);
+	flow_table_row(s, "xlb_datapath_memory_bytes", "counters", l.stats_bytes);
+}
+
 void metrics_write(struct xlbd *d, FILE *f)
 {
 	struct scrape s;
@@ -470,6 +494,7 @@ void metrics_write(struct xlbd *d, FILE *f)
 	write_probe_durations(&s);
 	write_reasons(&s);
 	write_flow_tables(&s);
+	write_limits(&s);
 	scrape_fini(&s);
 }
 

@@ -214,7 +214,9 @@ static int exec_body(const char *path, struct persist_body *b, struct xlb_cfg *c
 		snprintf(err, errlen, "cannot read %s: out of memory", path);
 		return -ENOMEM;
 	}
-	rc = xlb_cfg_exec_text(&work, b->text, b->len, path, err, errlen, &n);
+	rc = xlb_cfg_exec_text(&work, b->text, b->len, path, &n);
+	if (rc)
+		snprintf(err, errlen, "%s", xlb_errmsg());
 	if (!rc && !b->legacy && n != b->n_stmts) {
 		snprintf(why, sizeof(why), "holds %u statements where its end line says %lu: "
 			 "lines are missing", n, b->n_stmts);
@@ -269,17 +271,7 @@ int persist_mkdir_parent(const char *path, unsigned int mode)
 	if (!slash || slash == dir)
 		return 0;
 	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, mode) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
+	return xlb_mkdir_p(dir, mode);
 }
 
 static bool trusted_owner(uid_t uid)

@@ -73,11 +73,13 @@ static int change(struct xlbd *d, const struct xlb_stmt *st, const char *batch,
 	}
 	if (st->verb == XLB_V_APPLY) {
 		snprintf(name, sizeof(name), "%s", strcmp(st->path, "-") ? st->path : "stdin");
-		rc = xlb_cfg_exec_text(&next, batch, batch_len, name, err, errlen, &n);
+		rc = xlb_cfg_exec_text(&next, batch, batch_len, name, &n);
 	} else {
-		rc = xlb_cfg_exec(&next, st, err, errlen);
+		rc = xlb_cfg_exec(&next, st);
 	}
-	if (!rc)
+	if (rc)
+		snprintf(err, errlen, "%s", xlb_errmsg());
+	else
 		rc = xlbd_commit(d, &next, err, errlen);
 	if (rc)
 		goto out;
@@ -104,9 +106,11 @@ int xlbd_request(void *arg, const char *line, const char *body, size_t body_len,
 	if (!stmt)
 		return -1;
 	log_debug("request: %.200s%s", line, body_len ? " (with a batch)" : "");
-	rc = xlb_stmt_parse(stmt, &st, err, errlen);
-	if (rc < 0)
+	rc = xlb_stmt_parse(stmt, &st);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", xlb_errmsg());
 		return -1;
+	}
 	if (rc == 0) {
 		snprintf(err, errlen, "empty request (expected a statement, e.g. show)");
 		return -1;

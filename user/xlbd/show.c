@@ -16,7 +16,6 @@
 
 #include "xlbd.h"
 
-#define TEXT_MAX 80
 
 /* ---- small formatters ---------------------------------------------------- */
 
@@ -51,11 +50,6 @@ static const char *scaled(double v, char *buf, size_t len)
 static const char *proto_name(__u8 proto)
 {
 	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "?";
-}
-
-static bool ring_used(const struct xlb_vip_spec *s)
-{
-	return s->sched == XLB_SCHED_MAGLEV || s->sched == XLB_SCHED_SRCHASH;
 }
 
 static const char *check_summary(const struct xlb_check_spec *c, char *buf, size_t len)
@@ -133,7 +127,7 @@ static const char *state_name(const struct xlb_backend_info *bi)
 
 static void vip_identity(struct xp *p, const struct xlb_vip_spec *s, const char *text_fmt)
 {
-	char k[TEXT_MAX], a[TEXT_MAX];
+	char k[XLB_TEXT_LEN], a[XLB_TEXT_LEN];
 
 	xp_str(p, "vip", text_fmt, xlb_vip_key_str(&s->key, k, sizeof(k)));
 	xp_str(p, "proto", NULL, proto_name(s->key.proto));
@@ -148,7 +142,7 @@ static void vip_identity(struct xp *p, const struct xlb_vip_spec *s, const char 
 
 static void backend_identity(struct xp *p, const struct xlb_endpoint *ep, const char *text_fmt)
 {
-	char e[TEXT_MAX], a[TEXT_MAX];
+	char e[XLB_TEXT_LEN], a[XLB_TEXT_LEN];
 
 	xp_str(p, "backend", text_fmt, xlb_endpoint_str(ep, e, sizeof(e)));
 	xp_str(p, "address", NULL, xlb_addr_str(&ep->addr, ep->family, a, sizeof(a)));
@@ -292,7 +286,7 @@ static void show_vip(struct xlbd *d, struct xp *p, const struct xlb_cfg_vip *v,
 {
 	const struct xlb_vip_info *info = xlb_vip_find(d->x, &v->spec.key);
 	struct xlb_counters c = { 0 };
-	char k[TEXT_MAX], chk[400], proto[8];
+	char k[XLB_TEXT_LEN], chk[400], proto[8];
 	struct live_be *live;
 	size_t n_live;
 
@@ -306,7 +300,7 @@ static void show_vip(struct xlbd *d, struct xp *p, const struct xlb_cfg_vip *v,
 	vip_identity(p, &v->spec, NULL);
 	xp_str(p, "sched", "%-8s ", xlb_sched_name(v->spec.sched));
 	xp_str(p, "mode", "%-7s ", xlb_mode_name(v->spec.mode));
-	if (ring_used(&v->spec))
+	if (xlb_sched_uses_ring(v->spec.sched))
 		xp_uint(p, "ring", "%-8u ", v->spec.ring_size);
 	else
 		xp_null(p, "ring", "%-8s ");
@@ -381,7 +375,7 @@ static void stats_vip(struct xlbd *d, struct xp *p, const struct xlb_vip_info *i
 	struct xlb_counters c = { 0 };
 	struct rate r = rates_vip(d->rates, info->id);
 	bool ok = !xlb_vip_counters(d->x, info->id, &c);
-	char k[TEXT_MAX];
+	char k[XLB_TEXT_LEN];
 
 	xp_obj_open(p, NULL);
 	xp_text(p, "%-38s ", xlb_vip_key_str(&info->spec.key, k, sizeof(k)));
@@ -391,7 +385,7 @@ static void stats_vip(struct xlbd *d, struct xp *p, const struct xlb_vip_info *i
 	for (size_t j = 0; j < info->n_backends; j++) {
 		const struct xlb_backend_info *bi = &info->backends[j];
 		struct xlb_endpoint ep = bi->ep;
-		char e[TEXT_MAX];
+		char e[XLB_TEXT_LEN];
 
 		if (!ep.port)
 			ep.port = info->spec.key.port;
@@ -453,6 +447,7 @@ void xlbd_stats(struct xlbd *d, struct xp *p)
 		stats_vip(d, p, v[i]);
 	xp_arr_close(p);
 	flows_stats(&d->flows, d->x, p);
+	limits_stats(d->x, p);
 	stats_reasons(d, p);
 	xp_obj_close(p);
 	free(v);
@@ -487,7 +482,7 @@ void xlbd_vip_list(struct xlbd *d, struct xp *p)
 		vip_identity(p, &v->spec, "%-34s ");
 		xp_str(p, "sched", "%-8s ", xlb_sched_name(v->spec.sched));
 		xp_str(p, "mode", "%-7s ", xlb_mode_name(v->spec.mode));
-		if (ring_used(&v->spec))
+		if (xlb_sched_uses_ring(v->spec.sched))
 			xp_uint(p, "ring", "%-8u ", v->spec.ring_size);
 		else
 			xp_null(p, "ring", "%-8s ");

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * rtnetlink requests, one at a time on a blocking socket: what neigh.c
- * (neighbour entries) and announce.c (VIP routes) share.
+ * rtnetlink requests through libmnl, one at a time on a blocking socket:
+ * what xlbd (neighbour entries, VIP routes) and xlb-backend (addresses on
+ * lo) share.
  */
-#ifndef XLBD_NL_H
-#define XLBD_NL_H
+#ifndef XLB_NL_H
+#define XLB_NL_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * rtnetlink requests for the daemon (see nl.h). Blocking with a receive
+ * rtnetlink requests for xlbd and xlb-backend (see nl.h). Blocking with a receive
  * timeout: the kernel answers at once, and a reply that never comes must not
  * stall the daemon's loop.
  */
