@@ -127,16 +127,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_vip_state SEC(".maps");
 
-/* Sizes the maps were made with, as the loader sets them: constants to the
- * verifier, so bounds derived from them cost nothing per packet. */
-const volatile __u32 stats_slots = XLB_STATS_SLOTS(XLB_VIPS_DEFAULT, XLB_BACKENDS_DEFAULT);
+/* The next-hop cache's size as the loader sets it: a constant to the
+ * verifier, though reading it touches the .rodata map's page (the nat reply
+ * path only). */
 const volatile __u32 client_nh_mask = XLB_CLIENT_NH_DEFAULT - 1;
 
-/* One block of stats_slots per CPU id (see XLB_STATS_KEY). */
+/* One block of XLB_STATS_STRIDE per CPU id, then the VIP slots (see
+ * XLB_STATS_KEY). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	/* stats_slots times the CPU ids, set by libxlb before load */
-	__uint(max_entries, XLB_STATS_SLOTS(XLB_VIPS_DEFAULT, XLB_BACKENDS_DEFAULT));
+	/* XLB_STATS_ENTRIES for the CPU ids and --max-vips, set by libxlb */
+	__uint(max_entries, XLB_STATS_ENTRIES(1, XLB_VIPS_DEFAULT));
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct xlb_counters);

@@ -8,7 +8,7 @@
 
 static __always_inline struct xlb_counters *stats_slot(__u32 slot)
 {
-	__u32 key = XLB_STATS_KEY(stats_slots, bpf_get_smp_processor_id(), slot);
+	__u32 key = XLB_STATS_KEY(bpf_get_smp_processor_id(), slot);
 
 	return bpf_map_lookup_elem(&xlb_stats, &key);
 }

@@ -192,12 +192,11 @@ static int cmd_reasons(char **argv)
 		fprintf(stderr, "xlb-bench-gw: no xlb attached to %s\n", argv[0]);
 		return fd < 0 ? fd : -errno;
 	}
-	/* A CPU's block follows the sizes xlbd made the maps with. */
-	slots = XLB_STATS_SLOTS(attached_entries(argv[0], XLB_MAP_VIPS),
-				attached_entries(argv[0], XLB_MAP_BACKENDS));
+	/* CPU blocks, then a VIP slot per CPU and VIP. */
+	slots = XLB_STATS_STRIDE + attached_entries(argv[0], XLB_MAP_VIPS);
 	for (r = 0; r < XLB_R_MAX; r++) {
 		for (sum = 0, cpu = 0; cpu < info.max_entries / slots; cpu++) {
-			key = XLB_STATS_KEY(slots, cpu, XLB_STATS_REASON(r));
+			key = XLB_STATS_KEY(cpu, XLB_STATS_REASON(r));
 			if (!bpf_map_lookup_elem(fd, &key, &c))
 				sum += c.packets;
 		}

@@ -270,7 +270,7 @@ struct xlb_counters {
 
 /*
  * All counters live in one array (xlb_stats) holding a block of
- * XLB_STATS_SLOTS slots per CPU: CPU c's slot s is entry XLB_STATS_KEY(c, s),
+ * XLB_STATS_STRIDE slots per CPU: CPU c's slot s is entry XLB_STATS_KEY(c, s),
  * and only CPU c writes it, so no atomics are needed. A plain array rather
  * than a per-CPU map: a per-CPU lookup first reads the value's address from
  * a pointer table, one more page (and cache miss) per counter per packet.
@@ -279,17 +279,22 @@ struct xlb_counters {
  * first page, so a packet usually touches one page of counters. The
  * datapath never writes the VIP slots: they hold what the VIP's deleted
  * backends carried, and a VIP's total is that plus its live backends'
- * counters (libxlb adds them up). libxlb sizes the array to the machine's
- * CPU ids before load and reads it through mmap.
+ * counters (libxlb adds them up). They sit after every CPU's block, so the
+ * block the datapath indexes has a size fixed at build time (the backend
+ * ceiling): a block size read at run time would cost a packet one more
+ * page (the .rodata map's). libxlb sizes the array to the machine's CPU
+ * ids and --max-vips before load and reads it through mmap.
  */
 #define XLB_STATS_REASONS 64
 #define XLB_STATS_REASON(r) (r)
 #define XLB_STATS_BACKEND(b) (XLB_STATS_REASONS + (b))
-/* A CPU's block and the VIP slots' place follow the sizes the maps were
- * made with (the datapath gets the block size as a constant at load). */
-#define XLB_STATS_VIP(max_backends, v) (XLB_STATS_REASONS + (max_backends) + (v))
-#define XLB_STATS_SLOTS(max_vips, max_backends) (XLB_STATS_REASONS + (max_backends) + (max_vips))
-#define XLB_STATS_KEY(slots, cpu, slot) ((cpu) * (slots) + (slot))
+#define XLB_STATS_STRIDE (XLB_STATS_REASONS + XLB_MAX_BACKENDS)
+#define XLB_STATS_KEY(cpu, slot) ((cpu) * XLB_STATS_STRIDE + (slot))
+/* VIP v's slot as libxlb names it; its entry follows the CPU blocks. */
+#define XLB_STATS_VIP(v) (XLB_STATS_STRIDE + (v))
+#define XLB_STATS_VIP_KEY(cpus, max_vips, cpu, v)                              \
+	((cpus) * XLB_STATS_STRIDE + (cpu) * (max_vips) + (v))
+#define XLB_STATS_ENTRIES(cpus, max_vips) ((cpus) * (XLB_STATS_STRIDE + (max_vips)))
 
 /* Per-VIP state that must be shared across CPUs (not per-CPU). */
 struct xlb_vip_state {

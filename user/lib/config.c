@@ -132,7 +132,7 @@ static int vip_id_reset(const struct xlb *x, uint32_t id)
 	__u32 slot;
 	int err, i;
 
-	xlb_stats_zero(x, XLB_STATS_VIP(x->max_backends, id));
+	xlb_stats_zero(x, XLB_STATS_VIP(id));
 	err = bpf_map_update_elem(x->fd.vip_state, &id, &st, BPF_ANY);
 	for (i = 0; !err && i < 2; i++) {
 		slot = 2 * id + i;

@@ -21,7 +21,7 @@
 
 int xlb_stats_map(struct xlb *x)
 {
-	size_t len = (size_t)x->stats_cpus * x->stats_slots * sizeof(struct xlb_counters);
+	size_t len = (size_t)x->stats_entries * sizeof(struct xlb_counters);
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, x->fd.stats, 0);
 
 	if (p == MAP_FAILED)
@@ -41,7 +41,10 @@ void xlb_stats_unmap(struct xlb *x)
 
 static struct xlb_counters *stats_at(const struct xlb *x, int cpu, __u32 slot)
 {
-	return &x->stats[XLB_STATS_KEY((size_t)x->stats_slots, (size_t)cpu, slot)];
+	if (slot >= XLB_STATS_STRIDE)
+		return &x->stats[XLB_STATS_VIP_KEY((size_t)x->stats_cpus, (size_t)x->max_vips,
+						    (size_t)cpu, slot - XLB_STATS_STRIDE)];
+	return &x->stats[XLB_STATS_KEY((size_t)cpu, slot)];
 }
 
 static void counters_sum(const struct xlb *x, __u32 slot, struct xlb_counters *out)
@@ -85,7 +88,7 @@ int xlb_vip_counters(const struct xlb *x, uint32_t vip_id, struct xlb_counters *
 	if (vip_id >= x->max_vips)
 		return xlb_fail(EINVAL, "VIP id %u is out of range (ids go up to %u)", vip_id,
 				x->max_vips - 1);
-	counters_sum(x, XLB_STATS_VIP(x->max_backends, vip_id), out);
+	counters_sum(x, XLB_STATS_VIP(vip_id), out);
 	v = vip_by_id(x, vip_id);
 	for (i = 0; v && i < v->n_backends; i++) {
 		counters_sum(x, XLB_STATS_BACKEND(v->backends[i].id), &be);
@@ -124,7 +127,7 @@ void xlb_stats_retire(const struct xlb *x, uint32_t vip_id, uint32_t backend_id)
 	int cpu;
 
 	for (cpu = 0; cpu < x->stats_cpus; cpu++) {
-		v = stats_at(x, cpu, XLB_STATS_VIP(x->max_backends, vip_id));
+		v = stats_at(x, cpu, XLB_STATS_VIP(vip_id));
 		b = stats_at(x, cpu, XLB_STATS_BACKEND(backend_id));
 		v->packets += b->packets;
 		v->bytes += b->bytes;

@@ -276,7 +276,7 @@ static int limits_resolve(struct xlb *x)
 				    XLB_MAX_BACKENDS, "--max-backends");
 	if (!err)
 		err = nexthop_cache_check(x->nexthop_cache);
-	x->stats_slots = XLB_STATS_SLOTS(x->max_vips, x->max_backends);
+	x->stats_entries = XLB_STATS_ENTRIES(x->stats_cpus, x->max_vips);
 	return err;
 }
 
@@ -300,7 +300,7 @@ static int limits_apply(struct xlb *x)
 		{ s->maps.xlb_nat_ends, x->max_backends },
 		{ s->maps.xlb_backend_nh, x->max_backends },
 		{ s->maps.xlb_client_nh, x->nexthop_cache },
-		{ s->maps.xlb_stats, (__u32)x->stats_cpus * x->stats_slots },
+		{ s->maps.xlb_stats, x->stats_entries },
 	};
 	size_t i;
 	int err;
@@ -312,7 +312,6 @@ static int limits_apply(struct xlb *x)
 					bpf_map__name(sizes[i].map), sizes[i].entries,
 					strerror(-err));
 	}
-	s->rodata->stats_slots = x->stats_slots;
 	s->rodata->client_nh_mask = x->nexthop_cache - 1;
 	return 0;
 }

@@ -72,7 +72,7 @@ struct xlb {
 	bool resize_flows;
 	uint32_t max_vips, max_backends; /* the maps' sizes (xlbd --max-vips, --max-backends) */
 	uint32_t nexthop_cache; /* xlb_client_nh slots per CPU, a power of two */
-	uint32_t stats_slots; /* one CPU's block of xlb_stats */
+	uint32_t stats_entries; /* xlb_stats' size: every CPU's block, then the VIP slots */
 	uint64_t udp_idle_ns;
 	uint32_t tcp_idle_s;
 	uint32_t icmp_rate; /* as the datapath takes it: 0 = no limit */
