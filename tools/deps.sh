@@ -38,6 +38,10 @@ PACKAGES=(
 	# namespace with its own config and control socket (the machine-wide
 	# bird service is held like nginx's, see below)
 	bird2
+	# the same lab with FRR (tests/e2e/cluster.sh ROUTING=frr): zebra, bgpd
+	# and bfdd per namespace, each with its own config, pid and vty socket
+	# directory (frr -N); the machine-wide frr service is held and disabled
+	frr
 )
 # The benchmarks (make bench) install their own extras: tools/bench/deps.sh.
 
@@ -93,7 +97,7 @@ release_service_starts() {
 # start their own Prometheus on loopback; a machine-wide one listening on
 # :9090 after a reboot is not wanted, so it is installed disabled (only when
 # installed just now: an operator's own Prometheus is left alone).
-SERVICES_OFF=(prometheus)
+SERVICES_OFF=(prometheus frr)
 
 disable_services() {
 	local svc p

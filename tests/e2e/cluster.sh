@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Scale-out: three xlb gateways behind a router that spreads flows over them
 # by ECMP, each announcing its VIPs over BGP (+BFD) through BIRD with the
-# shipped configuration (packaging/bird). VIPs in dsr and tunnel mode, IPv4
-# and IPv6, on the same three backends. Checked with real traffic:
+# shipped configuration (packaging/bird), or with ROUTING=frr through FRR
+# (packaging/frr; cluster_frr.sh). VIPs in dsr and tunnel mode, IPv4 and
+# IPv6, on the same three backends. Checked with real traffic:
 #   - the same statements in different orders and histories give the three
 #     nodes identical table digests;
 #   - new connections spread over all three gateways (their VIP counters);
@@ -10,9 +11,10 @@
 #     new connection reaches it, downloads in flight finish intact;
 #   - a VIP whose backends all fail on one node is withdrawn by that node
 #     only, and comes back;
-#   - a gateway killed under load (xlbd, bird, link down): downloads through
-#     it and through the survivors finish intact (same backend on the new
-#     node), zero failed requests after convergence; convergence time noted.
+#   - a gateway killed under load (xlbd, routing daemon, link down):
+#     downloads through it and through the survivors finish intact (same
+#     backend on the new node), zero failed requests after convergence;
+#     convergence time noted.
 # Lab: tests/e2e/cluster_lab.bash. Sourced (tools/bench/scaleout.sh), it
 # only defines its functions.
 set -euo pipefail
@@ -20,6 +22,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 source "$(dirname "${BASH_SOURCE[0]}")/cluster_lab.bash"
 
 PORT=80
+# The test names: cluster (BIRD) or cluster_frr (ROUTING=frr, cluster_frr.sh).
+if [[ $ROUTING == bird ]]; then CL_T=cluster; else CL_T=cluster_$ROUTING; fi
 VIPS=("$CL_DSR4" "$CL_DSR6" "$CL_TUN4" "$CL_TUN6")
 CONVERGE_LIMIT=10 # seconds before a missing convergence is a failure
 
@@ -90,10 +94,10 @@ configure() {
 		if [[ $i == 3 ]]; then
 			# One statement at a time, as an operator would type them.
 			while read -r line; do
-				cl_ctl gw3 $line >/dev/null || { fail cluster/configure "gw3: '$line' refused"; return 1; }
+				cl_ctl gw3 $line >/dev/null || { fail "$CL_T/configure" "gw3: '$line' refused"; return 1; }
 			done < <(config_gw3)
 		elif ! "config_gw$i" | cl_ctl "gw$i" apply - >/dev/null; then
-			fail cluster/configure "gw$i refused its configuration"
+			fail "$CL_T/configure" "gw$i refused its configuration"
 			return 1
 		fi
 	done
@@ -110,9 +114,9 @@ check_digests() {
 	d3=$(digests gw3)
 	note "digests gw1: $d1"
 	if [[ -n $d1 && $d1 == "$d2" && $d1 == "$d3" && $(wc -w <<<"$d1") == "${#VIPS[@]}" ]]; then
-		pass cluster_identical_table_digests "3 nodes, ${#VIPS[@]} VIPs, 3 statement orders/histories"
+		pass "${CL_T}_identical_table_digests" "3 nodes, ${#VIPS[@]} VIPs, 3 statement orders/histories"
 	else
-		fail cluster_identical_table_digests "gw1: $d1; gw2: $d2; gw3: $d3"
+		fail "${CL_T}_identical_table_digests" "gw1: $d1; gw2: $d2; gw3: $d3"
 	fi
 }
 
@@ -124,10 +128,10 @@ lab_up_all() {
 	mkdir -p "$LAB_DIR"
 	cl_wire || return 1
 	cl_backends || return 1
-	cl_bird_start router || return 1
+	cl_routing_start router || return 1
 	for i in $(cl_gw_ids); do
 		cl_xlbd_start "gw$i" || { echo "xlbd on gw$i did not start" >&2; return 1; }
-		cl_bird_start "gw$i" || return 1
+		cl_routing_start "gw$i" || return 1
 	done
 }
 
@@ -135,11 +139,11 @@ wait_all_announced() {
 	local vip ms
 	for vip in "${VIPS[@]}"; do
 		if ! ms=$(cl_wait_hops "$vip" "$CL_GWS" 30); then
-			fail cluster_bgp_ecmp_up "route to $vip has next hops '$(cl_route_hops "$vip")' after 30 s, want 3 gateways"
+			fail "${CL_T}_bgp_ecmp_up" "route to $vip has next hops '$(cl_route_hops "$vip")' after 30 s, want 3 gateways"
 			return 1
 		fi
 	done
-	pass cluster_bgp_ecmp_up "every VIP routed over 3 gateways by BGP ECMP"
+	pass "${CL_T}_bgp_ecmp_up" "every VIP routed over 3 gateways by BGP ECMP"
 }
 
 # ---- traffic ----------------------------------------------------------------------
@@ -196,9 +200,9 @@ check_spread() {
 	done
 	note "spread $tag: ok=$ok bad=$bad packets per gateway: $detail"
 	if ((bad == 0)) && every_backend_at_least "$total" 10 "${d[@]:1}"; then
-		pass "cluster_spread_$tag" "$ok connections from $CL_CLIENTS addresses, packets $detail"
+		pass "${CL_T}_spread_$tag" "$ok connections from $CL_CLIENTS addresses, packets $detail"
 	else
-		fail "cluster_spread_$tag" "ok=$ok bad=$bad, packets $detail(each gateway must see >= 10%)"
+		fail "${CL_T}_spread_$tag" "ok=$ok bad=$bad, packets $detail(each gateway must see >= 10%)"
 	fi
 }
 
@@ -269,7 +273,7 @@ check_drain() {
 	t0=$(now)
 	cl_ctl gw1 node drain >/dev/null
 	if ! wait_all_hops 2 >/dev/null; then
-		fail cluster_drain_withdraws "routes still via $(cl_route_hops "$CL_DSR4") ${CONVERGE_LIMIT} s after node drain"
+		fail "${CL_T}_drain_withdraws" "routes still via $(cl_route_hops "$CL_DSR4") ${CONVERGE_LIMIT} s after node drain"
 		return 1
 	fi
 	ms=$(ms_between "$t0" "$(now)")
@@ -277,24 +281,24 @@ check_drain() {
 	json=$(cl_ctl gw1 -j show)
 	if [[ $(jq -r '.node.draining' <<<"$json") == true && $(jq -r '.node.announced | length' <<<"$json") == 0 ]] &&
 		! grep -q "$(cl_gw4 1)" <<<"$(cl_route_hops "$CL_DSR4")"; then
-		pass cluster_drain_withdraws "gw1 draining, announces nothing; router converged in ${ms} ms"
+		pass "${CL_T}_drain_withdraws" "gw1 draining, announces nothing; router converged in ${ms} ms"
 	else
-		fail cluster_drain_withdraws "show: $(jq -c .node <<<"$json"), route via $(cl_route_hops "$CL_DSR4")"
+		fail "${CL_T}_drain_withdraws" "show: $(jq -c .node <<<"$json"), route via $(cl_route_hops "$CL_DSR4")"
 	fi
 	p0=$(gw_packets_total gw1)
 	eval "$(burst_every_vip 3)"
 	p1=$(gw_packets_total gw1)
 	if ((p1 == p0 && bad == 0)); then
-		pass cluster_drain_no_new_connections "$ok new connections answered by the others, 0 packets reached gw1"
+		pass "${CL_T}_drain_no_new_connections" "$ok new connections answered by the others, 0 packets reached gw1"
 	else
-		fail cluster_drain_no_new_connections "$ok ok, $bad failed, $((p1 - p0)) packets reached the drained gw1"
+		fail "${CL_T}_drain_no_new_connections" "$ok ok, $bad failed, $((p1 - p0)) packets reached the drained gw1"
 	fi
-	check_downloads cluster_drain_downloads_finish
+	check_downloads "${CL_T}_drain_downloads_finish"
 	cl_ctl gw1 node enable >/dev/null
 	if ms=$(wait_all_hops 3); then
-		pass cluster_drain_enable_returns "gw1 back in every VIP route after node enable"
+		pass "${CL_T}_drain_enable_returns" "gw1 back in every VIP route after node enable"
 	else
-		fail cluster_drain_enable_returns "route via $(cl_route_hops "$CL_DSR4") after node enable"
+		fail "${CL_T}_drain_enable_returns" "route via $(cl_route_hops "$CL_DSR4") after node enable"
 	fi
 }
 
@@ -318,7 +322,7 @@ check_one_node_withdraws() {
 	local ms hops a1 a3
 	probes_block
 	if ! ms=$(wait_all_hops 2); then
-		fail cluster_backends_down_one_node "routes via $(cl_route_hops "$CL_DSR4") after gw3 lost its backends"
+		fail "${CL_T}_backends_down_one_node" "routes via $(cl_route_hops "$CL_DSR4") after gw3 lost its backends"
 		lab_in gw3 nft delete table inet xe2e_probe
 		return 1
 	fi
@@ -326,15 +330,15 @@ check_one_node_withdraws() {
 	a1=$(cl_ctl gw1 -j show | jq '.node.announced | length')
 	a3=$(cl_ctl gw3 -j show | jq '.node.announced | length')
 	if [[ $hops == "$(cl_gw4 1) $(cl_gw4 2)" && $a1 == "${#VIPS[@]}" && $a3 == 0 ]]; then
-		pass cluster_backends_down_one_node "gw3 withdrew its VIPs, gw1 and gw2 still announce (route via $hops)"
+		pass "${CL_T}_backends_down_one_node" "gw3 withdrew its VIPs, gw1 and gw2 still announce (route via $hops)"
 	else
-		fail cluster_backends_down_one_node "route via '$hops', gw1 announces $a1, gw3 announces $a3"
+		fail "${CL_T}_backends_down_one_node" "route via '$hops', gw1 announces $a1, gw3 announces $a3"
 	fi
 	lab_in gw3 nft delete table inet xe2e_probe
 	if ms=$(wait_all_hops 3); then
-		pass cluster_backends_back_one_node "gw3 announces again ${ms} ms after its probes pass again"
+		pass "${CL_T}_backends_back_one_node" "gw3 announces again ${ms} ms after its probes pass again"
 	else
-		fail cluster_backends_back_one_node "route via $(cl_route_hops "$CL_DSR4") after gw3's backends returned"
+		fail "${CL_T}_backends_back_one_node" "route via $(cl_route_hops "$CL_DSR4") after gw3's backends returned"
 	fi
 }
 
@@ -342,8 +346,8 @@ check_one_node_withdraws() {
 
 table_routes() {
 	{
-		lab_in "$1" ip -4 route show table "$CL_TABLE" proto "$CL_TABLE"
-		lab_in "$1" ip -6 route show table "$CL_TABLE" proto "$CL_TABLE"
+		lab_in "$1" ip -4 route show table "$CL_ROUTE_TABLE" proto "$CL_ROUTE_PROTO"
+		lab_in "$1" ip -6 route show table "$CL_ROUTE_TABLE" proto "$CL_ROUTE_PROTO"
 	} 2>/dev/null | wc -l
 }
 
@@ -361,16 +365,16 @@ check_restart_keeps_routes() {
 	during=$(table_routes gw1)
 	hops=$(cl_hop_count "$CL_DSR4")
 	if ! cl_xlbd_start gw1; then
-		fail cluster_restart_keeps_routes "xlbd on gw1 did not start again"
+		fail "${CL_T}_restart_keeps_routes" "xlbd on gw1 did not start again"
 		return 1
 	fi
 	sleep 1.5
 	after=$(table_routes gw1)
 	if ((before == ${#VIPS[@]} && during == before && after == before && hops == 3)) &&
 		! awk -v t="$t0" '$1 > t' "$E2E_DIR/gw1.log" | grep -q withdrawn; then
-		pass cluster_restart_keeps_routes "$before routes kept through kill -9 and restart, router kept 3 next hops"
+		pass "${CL_T}_restart_keeps_routes" "$before routes kept through kill -9 and restart, router kept 3 next hops"
 	else
-		fail cluster_restart_keeps_routes "routes before $before, while down $during, after $after; router next hops $hops"
+		fail "${CL_T}_restart_keeps_routes" "routes before $before, while down $during, after $after; router next hops $hops"
 	fi
 }
 
@@ -381,12 +385,12 @@ check_detach_withdraws() {
 	pid=$(cat "$E2E_DIR/$role.xlbd.pid")
 	kill -TERM "$pid" 2>/dev/null || true
 	{ wait "$pid"; } 2>/dev/null || true
-	lab_in "$role" "$XLBD" --detach --pin-root "$(cl_pin "$role")" --socket "$(cl_sock "$role")" >/dev/null 2>&1 || true
+	cl_xlbd_detach "$role" >/dev/null 2>&1 || true
 	left=$(table_routes "$role")
 	if ((left == 0)) && cl_wait_hops "$CL_DSR4" $((n - 1)) "$CONVERGE_LIMIT" >/dev/null; then
-		pass cluster_detach_withdraws "xlbd --detach on $role removed its routes; the router dropped it"
+		pass "${CL_T}_detach_withdraws" "xlbd --detach on $role removed its routes; the router dropped it"
 	else
-		fail cluster_detach_withdraws "$left routes left on $role, router via $(cl_route_hops "$CL_DSR4")"
+		fail "${CL_T}_detach_withdraws" "$left routes left on $role, router via $(cl_route_hops "$CL_DSR4")"
 	fi
 }
 
@@ -423,7 +427,7 @@ kill_gateway() {
 	kill -KILL "$pid" 2>/dev/null || true
 	# Reaped here, so the shell does not report the kill as an error.
 	{ wait "$pid"; } 2>/dev/null || true
-	kill -KILL "$(cl_bird_pid "$role")" 2>/dev/null || true
+	cl_routing_kill "$role"
 }
 
 check_kill() {
@@ -442,11 +446,11 @@ check_kill() {
 	t0=$(now)
 	kill_gateway "gw$victim"
 	if ! wait_all_hops 2 >/dev/null; then
-		fail cluster_kill_converges "routes via $(cl_route_hops "$CL_DSR4") ${CONVERGE_LIMIT} s after gw$victim died"
+		fail "${CL_T}_kill_converges" "routes via $(cl_route_hops "$CL_DSR4") ${CONVERGE_LIMIT} s after gw$victim died"
 		return 1
 	fi
 	ms=$(ms_between "$t0" "$(now)")
-	pass cluster_kill_converges "router dropped gw$victim from all ${#VIPS[@]} VIP routes ${ms} ms after it died (BFD 3 x 100 ms)"
+	pass "${CL_T}_kill_converges" "router dropped gw$victim from all ${#VIPS[@]} VIP routes ${ms} ms after it died (BFD 3 x 100 ms)"
 	note "convergence after a gateway died: ${ms} ms"
 	wait "${stream[@]}" || true
 	for vip in "${VIPS[@]}"; do
@@ -454,22 +458,30 @@ check_kill() {
 		note "kill: stream of new connections to $(vip_tag "$vip") across the failure: ok=$ok failed=$bad"
 	done
 	eval "$(burst_every_vip 5)"
-	check cluster_kill_zero_failures_after "$ok new connections ok, $bad failed after convergence" \
+	check "${CL_T}_kill_zero_failures_after" "$ok new connections ok, $bad failed after convergence" \
 		test "$bad" -eq 0 -a "$ok" -gt 0
-	check_downloads cluster_kill_downloads_intact
+	check_downloads "${CL_T}_kill_downloads_intact"
 }
 
 main() {
 	local vip
-	e2e_init cluster
+	if [[ $ROUTING != bird && $ROUTING != frr ]]; then
+		echo "FAIL e2e/cluster: ROUTING=$ROUTING is not a routing daemon the lab runs (bird or frr)"
+		exit 1
+	fi
+	e2e_init "$CL_T"
 	trap cluster_cleanup EXIT
 	e2e_require_binaries
-	if ! command -v bird >/dev/null; then
-		fail cluster "bird is not installed (run make deps: tools/deps.sh installs bird2)"
+	if [[ $ROUTING == bird ]] && ! command -v bird >/dev/null; then
+		fail "$CL_T" "bird is not installed (run make deps: tools/deps.sh installs bird2)"
+		exit 1
+	fi
+	if [[ $ROUTING == frr ]] && ! { [[ -x /usr/lib/frr/bgpd && -x /usr/lib/frr/bfdd ]] && command -v vtysh >/dev/null; }; then
+		fail "$CL_T" "FRR is not installed (run make deps: tools/deps.sh installs frr)"
 		exit 1
 	fi
 	if ! lab_up_all >"$E2E_DIR/lab.log" 2>&1; then
-		fail cluster/lab "lab setup failed: $(tail -3 "$E2E_DIR/lab.log" | tr '\n' ' ')"
+		fail "$CL_T/lab" "lab setup failed: $(tail -3 "$E2E_DIR/lab.log" | tr '\n' ' ')"
 		exit 1
 	fi
 	configure || exit 1

@@ -1,16 +1,19 @@
 # The scale-out lab of cluster.sh (sourced after common.bash): clients behind
-# a router that runs BIRD with BGP + BFD sessions to three xlb gateways, each
-# running xlbd and its own BIRD; the router installs one ECMP route per VIP
-# over the gateways that announce it. Everything lives in namespaces.
+# a router that runs a routing daemon with BGP + BFD sessions to three xlb
+# gateways, each running xlbd and its own routing daemon; the router installs
+# one ECMP route per VIP over the gateways that announce it. Everything lives
+# in namespaces. ROUTING=bird (default) runs BIRD 2 everywhere, ROUTING=frr
+# FRR's zebra + bgpd + bfdd, each with the configuration shipped under
+# packaging/.
 #
 #   client (198.18.100.2-9, fd00:100::2-9; MTU 1400 so tunnel mode fits)
 #     | c0 <-> r-c
-#   router (198.18.100.1 | 198.18.200.1, fd00:200::1)  bird: BGP+BFD to gw1-3,
+#   router (198.18.100.1 | 198.18.200.1, fd00:200::1)  BGP+BFD to gw1-3,
 #     | r-lan                                           ECMP, L4 multipath hash
 #   sw: bridge br0  (the LAN 198.18.200.0/24, fd00:200::/64)
 #     | lan (each)
 #   gw1-3 (198.18.200.11-13, fd00:200::11-13): xlbd on lan (one-armed: XDP_TX
-#     back to the LAN), bird exporting xlbd's table 245 over BGP
+#     back to the LAN), the routing daemon exporting xlbd's routes over BGP
 #   b1-3 (198.18.200.21-23, fd00:200::21-23): nginx, all VIPs on lo, xlb's
 #     decap program (tunnel mode); replies go to the client via the router
 #
@@ -24,8 +27,14 @@ CL_TUN4=198.19.0.20
 CL_TUN6=fd00:ff::20
 CL_ROUTER4=198.18.200.1
 CL_ROUTER6=fd00:200::1
-CL_TABLE=245
+ROUTING=${ROUTING:-bird}
+CL_ROUTE_PROTO=245
+# FRR 8.4 redistributes the main table's kernel routes only (see
+# packaging/frr/gateway.conf); BIRD reads xlbd's own table.
+if [[ $ROUTING == frr ]]; then CL_ROUTE_TABLE=254; else CL_ROUTE_TABLE=245; fi
 CL_BIRD_DIR=$E2E_REPO/packaging/bird
+CL_FRR_DIR=$E2E_REPO/packaging/frr
+CL_FRR_DAEMONS=(zebra bgpd bfdd)
 
 cl_gw4() { echo "198.18.200.1$1"; }
 cl_gw6() { echo "fd00:200::1$1"; }
@@ -34,7 +43,7 @@ cl_b6() { echo "fd00:200::2$1"; }
 cl_client4() { echo "198.18.100.$(($1 + 1))"; } # client k = 1..CL_CLIENTS
 cl_client6() { echo "fd00:100::$(($1 + 1))"; }
 cl_gw_ids() { seq 1 "$CL_GWS"; }
-cl_pin() { echo "/sys/fs/bpf/xe2e-cluster-$1"; }
+cl_pin() { echo "/sys/fs/bpf/xe2e-$E2E_NAME-$1"; }
 cl_sock() { echo "$E2E_DIR/$1.sock"; }
 
 # ---- namespaces ---------------------------------------------------------------
@@ -43,7 +52,7 @@ cl_namespaces() {
 	ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${LAB_PREFIX//./\\.}(client|router|sw|gw[0-9]+|b[0-9]+)$" || true
 }
 
-# Processes first (bird, xlbd, nginx live inside), then the backends' decap
+# Processes first (the routing daemons, xlbd, nginx live inside), then the backends' decap
 # programs and every gateway's datapath and routes, then the namespaces.
 cl_down() {
 	local ns role i
@@ -54,13 +63,13 @@ cl_down() {
 		if [[ -e /run/netns/$(lab_ns "b$i") ]]; then
 			lab_in "b$i" "$E2E_REPO/build/xlb-backend" remove --pin-root "$(cl_pin "b$i")" >/dev/null 2>&1 || true
 		fi
-		rm -f -- "/run/xlb-backend/sys-fs-bpf-xe2e-cluster-b$i.state" "/run/xlb-backend/sys-fs-bpf-xe2e-cluster-b$i.lock"
+		rm -f -- "/run/xlb-backend/sys-fs-bpf-xe2e-$E2E_NAME-b$i.state" "/run/xlb-backend/sys-fs-bpf-xe2e-$E2E_NAME-b$i.lock"
 		rm -rf -- "$(cl_pin "b$i")"
 	done
 	for i in $(cl_gw_ids); do
 		role=gw$i
 		if [[ -e /run/netns/$(lab_ns "$role") ]]; then
-			lab_in "$role" "$XLBD" --detach --pin-root "$(cl_pin "$role")" --socket "$(cl_sock "$role")" >/dev/null 2>&1 || true
+			cl_xlbd_detach "$role" >/dev/null 2>&1 || true
 		fi
 		rm -rf -- "$(cl_pin "$role")"
 	done
@@ -138,19 +147,31 @@ cl_backends() {
 	done
 }
 
-# ---- bird -------------------------------------------------------------------
+# ---- routing daemons ------------------------------------------------------------
 
-# The shipped configurations with the documentation addresses replaced by
-# the lab's, and a log file of its own: what is tested is what is shipped.
-cl_bird_conf() {
-	local role=$1 dir="$LAB_DIR/bird-$1" src
-	mkdir -p "$dir"
-	if [[ $role == router ]]; then src=router.conf; else src=gateway.conf; fi
+# A shipped configuration (BIRD's or FRR's) with the documentation addresses
+# replaced by the lab's: what is tested is what is shipped.
+cl_lab_addresses() {
+	local src=$1
 	sed -e "s/192\.0\.2\.\([0-9][0-9]*\)/198.18.200.\1/g" \
 		-e "s#2001:db8:ff::/64#fd00:ff::/64#g" -e "s/2001:db8::/fd00:200::/g" \
-		-e "s#198\.51\.100\.0/24#198.19.0.0/24#g" \
-		-e "s#^log syslog all;#log \"$dir/bird.log\" all;#" \
-		"$CL_BIRD_DIR/$src" >"$dir/bird.conf"
+		-e "s#198\.51\.100\.0/24#198.19.0.0/24#g" "$src"
+}
+
+cl_conf_name() { if [[ $1 == router ]]; then echo router.conf; else echo gateway.conf; fi; }
+
+cl_routing_start() { "cl_${ROUTING}_start" "$1"; }
+
+# As a dying machine: no clean session close, only BFD can tell.
+cl_routing_kill() { "cl_${ROUTING}_kill" "$1"; }
+
+# ---- bird ---------------------------------------------------------------------
+
+cl_bird_conf() {
+	local role=$1 dir="$LAB_DIR/bird-$1"
+	mkdir -p "$dir"
+	cl_lab_addresses "$CL_BIRD_DIR/$(cl_conf_name "$role")" |
+		sed -e "s#^log syslog all;#log \"$dir/bird.log\" all;#" >"$dir/bird.conf"
 	if [[ $role == gw* ]]; then
 		sed -i "s/^router id [^;]*;/router id $(cl_gw4 "${role#gw}");/" "$dir/bird.conf"
 	fi
@@ -162,12 +183,69 @@ cl_bird_start() {
 	lab_in "$role" bird -c "$dir/bird.conf" -s "$dir/bird.ctl" -P "$dir/bird.pid"
 }
 
-cl_bird_pid() { cat "$LAB_DIR/bird-$1/bird.pid" 2>/dev/null; }
+cl_bird_kill() { kill -KILL "$(cat "$LAB_DIR/bird-$1/bird.pid" 2>/dev/null)" 2>/dev/null || true; }
 
 cl_birdc() {
 	local role=$1
 	shift
 	lab_in "$role" birdc -s "$LAB_DIR/bird-$role/bird.ctl" "$@"
+}
+
+# ---- frr ----------------------------------------------------------------------
+
+# Each namespace's daemons keep their pid files, vty sockets, zebra API
+# socket, BFD control socket and log in a directory of their own (owned by
+# the frr user the daemons drop to), so nothing meets the machine's FRR.
+cl_frr_dir() { echo "$LAB_DIR/frr-$1"; }
+
+cl_frr_conf() {
+	local role=$1 dir
+	dir=$(cl_frr_dir "$role")
+	cl_lab_addresses "$CL_FRR_DIR/$(cl_conf_name "$role")" |
+		sed -e "s#^log syslog .*#log file $dir/frr.log#" >"$dir/frr.conf"
+	if [[ $role == gw* ]]; then
+		sed -i "s/^ bgp router-id .*/ bgp router-id $(cl_gw4 "${role#gw}")/" "$dir/frr.conf"
+	fi
+}
+
+# The daemons start empty; vtysh then boots them with the integrated
+# configuration, as the frr service does.
+cl_frr_start() {
+	local role=$1 dir d n
+	dir=$(cl_frr_dir "$role")
+	mkdir -p "$dir"
+	cl_frr_conf "$role"
+	chown -R frr:frr "$dir"
+	for d in "${CL_FRR_DAEMONS[@]}"; do
+		lab_in "$role" "/usr/lib/frr/$d" -d -f /dev/null -P 0 -i "$dir/$d.pid" \
+			-z "$dir/zserv.api" --vty_socket "$dir" \
+			$([[ $d == bfdd ]] && echo --bfdctl "$dir/bfdd.sock") || {
+			echo "frr: $d did not start in $role" >&2
+			return 1
+		}
+	done
+	for n in $(seq 50); do
+		[[ -S $dir/zebra.vty && -S $dir/bgpd.vty && -S $dir/bfdd.vty ]] && break
+		sleep 0.1
+	done
+	lab_in "$role" vtysh --vty_socket "$dir" --config_dir "$dir" -b >/dev/null || {
+		echo "frr: vtysh could not load $dir/frr.conf in $role" >&2
+		return 1
+	}
+}
+
+cl_frr_kill() {
+	local d dir
+	dir=$(cl_frr_dir "$1")
+	for d in "${CL_FRR_DAEMONS[@]}"; do
+		kill -KILL "$(cat "$dir/$d.pid" 2>/dev/null)" 2>/dev/null || true
+	done
+}
+
+cl_vtysh() {
+	local role=$1
+	shift
+	lab_in "$role" vtysh --vty_socket "$(cl_frr_dir "$role")" "$@"
 }
 
 # ---- xlbd per gateway ----------------------------------------------------------
@@ -176,7 +254,7 @@ cl_xlbd_start() {
 	local role=$1
 	(exec nsenter --net="/run/netns/$(lab_ns "$role")" -- "$XLBD" -i lan --xdp-mode native \
 		--socket "$(cl_sock "$role")" --pin-root "$(cl_pin "$role")" \
-		--state "$E2E_DIR/$role.state") </dev/null > >(stamp_lines >>"$E2E_DIR/$role.log") 2>&1 &
+		--state "$E2E_DIR/$role.state" --route-table "$CL_ROUTE_TABLE" --route-proto "$CL_ROUTE_PROTO") </dev/null > >(stamp_lines >>"$E2E_DIR/$role.log") 2>&1 &
 	echo $! >"$E2E_DIR/$role.xlbd.pid"
 	local n
 	for n in $(seq 100); do
@@ -184,6 +262,11 @@ cl_xlbd_start() {
 		sleep 0.1
 	done
 	return 1
+}
+
+cl_xlbd_detach() {
+	lab_in "$1" "$XLBD" --detach --pin-root "$(cl_pin "$1")" --socket "$(cl_sock "$1")" \
+		--route-table "$CL_ROUTE_TABLE" --route-proto "$CL_ROUTE_PROTO"
 }
 
 cl_ctl() {
