@@ -27,10 +27,11 @@ struct tunnel_plan {
 	__u8 outer_family;
 	__be16 gue_port; /* 0: IP-in-IP */
 	__u32 mtu; /* FRAG_NEEDED: what the FIB reported */
+	__u32 hash; /* the flow's xlb_hash_flow: outer source port, IPv6 flow label */
 };
 
 static __always_inline void plan_tunnel(const struct xlb_pkt *p, const struct xlb_backend *b,
-					__be16 gue_port, struct tunnel_plan *t)
+					__be16 gue_port, __u32 hash, struct tunnel_plan *t)
 {
 	__u32 outer_l3 = b->family == XLB_FAMILY_V4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 
@@ -39,6 +40,7 @@ static __always_inline void plan_tunnel(const struct xlb_pkt *p, const struct xl
 	t->hdr_len = sizeof(struct ethhdr) + outer_l3 + (gue_port ? sizeof(struct udphdr) : 0);
 	t->outer_len = p->l3_len + t->hdr_len - sizeof(struct ethhdr);
 	t->mtu = 0;
+	t->hash = hash;
 }
 
 /* The next hop towards the backend. The cache remembers the largest outer
@@ -167,7 +169,7 @@ static __always_inline int encapsulate(struct xdp_md *ctx, const struct xlb_pkt 
 				       const struct xlb_backend *b, const struct xlb_flow *f,
 				       const struct tunnel_plan *t)
 {
-	__u32 hash = xlb_hash_flow(&p->key);
+	__u32 hash = t->hash;
 	void *data, *end, *l3;
 	struct ethhdr *eth;
 

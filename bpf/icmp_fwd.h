@@ -177,7 +177,7 @@ static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, struct xlb_
 
 	count_reason(XLB_R_ICMP_TO_BACKEND);
 	if (f->mode == XLB_MODE_TUNNEL) {
-		plan_tunnel(p, b, f->gue_port, &t);
+		plan_tunnel(p, b, f->gue_port, xlb_hash_flow(&p->key), &t);
 		rc = tunnel_next_hop(ctx, p, b, f, &t);
 		return tunnel_deliver(ctx, p, b, f, &t, rc);
 	}

@@ -30,7 +30,8 @@ static __always_inline bool turn_taking(const struct xlb_vip *vip)
 	return vip->sched == XLB_SCHED_RR || vip->sched == XLB_SCHED_WRR;
 }
 
-static __always_inline __u32 table_index(const struct xlb_vip *vip, const struct xlb_flow_key *key)
+static __always_inline __u32 table_index(const struct xlb_vip *vip, const struct xlb_flow_key *key,
+					 __u32 flow_hash)
 {
 	switch (vip->sched) {
 	case XLB_SCHED_SRCHASH:
@@ -39,12 +40,14 @@ static __always_inline __u32 table_index(const struct xlb_vip *vip, const struct
 	case XLB_SCHED_WRR:
 		return next_turn(vip);
 	default:
-		return xlb_hash_flow(key) % vip->table_size;
+		return flow_hash % vip->table_size;
 	}
 }
 
-/* Returns the backend id or -1 when the VIP has no usable backend. */
-static __always_inline __s64 schedule(const struct xlb_vip *vip, const struct xlb_flow_key *key)
+/* Returns the backend id or -1 when the VIP has no usable backend.
+ * flow_hash is the key's xlb_hash_flow. */
+static __always_inline __s64 schedule(const struct xlb_vip *vip, const struct xlb_flow_key *key,
+				      __u32 flow_hash)
 {
 	__u32 slot = vip->table_slot, idx, *id;
 	void *table;
@@ -54,7 +57,7 @@ static __always_inline __s64 schedule(const struct xlb_vip *vip, const struct xl
 	table = bpf_map_lookup_elem(&xlb_tables, &slot);
 	if (!table)
 		return -1;
-	idx = table_index(vip, key);
+	idx = table_index(vip, key, flow_hash);
 	id = bpf_map_lookup_elem(table, &idx);
 	if (!id)
 		return -1;

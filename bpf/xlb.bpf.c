@@ -61,7 +61,7 @@ static __always_inline int to_backend(struct xdp_md *ctx, const struct xlb_pkt *
 	int rc;
 
 	if (f->mode == XLB_MODE_TUNNEL) {
-		plan_tunnel(p, b, f->gue_port, &t);
+		plan_tunnel(p, b, f->gue_port, xlb_hash_flow(&p->key), &t);
 		rc = tunnel_next_hop(ctx, p, b, f, &t);
 		return tunnel_deliver(ctx, p, b, f, &t, rc);
 	}
@@ -87,13 +87,13 @@ static __always_inline __u32 coarse_ms(void)
  * went away (its next packet confirms it again). An RST is never
  * remembered: it closes whatever it belongs to, and stray resets would
  * fill the table. */
-static __always_inline void remember_flow(const struct xlb_pkt *p, struct xlb_flow *f)
+static __always_inline void remember_flow(const struct xlb_pkt *p, __u32 hash, struct xlb_flow *f)
 {
 	if (p->tcp_rst)
 		return;
 	if (p->tcp_syn)
 		f->flags = XLB_FLOW_F_SYN;
-	pending_put(&p->key, xlb_hash_flow(&p->key), f);
+	pending_put(&p->key, hash, f);
 }
 
 static __always_inline void count_flow_traffic(const struct xlb_pkt *p, __u32 backend_id)
@@ -119,26 +119,25 @@ static __always_inline struct xlb_vip *find_vip(const struct xlb_pkt *p)
 	return bpf_map_lookup_elem(&xlb_vips, &vkey);
 }
 
+/* hash: the key's xlb_hash_flow, computed once for the scheduler, the
+ * unconfirmed table and the tunnel's outer header. */
 static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
-				    const struct xlb_vip *vip, bool rescheduled)
+				    const struct xlb_vip *vip, __u32 hash, bool rescheduled)
 {
 	struct tunnel_plan t;
 	struct xlb_flow *f;
 	struct xlb_backend *b;
 	__u32 backend_id;
-	int r, epoch;
 	__s64 id;
+	int r;
 
 	f = flow_scratch();
 	if (!f)
 		return drop(XLB_R_DROP_NO_BACKEND);
-	id = schedule(vip, &p->key);
+	id = schedule(vip, &p->key, hash);
 	if (id < 0)
 		return drop(XLB_R_DROP_NO_BACKEND);
 	backend_id = id;
-	/* The epoch before the entry: libxlb writes the entry first and then
-	 * moves the epoch, so a flow never pairs a new epoch with an old entry. */
-	epoch = backend_epoch(backend_id);
 	b = bpf_map_lookup_elem(&xlb_backends, &backend_id);
 	if (!b || !backend_keeps_flows(b))
 		return drop(XLB_R_DROP_NO_BACKEND);
@@ -155,12 +154,12 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 	f->backend_gen = b->gen;
 	f->mode = vip->mode;
 	f->vip_id = vip->id;
-	f->backend_epoch = epoch;
+	f->backend_epoch = b->epoch;
 	if (p->key.proto == IPPROTO_UDP)
 		f->udp_seen = coarse_ms();
 	if (vip->mode == XLB_MODE_TUNNEL) {
 		f->gue_port = vip->encap == XLB_ENCAP_GUE ? vip->gue_port : 0;
-		plan_tunnel(p, b, f->gue_port, &t);
+		plan_tunnel(p, b, f->gue_port, hash, &t);
 		r = tunnel_backend_next_hop(ctx, p, backend_id, b, f, &t);
 	} else {
 		f->backend_addr = b->addr;
@@ -168,7 +167,7 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 		r = backend_next_hop(ctx, p, backend_id, b, &f->nh);
 	}
 	count_reason(rescheduled ? XLB_R_RESCHEDULED : XLB_R_NEW_FLOW);
-	remember_flow(p, f);
+	remember_flow(p, hash, f);
 	count_flow_traffic(p, backend_id);
 	if (vip->mode == XLB_MODE_TUNNEL)
 		return tunnel_deliver(ctx, p, b, f, &t, r);
@@ -574,7 +573,9 @@ int xlb_lb(struct xdp_md *ctx)
 		vip = find_vip(&p);
 	if (!vip)
 		return pass(XLB_R_PASS_NOT_VIP);
-	return new_flow(ctx, &p, vip, resched);
+	if (!ref.hash) /* not computed yet (a zero hash is merely computed again) */
+		ref.hash = xlb_hash_flow(&p.key);
+	return new_flow(ctx, &p, vip, ref.hash, resched);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key, value or size changes; xlbd refuses
  * to adopt pins of another version instead of failing inside libbpf. */
-#define XLB_LAYOUT_VERSION 4
+#define XLB_LAYOUT_VERSION 5
 #define XLB_LAYOUT_MAGIC 0x786c6201u /* "xlb\1" */
 
 /* VIPs and backend slots the datapath holds: xlbd --max-vips and
@@ -147,7 +147,12 @@ struct xlb_backend {
 	__be16 port; /* wire order; NAT rewrites to it */
 	__u8 family;
 	__u8 flags; /* XLB_BACKEND_F_* */
-	__u32 vip_id;
+	__u16 vip_id;
+	/* The epoch this write gives the slot (xlb_backend_epochs moves to it
+	 * right after): a new flow takes it from here, one page fewer than
+	 * reading the epochs too, and entry and epoch always agree. */
+	__u8 epoch;
+	__u8 reserved;
 	__u32 gen; /* bumped on every reuse of the slot; flows carry it */
 	__u32 weight; /* for the control plane (tables are built from it) */
 };

@@ -1737,6 +1737,18 @@ static void t_backend_nh_cache(int vi)
 	sched_setaffinity(0, sizeof(saved), &saved);
 }
 
+/* The epoch xlb_backend_epochs holds for slot id, or -1. */
+static int epoch_of(uint32_t id)
+{
+	int fd = xlb_map_fd(cur, XLB_MAP_BACKEND_EPOCHS);
+	struct xlb_backend_epochs e;
+	uint32_t zero = 0;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &e))
+		return -1;
+	return e.epoch[id];
+}
+
 static int epoch_move_raw(uint32_t id)
 {
 	int fd = xlb_map_fd(cur, XLB_MAP_BACKEND_EPOCHS);
@@ -1780,6 +1792,13 @@ static void t_backend_epoch(int vi)
 	flow_key_of(&k, &s);
 	if (h < 0 || flow_get(&k, &f) || bpf_map_lookup_elem(bfd, f_id_ptr(&f, &id), &saved)) {
 		tc_fail("no flow entry or backend entry after the first packet");
+		return;
+	}
+	/* A new flow takes the epoch from the entry, which libxlb writes with
+	 * the value the epochs move to. */
+	if (f.backend_epoch != saved.epoch || epoch_of(id) != saved.epoch) {
+		tc_fail("epochs disagree: flow %u, entry %u, xlb_backend_epochs %d", f.backend_epoch,
+			saved.epoch, epoch_of(id));
 		return;
 	}
 	down = saved;

@@ -45,10 +45,12 @@ static int slot_read(const struct xlb *x, uint32_t id, struct xlb_backend *out)
 /* Established nat/dsr flows skip the backend's entry while its epoch stands
  * (struct xlb_backend_epochs): every write of the entry moves it, after
  * the write, so a flow that reads the epoch and then the entry never pairs
- * a new epoch with an old entry. */
-static int epoch_move(const struct xlb *x, uint32_t id)
+ * a new epoch with an old entry. The entry carries the epoch it moves to,
+ * for new flows (which read the entry anyway). */
+int slot_write(const struct xlb *x, uint32_t id, const struct xlb_backend *val)
 {
 	struct xlb_backend_epochs *e = malloc(sizeof(*e));
+	struct xlb_backend entry = *val;
 	__u32 zero = 0;
 	int err;
 
@@ -56,18 +58,15 @@ static int epoch_move(const struct xlb *x, uint32_t id)
 		return -ENOMEM;
 	err = bpf_map_lookup_elem(x->fd.backend_epochs, &zero, e);
 	if (!err) {
-		e->epoch[id % XLB_MAX_BACKENDS]++;
+		entry.epoch = e->epoch[id % XLB_MAX_BACKENDS] + 1;
+		err = bpf_map_update_elem(x->fd.backends, &id, &entry, BPF_ANY);
+	}
+	if (!err) {
+		e->epoch[id % XLB_MAX_BACKENDS] = entry.epoch;
 		err = bpf_map_update_elem(x->fd.backend_epochs, &zero, e, BPF_ANY);
 	}
 	free(e);
 	return err;
-}
-
-int slot_write(const struct xlb *x, uint32_t id, const struct xlb_backend *val)
-{
-	int err = bpf_map_update_elem(x->fd.backends, &id, val, BPF_ANY);
-
-	return err ? err : epoch_move(x, id);
 }
 
 static void slot_in_use(const struct xlb_vip_entry *v, const struct xlb_backend_info *b,
