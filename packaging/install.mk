@@ -48,10 +48,17 @@ MANS     := $(patsubst docs/man/%.scd,$(BUILD)/man/%,$(MAN_SRCS))
 all: $(MANS)
 man: $(MANS)
 
-$(BUILD)/man/%: docs/man/%.scd $(BUILD)/version
+# The keyword lists in the pages come from xlbctl's own tables (@WORDS:...@,
+# @BOLD:...@, @LIST:...@: packaging/man-keywords.awk).
+$(BUILD)/keywords.tsv: $(BUILD)/xlbctl
+	$(call msg,GEN,$@)
+	$(Q)$(BUILD)/xlbctl --keywords >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/%: docs/man/%.scd $(BUILD)/version $(BUILD)/keywords.tsv packaging/man-keywords.awk
 	$(call msg,SCDOC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)sed 's/@VERSION@/$(XLB_VERSION)/' $< | scdoc >$@
+	$(Q)sed 's/@VERSION@/$(XLB_VERSION)/' $< | \
+		awk -f packaging/man-keywords.awk $(BUILD)/keywords.tsv - | scdoc >$@.tmp && mv $@.tmp $@
 
 # ---- install / uninstall ----------------------------------------------------
 

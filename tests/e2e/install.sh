@@ -140,6 +140,11 @@ check_lab() {
 	got=$(complete_line "$completion" "xlbctl -s $E2E_SOCK backend del $vip " | tr ' ' '\n' | sort | tr '\n' ' ')
 	want=$(for i in 1 2 3; do echo "$(backend_of 4 "$i"):$LAB_HTTP_PORT"; done | sort | tr '\n' ' ')
 	check install/completion-backends "offers: $got" test "$got" == "$want"
+	# Keyword values come from the installed xlbctl's own tables.
+	got=$(complete_line "$completion" "xlbctl vip add tcp/198.18.0.99:80 sched ")
+	check install/completion-sched "offers: $got" test "$got" == "maglev rr wrr srchash"
+	got=$(complete_line "$completion" "xlbctl check set $vip ")
+	check install/completion-check "offers: $got" test "$got" == "tcp http udp none"
 
 	conf=$E2E_DIR/example.conf
 	sed -n 's/^#\(vip\|backend\|check\) /\1 /p' "$root/etc/xlb/xlb.conf" >"$conf"

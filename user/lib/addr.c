@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Addresses, endpoints and the names of the datapath's enums: the text forms
- * that xlbctl prints, xlbd logs and the statement parser reads.
+ * Addresses, endpoints and reason names: the text forms that xlbctl prints,
+ * xlbd logs and the statement parser reads (the statement keywords are in
+ * keywords.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,24 +11,6 @@
 #include <string.h>
 
 #include "libxlb.h"
-
-static const char *const sched_names[XLB_SCHED_MAX] = {
-	[XLB_SCHED_MAGLEV] = "maglev",
-	[XLB_SCHED_RR] = "rr",
-	[XLB_SCHED_WRR] = "wrr",
-	[XLB_SCHED_SRCHASH] = "srchash",
-};
-
-static const char *const mode_names[XLB_MODE_MAX] = {
-	[XLB_MODE_NAT] = "nat",
-	[XLB_MODE_DSR] = "dsr",
-	[XLB_MODE_TUNNEL] = "tunnel",
-};
-
-static const char *const encap_names[XLB_ENCAP_MAX] = {
-	[XLB_ENCAP_IPIP] = "ipip",
-	[XLB_ENCAP_GUE] = "gue",
-};
 
 static const char *const reason_names[] = XLB_REASON_NAMES;
 
@@ -131,44 +114,6 @@ void xlb_vip_key_make(struct xlb_vip_key *key, __u8 proto, __u8 family,
 	key->port = htons(port);
 	key->proto = proto;
 	key->family = family;
-}
-
-static int name_lookup(const char *const *names, int n, const char *s)
-{
-	for (int i = 0; i < n; i++)
-		if (names[i] && strcmp(names[i], s) == 0)
-			return i;
-	return -EINVAL;
-}
-
-const char *xlb_sched_name(enum xlb_sched s)
-{
-	return (unsigned int)s < XLB_SCHED_MAX ? sched_names[s] : "unknown";
-}
-
-int xlb_sched_parse(const char *s)
-{
-	return name_lookup(sched_names, XLB_SCHED_MAX, s);
-}
-
-const char *xlb_mode_name(enum xlb_mode m)
-{
-	return (unsigned int)m < XLB_MODE_MAX ? mode_names[m] : "unknown";
-}
-
-int xlb_mode_parse(const char *s)
-{
-	return name_lookup(mode_names, XLB_MODE_MAX, s);
-}
-
-const char *xlb_encap_name(enum xlb_encap e)
-{
-	return (unsigned int)e < XLB_ENCAP_MAX ? encap_names[e] : "unknown";
-}
-
-int xlb_encap_parse(const char *s)
-{
-	return name_lookup(encap_names, XLB_ENCAP_MAX, s);
 }
 
 const char *xlb_reason_name(enum xlb_reason r)

@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "keywords.h"
 #include "writes.h"
 
 /* ---- table inputs ------------------------------------------------------ */
@@ -29,10 +30,11 @@ static bool be_schedulable(const struct xlb_backend_info *b)
 	return b->weight > 0 && !b->drain && !b->down;
 }
 
-/* rr gives every member one turn whatever its weight. */
+/* Some turn-taking schedulers (rr) give every member one turn whatever
+ * its weight. */
 static uint32_t member_weight(const struct xlb_vip_spec *spec, const struct xlb_backend_info *b)
 {
-	return spec->sched == XLB_SCHED_RR ? 1 : b->weight;
+	return xlb_sched_def(spec->sched)->equal_turns ? 1 : b->weight;
 }
 
 /* ---- small map writes ------------------------------------------------- */
@@ -840,6 +842,17 @@ static int vip_key_check(const struct xlb_vip_key *key)
 	return 0;
 }
 
+/* A libxlb caller's enum value must be one the keyword table names. */
+static int keyword_check(const struct xlb_keywords *k, unsigned int value)
+{
+	char names[XLB_MSG_LEN];
+
+	if (xlb_keyword_row(k, (int)value))
+		return 0;
+	return xlb_fail(EINVAL, "%s %u is not one of %s", k->what, value,
+			xlb_keyword_list(k, ", ", names, sizeof(names)));
+}
+
 /* A complete, canonical spec (defaults filled in) or an error. */
 static int vip_spec_check(const struct xlb_vip_spec *in, struct xlb_vip_spec *out)
 {
@@ -853,14 +866,14 @@ static int vip_spec_check(const struct xlb_vip_spec *in, struct xlb_vip_spec *ou
 	err = vip_key_check(&out->key);
 	if (err)
 		return err;
-	if ((unsigned int)in->sched >= XLB_SCHED_MAX)
-		return xlb_fail(EINVAL, "scheduler %u is not one of maglev, rr, wrr, srchash",
-				in->sched);
-	if ((unsigned int)in->mode >= XLB_MODE_MAX)
-		return xlb_fail(EINVAL, "mode %u is not one of nat, dsr, tunnel", in->mode);
+	err = keyword_check(&xlb_sched_words, in->sched);
+	if (!err)
+		err = keyword_check(&xlb_mode_words, in->mode);
+	if (!err && in->mode == XLB_MODE_TUNNEL)
+		err = keyword_check(&xlb_encap_words, in->encap);
+	if (err)
+		return err;
 	if (in->mode == XLB_MODE_TUNNEL) {
-		if ((unsigned int)in->encap >= XLB_ENCAP_MAX)
-			return xlb_fail(EINVAL, "encapsulation %u is not one of ipip, gue", in->encap);
 		out->encap = in->encap;
 		if (in->encap == XLB_ENCAP_GUE)
 			out->gue_port = in->gue_port ? in->gue_port : XLB_GUE_PORT_DEFAULT;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "exec.h"
+#include "keywords.h"
 
 
 static int sign_cmp(long a, long b)
@@ -250,12 +251,13 @@ static uint32_t gcd(uint32_t a, uint32_t b)
  */
 static int check_turns(const struct xlb_cfg_vip *v)
 {
+	const struct xlb_sched_def *def = xlb_sched_def(v->spec.sched);
 	unsigned long long len = 0;
 	uint32_t g = 0;
 	char k[XLB_TEXT_LEN];
 	size_t i;
 
-	if (v->spec.sched != XLB_SCHED_WRR)
+	if (def->table != XLB_TABLE_TURNS || def->equal_turns)
 		return 0;
 	for (i = 0; i < v->n_be; i++)
 		g = gcd(v->be[i].weight, g);

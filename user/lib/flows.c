@@ -18,6 +18,7 @@
 
 #include <bpf/bpf.h>
 
+#include "keywords.h"
 #include "xlb_internal.h"
 
 /* The forward key of client -> VIP exactly as bpf/parse.h fills it from a
@@ -135,14 +136,13 @@ static int pick_index(const struct xlb *x, const struct xlb_vip *v, const struct
 {
 	int err;
 
-	switch (v->sched) {
-	case XLB_SCHED_SRCHASH:
+	switch (xlb_sched_def(v->sched)->pick) {
+	case XLB_PICK_SRC:
 		out->rule = XLB_PICK_SRC;
 		out->hash = xlb_hash_src(k);
 		out->index = out->hash % v->table_size;
 		return 0;
-	case XLB_SCHED_RR:
-	case XLB_SCHED_WRR:
+	case XLB_PICK_TURN:
 		out->rule = XLB_PICK_TURN;
 		err = turn_read(x, v, &out->turn);
 		if (err)

@@ -50,11 +50,6 @@ bool xlb_is_prime(uint32_t n)
 	return true;
 }
 
-bool xlb_sched_uses_ring(enum xlb_sched s)
-{
-	return s == XLB_SCHED_MAGLEV || s == XLB_SCHED_SRCHASH;
-}
-
 bool xlb_ring_valid(uint32_t n)
 {
 	return n >= XLB_RING_MIN && n <= XLB_RING_MAX && xlb_is_prime(n);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keywords.h"
 #include "stmt.h"
 
 #define STR_(x) #x
@@ -367,21 +368,41 @@ static int parse_backend(struct parser *p)
 
 struct option {
 	const char *name;
-	const char *hint; /* what a value looks like */
+	const char *hint; /* what a value looks like (keyword options: their names) */
 	int (*set)(struct parser *p, const struct option *o, const char *value);
 	unsigned int only; /* check types (CHECK_BIT) it applies to; 0: always */
 	const char *refusal; /* known word that is refused with this message */
+	const struct xlb_keywords *words; /* a keyword option's table */
 };
 
 #define CHECK_BIT(t) (1u << (t))
 #define ANY_KIND (~0u)
 
+/* What a value of o looks like, for messages. */
+static const char *option_hint(const struct option *o, char *buf, size_t len)
+{
+	return o->words ? xlb_keyword_list(o->words, ", ", buf, len) : o->hint;
+}
+
+/* The keyword value of a keyword option, or the error that names the
+ * accepted words. */
+static int keyword_value(struct parser *p, const struct option *o, const char *value)
+{
+	int v = xlb_keyword_parse(o->words, value);
+	char names[XLB_MSG_LEN];
+
+	if (v < 0)
+		return perr(p, "unknown %s '%s' (expected %s)", o->words->what, value,
+			    option_hint(o, names, sizeof(names)));
+	return v;
+}
+
 static int set_sched(struct parser *p, const struct option *o, const char *value)
 {
-	int s = xlb_sched_parse(value);
+	int s = keyword_value(p, o, value);
 
 	if (s < 0)
-		return perr(p, "unknown scheduler '%s' (expected %s)", value, o->hint);
+		return s;
 	p->st->sched = s;
 	p->st->has_sched = true;
 	return 0;
@@ -389,10 +410,10 @@ static int set_sched(struct parser *p, const struct option *o, const char *value
 
 static int set_mode(struct parser *p, const struct option *o, const char *value)
 {
-	int m = xlb_mode_parse(value);
+	int m = keyword_value(p, o, value);
 
 	if (m < 0)
-		return perr(p, "unknown mode '%s' (expected %s)", value, o->hint);
+		return m;
 	p->st->mode = m;
 	p->st->has_mode = true;
 	return 0;
@@ -426,10 +447,10 @@ static int set_announce_min(struct parser *p, const struct option *o, const char
 
 static int set_encap(struct parser *p, const struct option *o, const char *value)
 {
-	int e = xlb_encap_parse(value);
+	int e = keyword_value(p, o, value);
 
 	if (e < 0)
-		return perr(p, "unknown encapsulation '%s' (expected %s)", value, o->hint);
+		return e;
 	p->st->encap = e;
 	p->st->has_encap = true;
 	return 0;
@@ -549,23 +570,21 @@ static int set_fall(struct parser *p, const struct option *o, const char *value)
 	return set_count(p, o, value, &p->st->check.fall);
 }
 
-#define SCHED_HINT "maglev, rr, wrr, srchash"
-#define MODE_HINT "nat, dsr, tunnel"
 #define RING_HINT "a prime " STR(XLB_RING_MIN) "-" STR(XLB_RING_MAX)
 #define WEIGHT_HINT "a number 0-" STR(XLB_MAX_WEIGHT)
 #define DURATION_HINT "a duration like 500ms, 2s, 1m"
 
 static const struct option vip_add_opts[] = {
-	{ "sched", SCHED_HINT, set_sched },
-	{ "mode", MODE_HINT, set_mode },
-	{ "ring", RING_HINT, set_ring },
-	{ "encap", "ipip, gue", set_encap },
+	{ "sched", .words = &xlb_sched_words, .set = set_sched },
+	{ "mode", .words = &xlb_mode_words, .set = set_mode },
+	{ "ring", RING_HINT, .set = set_ring },
+	{ "encap", .words = &xlb_encap_words, .set = set_encap },
 	{ "gue-port", "a port 1-65535", set_gue_port },
 };
 
 static const struct option vip_set_opts[] = {
-	{ "sched", SCHED_HINT, set_sched },
-	{ "ring", RING_HINT, set_ring },
+	{ "sched", .words = &xlb_sched_words, .set = set_sched },
+	{ "ring", RING_HINT, .set = set_ring },
 	{ "announce-min", "a number 1-" STR(XLB_MAX_BACKENDS), set_announce_min },
 	{ "mode", .refusal = "mode cannot change on vip set "
 			     "(delete the VIP and add it again with the new mode)" },
@@ -609,6 +628,7 @@ static int unknown_keyword(struct parser *p, const char *word, const struct opti
 
 static int apply_option(struct parser *p, const struct option *o, unsigned int kind)
 {
+	char hint[XLB_MSG_LEN];
 	const char *value;
 
 	if (o->refusal)
@@ -618,7 +638,8 @@ static int apply_option(struct parser *p, const struct option *o, unsigned int k
 			    xlb_check_type_name(p->st->check.type));
 	value = next_word(p);
 	if (!value)
-		return perr(p, "missing value after '%s' (expected %s)", o->name, o->hint);
+		return perr(p, "missing value after '%s' (expected %s)", o->name,
+			    option_hint(o, hint, sizeof(hint)));
 	return o->set(p, o, value);
 }
 
@@ -773,22 +794,6 @@ static int parse_backend_del(struct parser *p)
 	return rc ? rc : parse_end(p);
 }
 
-static const char *const check_type_names[] = {
-	[XLB_CHECK_NONE] = "none",
-	[XLB_CHECK_TCP] = "tcp",
-	[XLB_CHECK_HTTP] = "http",
-	[XLB_CHECK_UDP] = "udp",
-};
-
-#define CHECK_TYPES_HINT "tcp, http, udp, none"
-
-const char *xlb_check_type_name(enum xlb_check_type t)
-{
-	if ((unsigned int)t >= ARRAY_SIZE(check_type_names))
-		return "unknown";
-	return check_type_names[t];
-}
-
 static void check_defaults(struct xlb_check_spec *c)
 {
 	c->interval_ms = XLB_CHECK_DEFAULT_INTERVAL_MS;
@@ -805,18 +810,19 @@ static void check_defaults(struct xlb_check_spec *c)
 
 static int parse_check_type(struct parser *p)
 {
+	const struct option o = { "check", .words = &xlb_check_words };
 	const char *word = next_word(p);
+	char hint[XLB_MSG_LEN];
+	int t;
 
 	if (!word)
-		return perr(p, "missing check type (expected %s)", CHECK_TYPES_HINT);
-	for (size_t t = 0; t < ARRAY_SIZE(check_type_names); t++) {
-		if (strcmp(check_type_names[t], word) == 0) {
-			p->st->check.type = t;
-			check_defaults(&p->st->check);
-			return 0;
-		}
-	}
-	return perr(p, "unknown check type '%s' (expected %s)", word, CHECK_TYPES_HINT);
+		return perr(p, "missing check type (expected %s)", option_hint(&o, hint, sizeof(hint)));
+	t = keyword_value(p, &o, word);
+	if (t < 0)
+		return t;
+	p->st->check.type = t;
+	check_defaults(&p->st->check);
+	return 0;
 }
 
 /* A probe that may outlive its interval would overlap the next one. The

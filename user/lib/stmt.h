@@ -3,20 +3,22 @@
  * The statement grammar (xlb.conf(5)): one statement is one line of
  * a config file, one request on the control socket, one xlbctl command.
  *
- *   vip add     PROTO/VIP:PORT [sched maglev|rr|wrr|srchash] [mode nat|dsr|tunnel] [ring PRIME]
- *               [encap ipip|gue] [gue-port N]          (encap options: mode tunnel only)
+ *   vip add     PROTO/VIP:PORT [sched SCHED] [mode MODE] [ring PRIME]
+ *               [encap ENCAP] [gue-port N]             (encap options: mode tunnel only)
  *   vip set     PROTO/VIP:PORT [sched ...] [ring PRIME] [announce-min N]
  *   vip del     PROTO/VIP:PORT
  *   vip list
  *   backend add PROTO/VIP:PORT ADDR[:PORT] [weight N]
  *   backend set PROTO/VIP:PORT ADDR[:PORT] weight N | drain | enable
  *   backend del PROTO/VIP:PORT ADDR[:PORT]
- *   check set   PROTO/VIP:PORT tcp|http|udp|none [port N] [path P] [host H] [expect CODE]
+ *   check set   PROTO/VIP:PORT TYPE [port N] [path P] [host H] [expect CODE]
  *               [payload STR] [interval DUR] [timeout DUR] [rise N] [fall N]
  *   node drain | node enable
  *   show | stats | save
  *   apply FILE
  *   explain     PROTO/VIP:PORT CLIENT[:PORT]   (which backend, and why; not for batches)
+ *
+ * SCHED, MODE, ENCAP and TYPE are the words of keywords.c's tables.
  */
 #ifndef XLB_STMT_H
 #define XLB_STMT_H

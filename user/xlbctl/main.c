@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../xlbd/proto.h"
+#include "keywords.h"
 
 #define REPLY_TIMEOUT_S 120
 
@@ -40,32 +41,45 @@ static void __attribute__((format(printf, 1, 2))) complain(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* "a|b|c": a keyword table's words as usage shows them. */
+static const char *words(const struct xlb_keywords *k, char *buf, size_t len)
+{
+	return xlb_keyword_list(k, "|", buf, len);
+}
+
 static void usage(FILE *f)
 {
+	char sched[64], mode[64], encap[64], check[64];
+
 	fprintf(f,
 		"usage: xlbctl [-j] [-s SOCKET] STATEMENT...\n"
 		"\n"
 		"  -j, --json          print JSON\n"
 		"  -s, --socket PATH   xlbd's control socket (default $XLB_SOCKET or "
 		XLB_SOCKET_DEFAULT ")\n"
+		"      --keywords      print every keyword a statement takes, with its meaning\n"
 		"      --version       print xlbctl's version and exit\n"
 		"\n"
 		"statements:\n"
-		"  vip add     PROTO/VIP:PORT [sched maglev|rr|wrr|srchash] [mode nat|dsr|tunnel]\n"
-		"              [ring PRIME] [encap ipip|gue] [gue-port N]\n"
+		"  vip add     PROTO/VIP:PORT [sched %s] [mode %s]\n"
+		"              [ring PRIME] [encap %s] [gue-port N]\n"
 		"  vip set     PROTO/VIP:PORT [sched ...] [ring PRIME] [announce-min N]\n"
 		"  vip del     PROTO/VIP:PORT\n"
 		"  vip list\n"
 		"  backend add PROTO/VIP:PORT ADDR[:PORT] [weight N]\n"
 		"  backend set PROTO/VIP:PORT ADDR[:PORT] weight N | drain | enable\n"
 		"  backend del PROTO/VIP:PORT ADDR[:PORT]\n"
-		"  check set   PROTO/VIP:PORT tcp|http|udp|none [port N] [path P] [host H]\n"
+		"  check set   PROTO/VIP:PORT %s [port N] [path P] [host H]\n"
 		"              [expect CODE] [payload WORD] [interval DUR] [timeout DUR]\n"
 		"              [rise N] [fall N]\n"
 		"  node drain | node enable  (withdraw / announce this node's VIP routes)\n"
 		"  show | stats | save\n"
 		"  apply FILE  (all or nothing; - reads stdin)\n"
-		"  explain     PROTO/VIP:PORT CLIENT[:PORT]  (which backend, and why)\n");
+		"  explain     PROTO/VIP:PORT CLIENT[:PORT]  (which backend, and why)\n",
+		words(&xlb_sched_words, sched, sizeof(sched)),
+		words(&xlb_mode_words, mode, sizeof(mode)),
+		words(&xlb_encap_words, encap, sizeof(encap)),
+		words(&xlb_check_words, check, sizeof(check)));
 }
 
 static int buf_reserve(struct buf *b, size_t more)
@@ -310,6 +324,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "keywords", no_argument, NULL, 'K' },
 		{},
 	};
 	const char *sock = getenv("XLB_SOCKET");
@@ -334,6 +349,9 @@ int main(int argc, char **argv)
 			return 0;
 		case 'V':
 			printf("xlbctl %s\n", XLB_VERSION);
+			return 0;
+		case 'K':
+			xlb_keywords_print(stdout);
 			return 0;
 		default:
 			usage(stderr);
