@@ -55,11 +55,7 @@ ctl() {
 # ---- setup and teardown ------------------------------------------------------
 
 cleanup() {
-	if [[ -n $XLBD_PID ]]; then
-		kill -TERM "$XLBD_PID" 2>/dev/null || true
-		wait "$XLBD_PID" 2>/dev/null || true
-		XLBD_PID=
-	fi
+	xlbd_stop
 	if [[ -x $XLBD && -e /run/netns/$(lab_ns gw) ]]; then
 		lab_in gw "$XLBD" --detach --pin-root "$PIN" >/dev/null 2>&1 || true
 	fi

@@ -102,6 +102,21 @@ lab_kill_namespace_processes() {
 	lab_log "processes still alive in $ns: $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
 }
 
+# Stop the xlbd this shell started (its pid in XLBD_PID): TERM, up to 5 s
+# to detach cleanly, then KILL. Nothing when none runs.
+xlbd_stop() {
+	local n
+	[[ -n ${XLBD_PID:-} ]] || return 0
+	kill -TERM "$XLBD_PID" 2>/dev/null || true
+	for n in $(seq 50); do
+		kill -0 "$XLBD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$XLBD_PID" 2>/dev/null || true
+	wait "$XLBD_PID" 2>/dev/null || true
+	XLBD_PID=
+}
+
 # Remove everything with this prefix: processes, namespaces (their veths go
 # with them), and the work directory. Safe to call when nothing exists.
 lab_down() {

@@ -191,19 +191,6 @@ xlbd_start_or_die() {
 	fi
 }
 
-xlbd_stop() {
-	local n
-	[[ -n $XLBD_PID ]] || return 0
-	kill -TERM "$XLBD_PID" 2>/dev/null || true
-	for n in $(seq 50); do
-		kill -0 "$XLBD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$XLBD_PID" 2>/dev/null || true
-	wait "$XLBD_PID" 2>/dev/null || true
-	XLBD_PID=
-}
-
 # A crash, as far as the daemon can tell.
 xlbd_kill9() {
 	kill -KILL "$XLBD_PID" 2>/dev/null || true

@@ -86,10 +86,14 @@ check_program() {
 		test -z "$stmt_missing"
 }
 
-# xlbctl's completion offers every option and statement keyword of its help.
+# xlbctl's completion offers every option and statement keyword of its help:
+# written in it, or (keyword values) asked of `xlbctl --keywords` at run time.
 check_completion() {
 	local terms=$E2E_DIR/xlbctl.terms missing
-	tr -c 'A-Za-z0-9_-' '\n' <"$COMPLETION" | grep -v '^$' | sort -u >"$E2E_DIR/completion.words"
+	{
+		tr -c 'A-Za-z0-9_-' '\n' <"$COMPLETION"
+		grep -q '_xlbctl_words' "$COMPLETION" && "$BUILD_DIR/xlbctl" --keywords | cut -f2
+	} | grep -v '^$' | sort -u >"$E2E_DIR/completion.words"
 	missing=$(awk '$1 != "usage" { print $2 }' "$terms" | missing_from "$E2E_DIR/completion.words")
 	check "man/xlbctl-completion" "${missing:+missing from $COMPLETION: $missing}" test -z "$missing"
 }

@@ -288,19 +288,6 @@ xlbd_start() {
 	return 1
 }
 
-xlbd_stop() {
-	local n
-	[[ -n $XLBD_PID ]] || return 0
-	kill -TERM "$XLBD_PID" 2>/dev/null || true
-	for n in $(seq 50); do
-		kill -0 "$XLBD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$XLBD_PID" 2>/dev/null || true
-	wait "$XLBD_PID" 2>/dev/null || true
-	XLBD_PID=
-}
-
 # One reason counter of the gateway's datapath (xlbctl -j stats).
 gw_reason() {
 	ctl -j stats | jq -r --arg r "$1" '.reasons[$r] // 0'

@@ -85,30 +85,16 @@ static void addr_parse(uint8_t out[16], const char *s)
 
 static int setup_netns(void)
 {
-	char m1[18], m2[18];
+	const struct test_veth client = { .dev = "xc0", .peer = "xc0p", .mac = xc0_mac,
+					  .v4 = "198.18.0.1", .v6 = "fd00::1" };
+	const struct test_veth backends = { .dev = "xb0", .peer = "xb0p", .v4 = "198.18.2.1",
+					    .v6 = "fd00:2::1", .mtu = XB0_MTU };
 
-	if (unshare(CLONE_NEWNET)) {
-		perror("unshare(CLONE_NEWNET)");
+	if (test_netns_private() || test_veth_add(&backends) < 0 ||
+	    test_neigh_add("198.18.2.11", "fd00:2::11", be_mac, "xb0"))
 		return -1;
-	}
-	if (test_write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
-	    test_write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1") ||
-	    test_write_file("/proc/sys/net/ipv6/conf/default/forwarding", "1") ||
-	    test_sh("ip link add xc0 address %s type veth peer name xc0p",
-		    test_mac_str(xc0_mac, m1)) ||
-	    test_sh("ip link add xb0 mtu %d type veth peer name xb0p mtu %d", XB0_MTU,
-		    XB0_MTU) ||
-	    test_sh("ip link set xc0 up && ip link set xc0p up && ip link set xb0 up && "
-		    "ip link set xb0p up") ||
-	    test_sh("ip addr add 198.18.0.1/24 dev xc0 && ip -6 addr add fd00::1/64 dev xc0 "
-		    "nodad && ip addr add 198.18.2.1/24 dev xb0 && "
-		    "ip -6 addr add fd00:2::1/64 dev xb0 nodad") ||
-	    test_sh("ip neigh add 198.18.2.11 lladdr %s nud permanent dev xb0 && "
-		    "ip -6 neigh add fd00:2::11 lladdr %s nud permanent dev xb0",
-		    test_mac_str(be_mac, m2), m2))
-		return -1;
-	xc0_ifindex = (int)if_nametoindex("xc0");
-	return xc0_ifindex ? 0 : -1;
+	xc0_ifindex = test_veth_add(&client);
+	return xc0_ifindex > 0 ? 0 : -1;
 }
 
 static int setup_vip(struct xlb *x, int vi)

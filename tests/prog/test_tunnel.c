@@ -1507,27 +1507,11 @@ static void t_roundtrip(int vi)
 
 static int setup_dev(int d)
 {
-	char m1[18], m2[18];
+	const struct test_veth v = { .dev = dev_name[d], .peer = peer_name[d], .mac = dev_mac[d],
+				     .peer_mac = peer_mac[d], .v4 = dev_v4[d], .v6 = dev_v6[d] };
 
-	if (test_sh("ip link add %s address %s type veth peer name %s address %s", dev_name[d],
-	       test_mac_str(dev_mac[d], m1), peer_name[d], test_mac_str(peer_mac[d], m2)) ||
-	    test_sh("ip link set %s up", dev_name[d]) || test_sh("ip link set %s up", peer_name[d]) ||
-	    test_sh("ip addr add %s/24 dev %s", dev_v4[d], dev_name[d]) ||
-	    test_sh("ip -6 addr add %s/64 dev %s nodad", dev_v6[d], dev_name[d]))
-		return -1;
-	dev_ifindex[d] = (int)if_nametoindex(dev_name[d]);
-	return dev_ifindex[d] ? 0 : -1;
-}
-
-static int setup_neigh(int h)
-{
-	char m[18];
-
-	test_mac_str(hosts[h].mac, m);
-	return test_sh("ip neigh add %s lladdr %s nud permanent dev %s", hosts[h].v4, m,
-		  dev_name[hosts[h].dev]) ||
-	       test_sh("ip -6 neigh add %s lladdr %s nud permanent dev %s", hosts[h].v6, m,
-		  dev_name[hosts[h].dev]);
+	dev_ifindex[d] = test_veth_add(&v);
+	return dev_ifindex[d] > 0 ? 0 : -1;
 }
 
 /* A private network namespace: all of it vanishes with the process. */
@@ -1536,21 +1520,13 @@ static int setup_netns(void)
 	size_t i;
 	int d, h;
 
-	if (unshare(CLONE_NEWNET)) {
-		perror("unshare(CLONE_NEWNET)");
-		return -1;
-	}
-	/* /proc/sys/net follows the opener's namespace: ours only. Without
-	 * forwarding bpf_fib_lookup() answers FWD_DISABLED. */
-	if (test_write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
-	    test_write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1") ||
-	    test_write_file("/proc/sys/net/ipv6/conf/default/forwarding", "1") || test_sh("ip link set lo up"))
+	if (test_netns_private())
 		return -1;
 	for (d = 0; d < NDEV; d++)
 		if (setup_dev(d))
 			return -1;
 	for (h = 0; h < NHOST; h++)
-		if (setup_neigh(h))
+		if (test_neigh_add(hosts[h].v4, hosts[h].v6, hosts[h].mac, dev_name[hosts[h].dev]))
 			return -1;
 	for (i = 0; i < ARRAY_SIZE(routes); i++)
 		if (test_sh("%s", routes[i]))

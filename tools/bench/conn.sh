@@ -11,9 +11,7 @@
 # Output: $XB_RESULTS/conn.tsv. Knobs: CONN_GWS, CONN_SECONDS, CONN_CLIENTS.
 set -euo pipefail
 # shellcheck source=lib.sh
-source "$(dirname "$0")/lib.sh"
-# shellcheck source=../lab.sh
-source "$XB_ROOT/tools/lab.sh"
+source "$(dirname "$0")/lib.sh" # and tools/lab.sh
 
 CONN_GWS=${CONN_GWS:-"xlb-nat xlb-dsr nft nginx haproxy"}
 CONN_SECONDS=${CONN_SECONDS:-5}

@@ -21,29 +21,11 @@ VIP=198.19.0.10
 XLBD_PID=
 
 backend_addr() {
-	# 198.18.32.2 .. within 198.18.32.0/22
-	local i=$(($1 + 2))
-	echo "198.18.$((32 + i / 256)).$((i % 256))"
+	xb_farm_addr 32 "$1" # within 198.18.32.0/22
 }
 
 topology_up() {
-	local i
-	xb_make_ns hgw
-	xb_make_ns hbe
-	xb_veth hgw hgw0 02:be:00:00:01:01 hbe hbe0 02:be:00:00:01:02
-	xb_in hgw ip addr add 198.18.32.1/22 dev hgw0
-	for ((i = 0; i < HEALTH_BACKENDS; i++)); do
-		echo "addr add $(backend_addr "$i")/22 dev hbe0"
-	done | xb_in hbe ip -batch -
-	mkdir -p "$XB_WORK/nginx"
-	cat >"$XB_WORK/nginx/nginx.conf" <<-EOF
-		worker_processes 1;
-		pid $XB_WORK/nginx/nginx.pid;
-		error_log $XB_WORK/nginx/error.log crit;
-		events { worker_connections 4096; }
-		http { access_log off; server { listen 80 backlog=4096; return 200 "ok\n"; } }
-	EOF
-	xb_in hbe nginx -c "$XB_WORK/nginx/nginx.conf" -p "$XB_WORK/nginx" -e "$XB_WORK/nginx/error.log"
+	xb_farm_up h 32 22 "$HEALTH_BACKENDS" 01
 }
 
 config() {
@@ -67,14 +49,14 @@ xlbd_start() {
 	XLBD_PID=$!
 }
 
-xlbd_stop() {
-	[[ -n $XLBD_PID ]] && kill -TERM "$XLBD_PID" 2>/dev/null && wait "$XLBD_PID" 2>/dev/null
-	XLBD_PID=
+# xlbd_stop (tools/lab.sh), then its datapath detached and unpinned.
+xlbd_stop_detach() {
+	xlbd_stop
 	"$XB_BUILD/xlbd" --detach --pin-root "$PIN_ROOT" --socket "$SOCK" >/dev/null 2>&1 || true
 }
 
 cleanup() {
-	xlbd_stop || true
+	xlbd_stop_detach
 	xb_cleanup
 }
 
@@ -136,12 +118,12 @@ main() {
 	xlbd_start
 	wait_ready
 	cpu=$(measure_cpu)
-	xlbd_stop
+	xlbd_stop_detach
 	xlbd_start -v
 	wait_ready
 	sleep "$HEALTH_SECONDS"
 	j=$(jitter)
-	xlbd_stop
+	xlbd_stop_detach
 	{
 		printf 'backends\t%s\n' "$HEALTH_BACKENDS"
 		printf 'interval_ms\t1000\n'

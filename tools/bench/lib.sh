@@ -18,6 +18,11 @@ xb_log() {
 	echo "bench: $*" >&2
 }
 
+# The lab's helpers (tools/lab.sh, sourced: it runs nothing then), for
+# stopping a namespace's processes.
+# shellcheck source=../lab.sh
+source "$XB_ROOT/tools/lab.sh"
+
 xb_die() {
 	echo "bench: error: $*" >&2
 	exit 1
@@ -39,28 +44,10 @@ xb_namespaces() {
 	ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${XB_PREFIX//./\\.}[a-z0-9]+$" || true
 }
 
-# Stop the processes living in one of our namespaces (found by namespace,
-# never by name): they were started by these scripts.
-xb_kill_ns_processes() {
-	local ns=$1 pids try
-	for try in 1 2 3 4 5 6 7 8 9 10; do
-		pids=$(ip netns pids "$ns" 2>/dev/null || true)
-		[[ -z $pids ]] && return 0
-		if ((try < 7)); then
-			# shellcheck disable=SC2086 # one pid per word
-			kill -TERM $pids 2>/dev/null || true
-		else
-			# shellcheck disable=SC2086
-			kill -KILL $pids 2>/dev/null || true
-		fi
-		sleep 0.3
-	done
-}
-
 xb_cleanup() {
 	local ns
 	for ns in $(xb_namespaces); do
-		xb_kill_ns_processes "$ns"
+		lab_kill_namespace_processes "$ns"
 	done
 	for ns in $(xb_namespaces); do
 		ip netns del "$ns" 2>/dev/null || xb_log "could not delete namespace $ns"
@@ -116,4 +103,31 @@ xb_machine() {
 	cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
 	printf 'cpu\t%s\ncores\t%s\nkernel\t%s\nmemory\t%s\n' "${cpu:-unknown}" "$(nproc)" \
 		"$(uname -r)" "$(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+}
+
+# Backend i (0-based) of a farm whose addresses start at 198.18.BASE.2.
+xb_farm_addr() {
+	local i=$(($2 + 2))
+	echo "198.18.$(($1 + i / 256)).$((i % 256))"
+}
+
+# xb_farm_up NAME BASE PREFIXLEN COUNT MACBYTE: namespaces NAMEgw and NAMEbe
+# joined by NAMEgw0 - NAMEbe0; the gateway end is 198.18.BASE.1/PREFIXLEN,
+# the backend end holds COUNT addresses (xb_farm_addr) and one nginx
+# answering 200 on port 80 of every one of them.
+xb_farm_up() {
+	local name=$1 base=$2 plen=$3 count=$4 mac=$5 i
+	xb_make_ns "${name}gw"
+	xb_make_ns "${name}be"
+	xb_veth "${name}gw" "${name}gw0" "02:be:00:00:$mac:01" "${name}be" "${name}be0" "02:be:00:00:$mac:02"
+	xb_in "${name}gw" ip addr add "198.18.$base.1/$plen" dev "${name}gw0"
+	for ((i = 0; i < count; i++)); do
+		echo "addr add $(xb_farm_addr "$base" "$i")/$plen dev ${name}be0"
+	done | xb_in "${name}be" ip -batch -
+	mkdir -p "$XB_WORK/nginx"
+	printf '%s\n' 'worker_processes 1;' "pid $XB_WORK/nginx/nginx.pid;" \
+		"error_log $XB_WORK/nginx/error.log crit;" 'events { worker_connections 4096; }' \
+		'http { access_log off; server { listen 80 backlog=4096; return 200 "ok\n"; } }' \
+		>"$XB_WORK/nginx/nginx.conf"
+	xb_in "${name}be" nginx -c "$XB_WORK/nginx/nginx.conf" -p "$XB_WORK/nginx" -e "$XB_WORK/nginx/error.log"
 }

@@ -26,25 +26,11 @@ XLBD=
 
 # Backend i (0-based, all VIPs share them) in 198.18.64.0/18.
 be_addr() {
-	local i=$(($1 + 2))
-	echo "198.18.$((64 + i / 256)).$((i % 256))"
+	xb_farm_addr 64 "$1"
 }
 
 topology() {
-	local i
-	xb_make_ns mgw
-	xb_make_ns mbe
-	xb_veth mgw mgw0 02:be:00:00:02:01 mbe mbe0 02:be:00:00:02:02
-	xb_in mgw ip addr add 198.18.64.1/18 dev mgw0
-	for ((i = 0; i < METRICS_BACKENDS; i++)); do
-		echo "addr add $(be_addr "$i")/18 dev mbe0"
-	done | xb_in mbe ip -batch -
-	mkdir -p "$XB_WORK/nginx"
-	printf '%s\n' 'worker_processes 1;' "pid $XB_WORK/nginx/nginx.pid;" \
-		"error_log $XB_WORK/nginx/error.log crit;" 'events { worker_connections 4096; }' \
-		'http { access_log off; server { listen 80 backlog=4096; return 200 "ok\n"; } }' \
-		>"$XB_WORK/nginx/nginx.conf"
-	xb_in mbe nginx -c "$XB_WORK/nginx/nginx.conf" -p "$XB_WORK/nginx" -e "$XB_WORK/nginx/error.log"
+	xb_farm_up m 64 18 "$METRICS_BACKENDS" 02
 }
 
 # Every VIP gets the same METRICS_BACKENDS addresses, on its own port.
