@@ -438,11 +438,21 @@ section_scaleout() {
 
 		Backend added on all gateways under load: $(tval scaleout.tsv add_downloads_broken) of
 		$(tval scaleout.tsv add_downloads) downloads broken (established connections keep their backend);
-		table digests equal on the three gateways afterwards: $(tval scaleout.tsv add_digests_equal). Share of
-		new connections now sent to another backend: $(tval scaleout.tsv add_new_conn_moved_pct) % of the
-		Maglev table's entries (ideal 25 %, all to the new backend), counted on the table
-		builder's output for 3 -> 4 backends of 65537 entries (\`test_maglev\`,
-		maglev_add_one_n3), not on live traffic.
+		table digests equal on the three gateways afterwards: $(tval scaleout.tsv add_digests_equal).
+
+		New connections that change backend, on live traffic: the same client tuples (8
+		client addresses x fixed source ports, one new connection each, the answer naming
+		its backend) asked once before the add and once after it, through whichever gateway
+		ECMP picks. Ideal for 3 -> 4 backends: 25 %, all of them to the new backend.
+
+		| VIP | tuples | failed | changed backend | of those, to the new backend |
+		|---|---:|---:|---:|---:|
+		| dsr IPv4 | $(tval scaleout.tsv add_dsr_v4_tuples) | $(tval scaleout.tsv add_dsr_v4_tuples_failed) | $(tval scaleout.tsv add_dsr_v4_moved_pct) % | $(tval scaleout.tsv add_dsr_v4_moved_to_new_pct) % |
+		| tunnel IPv6 | $(tval scaleout.tsv add_tunnel_v6_tuples) | $(tval scaleout.tsv add_tunnel_v6_tuples_failed) | $(tval scaleout.tsv add_tunnel_v6_moved_pct) % | $(tval scaleout.tsv add_tunnel_v6_moved_to_new_pct) % |
+
+		The table builder's own figure for the same change, over all 65537 entries of the
+		Maglev table (\`test_maglev\`, maglev_add_one_n3): $(tval scaleout.tsv add_new_conn_moved_pct) %
+		of new connections change backend.
 
 	EOF
 }

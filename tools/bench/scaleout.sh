@@ -8,8 +8,10 @@
 #   failure that failed;
 #   one backend added on all gateways under load: downloads in flight that
 #   broke (an established connection moving to another backend breaks), and
-#   the share of new connections now sent elsewhere, counted over the live
-#   tables' entries (every entry is one hash bucket of new connections).
+#   the share of new connections now sent elsewhere, on live traffic: the
+#   same fixed client tuples (8 addresses x TUPLE_PORTS source ports) asked
+#   before and after the add, each answer naming its backend; beside it the
+#   share the table builder predicts (test_maglev).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=../../tests/e2e/cluster.sh
@@ -17,6 +19,8 @@ source "$XB_ROOT/tests/e2e/cluster.sh"
 
 OUT=$XB_RESULTS/scaleout.tsv
 DL_CLIENTS="1 2 3 4 5 6 7 8"
+TUPLE_PORT0=41000 # fixed client source ports, below the default ephemeral range's busy end
+TUPLE_PORTS=${TUPLE_PORTS:-50}
 
 put() {
 	printf '%s\t%s\n' "$1" "$2" >>"$OUT.tmp"
@@ -80,15 +84,62 @@ kill_under_load() {
 	put "${mode}_stream_failed" "$bad"
 }
 
+# "client port backend" for each fixed tuple (client address k, source port
+# p) of one new connection to vip; backend is the answer's x-backend, or
+# "none" when the connection failed. The client closes after the answer,
+# so its tuple is free again (the gateways see the FIN and start the next
+# SYN on the tuple afresh).
+sample_tuples() {
+	local vip=$1 k p src got
+	for k in $(seq 1 "$CL_CLIENTS"); do
+		src=$(client_addr "$vip" "$k")
+		for ((p = TUPLE_PORT0; p < TUPLE_PORT0 + TUPLE_PORTS; p++)); do
+			got=$(lab_in client curl -s -g -H 'Connection: close' --interface "$src" \
+				--local-port "$p" --connect-timeout 3 --max-time 5 -o /dev/null \
+				-w '%header{x-backend}' "$(url_of "$vip")" 2>/dev/null) || got=
+			echo "$k $p ${got:-none}"
+		done
+	done
+}
+
+# From two samples of the same tuples: "tuples failed moved moved_to_new".
+tuples_moved() {
+	local new=$3
+	join -j1 <(awk '{ print $1 ":" $2, $3 }' "$1" | sort) <(awk '{ print $1 ":" $2, $3 }' "$2" | sort) |
+		awk -v new="$new" '
+			{ n++ }
+			$2 == "none" || $3 == "none" { failed++; next }
+			$2 != $3 { moved++; if ($3 == new) to_new++ }
+			END { printf "%d %d %d %d\n", n, failed, moved, to_new }'
+}
+
+# The live share of new connections that change backend when backend 4
+# joins: before and after samples of the same tuples.
+put_tuples_moved() {
+	local vip=$1 tag=$2 n failed moved to_new
+	read -r n failed moved to_new < <(tuples_moved "$E2E_DIR/tuples-$tag.before" "$E2E_DIR/tuples-$tag.after" b4)
+	put "add_${tag}_tuples" "$n"
+	put "add_${tag}_tuples_failed" "$failed"
+	put "add_${tag}_moved_pct" "$(awk -v m="$moved" -v n="$((n - failed))" 'BEGIN { printf "%.1f", n ? 100 * m / n : 0 }')"
+	put "add_${tag}_moved_to_new_pct" "$(awk -v m="$to_new" -v t="$moved" 'BEGIN { printf "%.1f", t ? 100 * m / t : 0 }')"
+}
+
 backend_add_under_load() {
 	local i vip
 	VIPS=("$CL_DSR4" "$CL_DSR6" "$CL_TUN4" "$CL_TUN6")
+	for vip in "$CL_DSR4" "$CL_TUN6"; do
+		sample_tuples "$vip" >"$E2E_DIR/tuples-$(vip_tag "$vip").before"
+	done
 	start_downloads add 1 2
 	sleep 2
 	for i in $(cl_gw_ids); do
 		for vip in "${VIPS[@]}"; do
 			cl_ctl "gw$i" backend add "$(vip_stmt "$vip")" "$(backend_for "$vip" 4)" >/dev/null
 		done
+	done
+	for vip in "$CL_DSR4" "$CL_TUN6"; do
+		sample_tuples "$vip" >"$E2E_DIR/tuples-$(vip_tag "$vip").after"
+		put_tuples_moved "$vip" "$(vip_tag "$vip")"
 	done
 	broken_downloads
 	put add_downloads "${#DL_PIDS[@]}"
