@@ -97,7 +97,8 @@ $(BUILD)/xlb-backend: $(patsubst %.c,$(BUILD)/%.o,$(BACKEND_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIB)
+# The tools share the namespace helpers of tests/lib (sysutil).
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(TLIB) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 

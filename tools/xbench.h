@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdbool.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,22 +258,6 @@ static inline int xb_dev_mac(const char *dev, uint8_t *mac)
 }
 
 /* ---- processes ---------------------------------------------------------- */
-
-static inline int xb_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static inline int xb_sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-	return rc;
-}
 
 /* Enter the network namespace /run/netns/NAME (as `ip netns` names them).
  * Only the network namespace: bpffs and /sys stay the caller's. */

@@ -56,6 +56,7 @@
 
 #include "libxlb.h"
 #include "bench.skel.h"
+#include "sysutil.h"
 #include "xbench.h"
 
 #define MAX_RUNS 25
@@ -130,28 +131,6 @@ static const uint8_t out_mac[ETH_ALEN] = { 0x02, 0xb0, 0x00, 0x00, 0x01, 0x01 };
 static const uint8_t out_peer_mac[ETH_ALEN] = { 0x02, 0xb0, 0x00, 0x00, 0x01, 0x02 };
 static int in_ifindex, out_ifindex;
 
-static int write_file(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int rc;
-
-	if (!f)
-		return -errno;
-	rc = fputs(val, f) < 0 ? -EIO : 0;
-	if (fclose(f))
-		rc = -errno;
-	return rc;
-}
-
-static int veth_up(const char *dev, const uint8_t *mac, const char *peer, const uint8_t *pmac)
-{
-	char m1[18], m2[18];
-
-	return xb_sh("ip link add %s address %s type veth peer name %s address %s", dev,
-		  xb_mac_str(mac, m1), peer, xb_mac_str(pmac, m2)) ||
-	       xb_sh("ip link set %s up && ip link set %s up", dev, peer);
-}
-
 /* Backend i (0-based): 198.18.4.2 + i and fd00:4::2 + i, MAC 02:b1:00:00:hi:lo. */
 static void backend_addr(int family, unsigned int i, struct xlb_addr *a)
 {
@@ -192,30 +171,22 @@ static int neighbours_add(unsigned int n)
 /* A private network namespace: everything below vanishes with us. */
 static int netns_setup(void)
 {
-	if (unshare(CLONE_NEWNET)) {
-		perror("xlb-bench-prog: unshare(CLONE_NEWNET)");
+	const struct test_veth in = { .dev = IN_DEV, .peer = IN_PEER, .mac = in_mac,
+				      .peer_mac = in_peer_mac, .v4 = "198.18.0.1", .v6 = "fd00::1" };
+	const struct test_veth out = { .dev = OUT_DEV, .peer = OUT_PEER, .mac = out_mac,
+				       .peer_mac = out_peer_mac };
+
+	if (test_netns_private() || test_veth_add(&in) < 0 || test_veth_add(&out) < 0)
 		return -1;
-	}
-	/* /proc/sys/net follows the opener's namespace: forwarding goes on in
-	 * ours only. bpf_fib_lookup() answers FWD_DISABLED without it. */
-	if (write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
-	    write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1") ||
-	    write_file("/proc/sys/net/ipv6/conf/default/forwarding", "1"))
-		return -1;
-	if (xb_sh("ip link set lo up") || veth_up(IN_DEV, in_mac, IN_PEER, in_peer_mac) ||
-	    veth_up(OUT_DEV, out_mac, OUT_PEER, out_peer_mac))
-		return -1;
-	if (xb_sh("ip addr add 198.18.0.1/24 dev %s && ip -6 addr add fd00::1/64 dev %s nodad",
-	       IN_DEV, IN_DEV) ||
-	    xb_sh("ip addr add 198.18.4.1/22 dev %s && ip -6 addr add fd00:4::1/64 dev %s nodad",
-	       OUT_DEV, OUT_DEV) ||
+	if (test_sh("ip addr add 198.18.4.1/22 dev %s && ip -6 addr add fd00:4::1/64 dev %s nodad",
+		    OUT_DEV, OUT_DEV) ||
 	    /* Client addresses of the generated flows live behind the peer. */
-	    xb_sh("ip route add 198.18.64.0/18 via 198.18.0.2 && "
-	       "ip route add 198.18.128.0/17 via 198.18.0.2 && "
-	       "ip -6 route add fd00:64::/32 via fd00::2") ||
-	    xb_sh("ip neigh add 198.18.0.2 lladdr 02:b0:00:00:00:02 nud permanent dev %s && "
-	       "ip -6 neigh add fd00::2 lladdr 02:b0:00:00:00:02 nud permanent dev %s",
-	       IN_DEV, IN_DEV))
+	    test_sh("ip route add 198.18.64.0/18 via 198.18.0.2 && "
+		    "ip route add 198.18.128.0/17 via 198.18.0.2 && "
+		    "ip -6 route add fd00:64::/32 via fd00::2") ||
+	    test_sh("ip neigh add 198.18.0.2 lladdr 02:b0:00:00:00:02 nud permanent dev %s && "
+		    "ip -6 neigh add fd00::2 lladdr 02:b0:00:00:00:02 nud permanent dev %s",
+		    IN_DEV, IN_DEV))
 		return -1;
 	in_ifindex = (int)if_nametoindex(IN_DEV);
 	out_ifindex = (int)if_nametoindex(OUT_DEV);
