@@ -27,6 +27,8 @@
 #include <linux/if_ether.h>
 #include <xlb/xlb.h>
 
+#include "pkt.h"
+
 #define XB_FRAME_MAX 1514
 
 struct xb_pkt {
@@ -57,18 +59,6 @@ static inline double xb_now(void)
 }
 
 /* ---- checksums (RFC 1071 / 1624) --------------------------------------- */
-
-static inline uint32_t xb_csum_add(uint32_t sum, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	return sum;
-}
 
 static inline uint16_t xb_csum_fold(uint32_t sum)
 {
@@ -113,83 +103,34 @@ static inline uint8_t *xb_l4_csum(struct xb_pkt *p)
 	return p->data + p->l4 + (p->proto == IPPROTO_TCP ? 16 : 6);
 }
 
-static inline void xb_l4_csum_fill(struct xb_pkt *p)
-{
-	const uint8_t *ip = p->data + p->l3;
-	uint32_t l4len = p->len - p->l4;
-	uint32_t sum;
-	uint16_t c;
-
-	xb_put16(xb_l4_csum(p), 0);
-	if (p->family == XLB_FAMILY_V4)
-		sum = xb_csum_add(0, ip + 12, 8);
-	else
-		sum = xb_csum_add(0, ip + 8, 32);
-	sum += p->proto + l4len;
-	c = xb_csum_fold(xb_csum_add(sum, p->data + p->l4, l4len));
-	if (p->proto == IPPROTO_UDP && !c)
-		c = 0xffff; /* 0 would mean "no checksum" */
-	xb_put16(xb_l4_csum(p), c);
-}
-
-static inline void xb_ip_fill(struct xb_pkt *p, const struct xb_pkt_spec *s)
-{
-	uint8_t *ip = p->data + p->l3;
-	uint32_t l4len = p->len - p->l4;
-
-	if (s->family == XLB_FAMILY_V4) {
-		ip[0] = 0x45;
-		xb_put16(ip + 2, (uint16_t)(20 + l4len));
-		xb_put16(ip + 6, 0x4000); /* DF */
-		ip[8] = 64;
-		ip[9] = s->proto;
-		memcpy(ip + 12, &s->src.v4, 4);
-		memcpy(ip + 16, &s->dst.v4, 4);
-		xb_put16(ip + 10, xb_csum_fold(xb_csum_add(0, ip, 20)));
-	} else {
-		ip[0] = 0x60;
-		xb_put16(ip + 4, (uint16_t)l4len);
-		ip[6] = s->proto;
-		ip[7] = 64;
-		memcpy(ip + 8, s->src.bytes, 16);
-		memcpy(ip + 24, s->dst.bytes, 16);
-	}
-}
-
-/* Build the frame s describes, every checksum right. */
+/* Build the frame s describes, every checksum right, with the tests' packet
+ * builder (tests/lib/pkt.c: one builder for tests and benchmarks), padded
+ * with zero payload to s->size. */
 static inline void xb_pkt_build(struct xb_pkt *p, const struct xb_pkt_spec *s)
 {
-	uint32_t l3len = s->family == XLB_FAMILY_V4 ? 20 : 40;
-	uint32_t l4hdr = s->proto == IPPROTO_TCP ? 20 : 8;
-	uint32_t len = ETH_HLEN + l3len + l4hdr;
-	uint8_t *l4;
+	static const uint8_t zeros[XB_FRAME_MAX];
+	int family = s->family == XLB_FAMILY_V4 ? 4 : 6;
+	size_t hdrs = ETH_HLEN + (family == 4 ? 20 : 40) + (s->proto == IPPROTO_TCP ? 20 : 8);
+	size_t size = s->size < XB_FRAME_MAX ? s->size : XB_FRAME_MAX;
+	struct pkt_spec ps;
+	struct pkt built;
 
+	pkt_spec_l4(&ps, family, s->proto, s->src.bytes, s->sport, s->dst.bytes, s->dport);
+	memcpy(ps.eth_dst, s->dmac, ETH_ALEN);
+	memcpy(ps.eth_src, s->smac, ETH_ALEN);
+	ps.tcp_flags = s->tcp_flags;
+	ps.udp_csum_zero = s->udp_csum_zero;
+	ps.payload = zeros;
+	ps.payload_len = size > hdrs ? size - hdrs : 0;
 	memset(p, 0, sizeof(*p));
-	if (len < s->size)
-		len = s->size < XB_FRAME_MAX ? s->size : XB_FRAME_MAX;
-	p->len = len;
+	if (pkt_build(&built, &ps) || built.len > XB_FRAME_MAX)
+		return; /* cannot happen: the headers and XB_FRAME_MAX fit PKT_MAX */
+	memcpy(p->data, built.data, built.len);
+	p->len = (uint32_t)built.len;
+	p->l3 = (uint32_t)built.l3_off;
+	p->l4 = (uint32_t)built.l4_off;
 	p->family = s->family;
 	p->proto = s->proto;
-	p->l3 = ETH_HLEN;
-	p->l4 = ETH_HLEN + l3len;
-	memcpy(p->data, s->dmac, ETH_ALEN);
-	memcpy(p->data + ETH_ALEN, s->smac, ETH_ALEN);
-	xb_put16(p->data + 12, s->family == XLB_FAMILY_V4 ? ETH_P_IP : ETH_P_IPV6);
-	xb_ip_fill(p, s);
-	l4 = p->data + p->l4;
-	xb_put16(l4, s->sport);
-	xb_put16(l4 + 2, s->dport);
-	if (s->proto == IPPROTO_TCP) {
-		l4[4] = 0x12; /* any sequence number will do */
-		l4[12] = 5 << 4;
-		l4[13] = s->tcp_flags;
-		xb_put16(l4 + 14, 64240);
-	} else {
-		xb_put16(l4 + 4, (uint16_t)(len - p->l4));
-	}
-	if (s->family == XLB_FAMILY_V4 && s->proto == IPPROTO_UDP && s->udp_csum_zero)
-		return;
-	xb_l4_csum_fill(p);
 }
 
 /* Give the frame another source address and port, checksums kept right. */

@@ -198,8 +198,8 @@ static int netns_setup(void)
 /* ---- packets ------------------------------------------------------------------ */
 
 /* A TCP or UDP frame from the client's veth to xlb, padded to FRAME_MIN. */
-static void pkt_build(struct xb_pkt *p, uint8_t family, uint8_t proto, const struct xlb_addr *src,
-		      uint16_t sport, const struct xlb_addr *dst, uint16_t dport, uint8_t tcp_flags)
+static void frame_build(struct xb_pkt *p, uint8_t family, uint8_t proto, const struct xlb_addr *src,
+			uint16_t sport, const struct xlb_addr *dst, uint16_t dport, uint8_t tcp_flags)
 {
 	struct xb_pkt_spec s = {
 		.family = family,
@@ -697,7 +697,7 @@ static void vip_packet(struct xb_pkt *p, const struct vip_def *v, uint8_t tcp_fl
 
 	flow_source(v->family, SET_ESTABLISHED, 0, &src, &sport);
 	xlb_addr_parse(v->addr, &dst, &fam);
-	pkt_build(p, v->family, v->proto, &src, sport, &dst, v->port, tcp_flags);
+	frame_build(p, v->family, v->proto, &src, sport, &dst, v->port, tcp_flags);
 }
 
 static void ref_case(const char *name, const char *what, const struct bpf_program *prog)
@@ -774,7 +774,7 @@ static void pass_case(const struct config *cf, const char *name, const char *wha
 		return;
 	flow_source(XLB_FAMILY_V4, SET_NEW, 0, &src, &sport);
 	xlb_addr_parse(NOT_A_VIP, &dst, &fam);
-	pkt_build(&c->pkt, XLB_FAMILY_V4, IPPROTO_TCP, &src, sport, &dst, 80, 0x10);
+	frame_build(&c->pkt, XLB_FAMILY_V4, IPPROTO_TCP, &src, sport, &dst, 80, 0x10);
 	c->rot = rot;
 	c->expect_action = XDP_PASS;
 	c->expect_reason = XLB_R_PASS_NOT_VIP;
