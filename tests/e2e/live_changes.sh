@@ -151,11 +151,12 @@ run_live() {
 
 # One request from a fixed client port; prints the backend that answered
 # (nothing if none did). When the client itself still holds the previous
-# connection of that port in TIME_WAIT, curl cannot bind it (exit 45): that
-# says nothing about xlb, so wait for the port and try again.
+# connection of that port in TIME_WAIT (curl closed before the server's FIN
+# arrived), curl cannot bind it (exit 45): that says nothing about xlb, so
+# wait for the port, up to the 60 s a TIME_WAIT lasts, and try again.
 request_from_port() {
 	local fam=$1 port=$2 try out rc
-	for try in 1 2 3 4 5; do
+	for try in $(seq 65); do
 		rc=0
 		out=$(lab_in client curl -s -g -o /dev/null --connect-timeout 2 --max-time 5 \
 			-H 'Connection: close' --local-port "$port" -w '%header{x-backend}' \
