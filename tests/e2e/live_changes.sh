@@ -104,6 +104,11 @@ run_live() {
 		pass "${tag}_wrk_zero_errors" "$requests requests, 0 errors"
 	else
 		fail "${tag}_wrk_zero_errors" "$requests requests, $errors socket errors, $non2xx non-2xx: $(tr '\n' ' ' <"$E2E_DIR/wrk.$tag")"
+		# Which keep-alive connection broke, and when ($connection,
+		# $connection_requests per request), beside the datapath's counters.
+		ctl stats >"$E2E_DIR/stats.$tag" 2>&1 || true
+		e2e_keep "$(backend_log 1)" "$(backend_log 2)" "$(backend_log 3)" "$E2E_DIR/stats.$tag" \
+			"$E2E_DIR/wrk.$tag"
 	fi
 
 	eval "$(http_tally <"$E2E_DIR/stream.$tag")"
