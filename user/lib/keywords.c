@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Every enumerated keyword of the statement language, declared once: the
- * parser, the printers, xlbctl's usage, error messages, the man pages and
- * the shell completion (both generated from `xlbctl --keywords` at build
- * time) all read these tables. A row is listed in the order people read
- * it; its value is the enum's.
+ * parser, the printers, xlbctl's usage and error messages read these
+ * tables; the man pages are filled from `xlbctl --keywords` at build time
+ * and the shell completion asks it. A row is listed in the order people
+ * read it; its value is the enum's.
  *
  * A scheduler's row also says how user space treats it (its table kind,
  * whether weights count, how `explain` predicts it), so adding one takes
