@@ -51,6 +51,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_flows SEC(".maps");
 
+/* Marks of confirmed flows by hash (see XLB_FLOW_MARKS_PER_FLOW in xlb.h):
+ * one byte a cell, eight cells a word. Memory-mappable, so libxlb and
+ * xlbd's sweep set single bytes without overwriting the datapath's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_FLOWS_DEFAULT * XLB_FLOW_MARKS_PER_FLOW / XLB_FLOW_MARKS_PER_WORD);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xlb_flow_marks SEC(".maps");
+
 /* Unconfirmed flows: handshakes in flight, single-packet UDP, floods, in
  * sets of XLB_FLOWS_NEW_WAYS slots (struct xlb_flow_slot; bpf/pending.h).
  * A flood evicts only its own kind. An array, not an LRU hash: an insert

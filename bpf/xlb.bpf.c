@@ -11,6 +11,7 @@
 #include "fwd.h"
 #include "icmp_fwd.h"
 #include "maps.h"
+#include "marks.h"
 #include "parse.h"
 #include "pending.h"
 #include "sched.h"
@@ -307,6 +308,8 @@ static __always_inline void confirm(const struct xlb_pkt *p, const struct flow_r
 
 	c.flags = r->f->flags & XLB_FLOW_F_SYN;
 	c.tick = p->clock;
+	/* Marked first: a SYN that finds the entry must find the mark. */
+	flow_mark(r->hash);
 	err = bpf_map_update_elem(&xlb_flows, &p->key, &c, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: another CPU was first */) {
 		count_reason(XLB_R_FLOW_TABLE_FULL);
@@ -549,17 +552,23 @@ int xlb_lb(struct xdp_md *ctx)
 	if (r)
 		return vet_verdict(ctx, &p, r, is_vip_address(&p));
 
-	ref.f = bpf_map_lookup_elem(&xlb_flows, &p.key);
-	/* A SYN is a new connection: only turn-taking schedulers must find
-	 * its retransmission's entry (a hash picks the same backend again),
-	 * so a SYN skips the unconfirmed lookup. */
+	/* A SYN is a new connection: it looks its tuple up in the confirmed
+	 * table only where a mark says a confirmed flow may hold it. */
+	if (p.tcp_syn)
+		ref.hash = xlb_hash_flow(&p.key);
+	if (!p.tcp_syn || flow_maybe_confirmed(ref.hash))
+		ref.f = bpf_map_lookup_elem(&xlb_flows, &p.key);
+	/* Only turn-taking schedulers must find a SYN retransmission's
+	 * unconfirmed entry (a hash picks the same backend again), so a SYN
+	 * skips the unconfirmed lookup. */
 	if (!ref.f && p.tcp_syn)
 		vip = find_vip(&p);
 	if (!ref.f && (!p.tcp_syn || (vip && turn_taking(vip)))) {
 		pending = flow_scratch();
 		if (!pending)
 			return pass(XLB_R_PASS_FIB_OTHER);
-		ref.hash = xlb_hash_flow(&p.key);
+		if (!p.tcp_syn)
+			ref.hash = xlb_hash_flow(&p.key);
 		ref.pending = pending_find(&p.key, ref.hash, pending, &ref.idx);
 		if (ref.pending)
 			ref.f = pending;

@@ -554,9 +554,11 @@ static int pending_fill(int fd)
 }
 
 /* Fill the table with n entries no packet will ever hit. Their values are
- * zero: only their number matters (table size, LRU pressure, cache misses). */
-static int table_fill(int fd, uint64_t n)
+ * zero: only their number matters (table size, cache misses, and the marks
+ * they set, which make some fresh SYNs look the table up). */
+static int table_fill(struct xlb *x, uint64_t n)
 {
+	int fd = xlb_map_fd(x, XLB_MAP_FLOWS);
 	const uint32_t chunk = 4096;
 	struct xlb_flow_key *keys;
 	struct bpf_map_info info = {};
@@ -587,6 +589,8 @@ static int table_fill(int fd, uint64_t n)
 			k->proto = IPPROTO_TCP;
 			k->family = XLB_FAMILY_V4;
 		}
+		for (i = 0; i < cnt; i++)
+			xlb_flow_mark(x, &keys[i]);
 		err = bpf_map_update_batch(fd, keys, vals, &cnt, NULL) ? -errno : 0;
 		done += cnt;
 	}
@@ -618,15 +622,14 @@ static int flow_confirm(const struct bench_case *c)
 {
 	struct xlb_flow_key k;
 	struct xlb_flow f;
+	int err;
 
 	case_flow_key(c, &k);
 	if (xlb_flow_pending_get(c->x, &k, &f))
 		return -ENOENT;
 	f.flags &= XLB_FLOW_F_SYN;
-	if (bpf_map_update_elem(xlb_map_fd(c->x, XLB_MAP_FLOWS), &k, &f, BPF_NOEXIST) &&
-	    errno != EEXIST)
-		return -errno;
-	return 0;
+	err = xlb_flow_confirmed_put(c->x, &k, &f);
+	return err == -EEXIST ? 0 : err;
 }
 
 /* Create the K flows of an established case through xlb itself. */
@@ -831,7 +834,7 @@ static int populate(struct config *cf)
 		if (cases[i].cf == cf && cases[i].rot == ROT_ESTABLISHED && !cases[i].k)
 			busy += flows_per_case(cf);
 	vlog("filling the tables\n");
-	if (busy < cf->flows && table_fill(xlb_map_fd(cf->est, XLB_MAP_FLOWS), cf->flows - busy))
+	if (busy < cf->flows && table_fill(cf->est, cf->flows - busy))
 		return -1;
 	for (i = 0; i < n_cases; i++) {
 		struct bench_case *c = &cases[i];
@@ -846,7 +849,7 @@ static int populate(struct config *cf)
 	}
 	/* New flows meet full tables: the confirmed one they miss in, and
 	 * the unconfirmed one their inserts churn. */
-	if (table_fill(xlb_map_fd(cf->syn, XLB_MAP_FLOWS), cf->flows) ||
+	if (table_fill(cf->syn, cf->flows) ||
 	    pending_fill(xlb_map_fd(cf->syn, XLB_MAP_FLOWS_NEW)))
 		return -1;
 	cf->entries = table_count(xlb_map_fd(cf->est, XLB_MAP_FLOWS));

@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key, value or size changes; xlbd refuses
  * to adopt pins of another version instead of failing inside libbpf. */
-#define XLB_LAYOUT_VERSION 5
+#define XLB_LAYOUT_VERSION 6
 #define XLB_LAYOUT_MAGIC 0x786c6201u /* "xlb\1" */
 
 /* VIPs and backend slots the datapath holds: xlbd --max-vips and
@@ -314,8 +314,50 @@ enum xlb_filter_role {
 struct xlb_addr_filter {
 	__u32 nexthop_gen; /* see struct xlb_nexthop */
 	__u32 clock; /* xlbd's monotonic seconds, written every second: flow ages */
+	__u32 mark_gen; /* see xlb_flow_marks; 0: marks not kept, look every SYN up */
+	__u32 reserved;
 	__u64 words[XLB_ADDR_FILTER_WORDS];
 };
+
+/*
+ * xlb_flow_marks: one byte per hashed tuple (cell xlb_hash_flow(key) &
+ * mask) saying that a confirmed flow of that hash may exist, so a SYN, a new
+ * connection almost always, skips the confirmed table's lookup when its
+ * cell says none can. The byte is the mark generation (xlb_addr_filter.
+ * mark_gen) it was last set in: the datapath sets it when it confirms a
+ * flow, libxlb when it writes one, and xlbd's idle sweep for every flow it
+ * walks past; at the end of each full pass the sweep moves the generation
+ * on. A cell counts while it is the current generation or the one before,
+ * so a mark lives until a whole pass has not seen its flow, and a live flow
+ * is never missed: it was marked when made or by the last complete pass.
+ * Marks of removed flows are only stale (one lookup too many). Four cells
+ * per confirmed entry keep about one SYN in five looking up a full table.
+ */
+#define XLB_FLOW_MARKS_PER_FLOW 4
+#define XLB_FLOW_MARKS_PER_WORD 8 /* the map's values are __u64 words of cells */
+
+static inline __u32 xlb_flow_marks_cells(__u32 flow_entries)
+{
+	__u32 cells = XLB_FLOW_MARKS_PER_WORD;
+
+	while (cells < (__u64)flow_entries * XLB_FLOW_MARKS_PER_FLOW && cells < (1u << 31))
+		cells <<= 1;
+	return cells;
+}
+
+/* The generation after gen, in 1..255 (a cell of 0 was never marked). */
+static inline __u32 xlb_flow_mark_next(__u32 gen)
+{
+	gen = (gen + 1) & 0xff;
+	return gen ? gen : 1;
+}
+
+/* Whether a cell may stand for a confirmed flow in generation gen: it was
+ * marked in gen or in the one before. */
+static inline int xlb_flow_mark_live(__u8 cell, __u32 gen)
+{
+	return cell && (cell == gen || xlb_flow_mark_next(cell) == gen);
+}
 
 /*
  * The ICMP errors the datapath originates (time exceeded, fragmentation
@@ -415,6 +457,7 @@ static inline int xlb_reason_is_info(int r)
 #define XLB_MAP_BACKENDS "xlb_backends"
 #define XLB_MAP_FLOWS "xlb_flows"
 #define XLB_MAP_FLOWS_NEW "xlb_flows_new"
+#define XLB_MAP_FLOW_MARKS "xlb_flow_marks"
 #define XLB_MAP_NAT_ENDS "xlb_nat_ends"
 #define XLB_MAP_TABLES "xlb_tables"
 #define XLB_MAP_VIP_STATE "xlb_vip_state"
@@ -552,6 +595,6 @@ _Static_assert(sizeof(struct xlb_counters) == 16, "xlb_counters layout");
 _Static_assert(XLB_R_MAX <= XLB_STATS_REASONS, "reasons fit their stats slots");
 _Static_assert(sizeof(struct xlb_meta) == 16, "xlb_meta layout");
 _Static_assert(sizeof(struct xlb_icmp_bucket) == 16, "xlb_icmp_bucket layout");
-_Static_assert(sizeof(struct xlb_addr_filter) == 8 + 8 * XLB_ADDR_FILTER_WORDS, "filter layout");
+_Static_assert(sizeof(struct xlb_addr_filter) == 16 + 8 * XLB_ADDR_FILTER_WORDS, "filter layout");
 
 #endif /* XLB_XLB_H */

@@ -157,7 +157,7 @@ enum {
 	V4_STICKY, V4_DRAIN, V4_W0, V4_DEL, V4_DOWN, V4_ALLDRAIN, V4_SET,
 	V4_UNREACH, V6_UNREACH, V4_BLACKHOLE, V6_BLACKHOLE, V4_LOCAL,
 	V4_DSR_UNREACH, V4_READD, V4_TUN, V6_TUN, V4_GUE, V6_GUE, V4_TUN6,
-	V4_TUN_NONEIGH, NVIP
+	V4_TUN_NONEIGH, V4_DSR_MARKS, NVIP
 };
 
 #define TCP IPPROTO_TCP
@@ -245,6 +245,8 @@ static struct tvip vips[NVIP] = {
 		      BE3(80), .encap = XLB_ENCAP_IPIP, .be_family = 6 },
 	[V4_TUN_NONEIGH] = { "198.19.0.43", 80, TCP, MAGLEV, XLB_MODE_TUNNEL,
 			     0, BE1(H_BE14, 80), .encap = XLB_ENCAP_IPIP },
+	[V4_DSR_MARKS] = { "198.19.0.31", 80, TCP, MAGLEV, DSR, 1009, .n_be = 2,
+			   .be = { { H_BE11, 80, 1 }, { H_BE12, 80, 1 } } },
 };
 
 /* The UDP idle expiry case runs on a second instance with a short
@@ -2399,6 +2401,91 @@ static void t_sticky_reweight(int vi)
 		new_flows_avoid(v, NFLOWS, -1, -1);
 }
 
+/* ---- cases: marks of confirmed flows (xlb_flow_marks) --------------------- */
+
+/* Each flow confirmed, in xlb_flows, and its cell marked live. */
+static bool flows_marked(const struct tvip *v, const struct flows *fl)
+{
+	uint32_t gen = xlb_flow_mark_gen(cur);
+	struct xlb_flow_key k;
+	struct pkt_spec s;
+	struct xlb_flow f;
+	uint8_t cell;
+	int i;
+
+	if (!gen)
+		return tc_fail("the mark generation is 0: marks are not kept");
+	for (i = 0; i < fl->n; i++) {
+		client_spec(&s, v, fl->port[i], PKT_TCP_SYN);
+		flow_key_of(&k, &s);
+		if (flow_get_in(XLB_MAP_FLOWS, &k, &f))
+			return tc_fail("flow %d: not confirmed after its ACK", i);
+		cell = *xlb_flow_mark_cell(cur, &k);
+		if (!xlb_flow_mark_live(cell, gen))
+			return tc_fail("flow %d: its cell holds %u, generation %u: not live", i,
+				       cell, gen);
+	}
+	return true;
+}
+
+/* SYNs on the flows' tuples: to their own backend (found by their mark) or,
+ * with want_table, where the table says (no mark, no lookup: a new flow). */
+static bool syns_go(const struct tvip *v, const struct flows *fl, bool want_table)
+{
+	struct pkt_spec s;
+	struct run r;
+	char what[64];
+	int i, h;
+
+	for (i = 0; i < fl->n; i++) {
+		snprintf(what, sizeof(what), "SYN on flow %d: ", i);
+		client_spec(&s, v, fl->port[i], PKT_TCP_SYN);
+		h = fwd_check(what, v, &s, &r);
+		if (h < 0 ||
+		    !same_host(what, h, want_table ? predict_flow(v, &s) : fl->host[i],
+			       want_table ? "the VIP's table (cell cleared)" : "its confirmed flow") ||
+		    !check_info(what, &r, XLB_R_NEW_FLOW, want_table))
+			return false;
+	}
+	return true;
+}
+
+static void marks_clear(const struct tvip *v, const struct flows *fl)
+{
+	struct xlb_flow_key k;
+	struct pkt_spec s;
+	int i;
+
+	for (i = 0; i < fl->n; i++) {
+		client_spec(&s, v, fl->port[i], PKT_TCP_SYN);
+		flow_key_of(&k, &s);
+		*xlb_flow_mark_cell(cur, &k) = 0;
+	}
+}
+
+/* A SYN looks the confirmed table up only where a mark says a confirmed
+ * flow may be: confirmed dsr flows are marked; after a backend add moved
+ * their table slots, a SYN on their tuples still reaches their backends;
+ * with their cells cleared it is scheduled as the table says, which shows
+ * the mark is what sends it to the lookup. */
+static void t_syn_marks(int vi)
+{
+	struct tvip *v = &vips[vi];
+	struct xlb_endpoint ep;
+	struct flows fl;
+
+	if (!open_flows(v, &fl) || !flows_stay(v, &fl) || !flows_marked(v, &fl))
+		return;
+	endpoint_of(&ep, v, H_BE13, 80);
+	if (!be_call(xlb_backend_add(cur, &v->key, &ep, 1), "xlb_backend_add"))
+		return;
+	v->be[v->n_be++] = (struct tbe){ H_BE13, 80, 1 };
+	if (!need_moved(v, &fl) || !syns_go(v, &fl, false))
+		return;
+	marks_clear(v, &fl);
+	syns_go(v, &fl, true);
+}
+
 static bool need_flows_on(const struct flows *fl, int host)
 {
 	if (flows_on(fl, host))
@@ -4023,6 +4110,7 @@ static const struct tcase cases[] = {
 	/* flows across configuration changes */
 	{ "v4_flows_stay_after_backend_add", t_sticky_add, V4_STICKY },
 	{ "v4_flows_stay_after_reweight", t_sticky_reweight, V4_STICKY },
+	{ "v4_dsr_syn_on_confirmed_flow_found_by_mark", t_syn_marks, V4_DSR_MARKS },
 	{ "v4_drain_keeps_flows_no_new", t_drain, V4_DRAIN },
 	{ "v4_undrain_takes_new_flows", t_undrain, V4_DRAIN },
 	{ "v4_readded_backend_flow_rescheduled", t_readded, V4_READD },

@@ -83,6 +83,30 @@ int xlb_nexthop_flush(const struct xlb *x)
 	return err;
 }
 
+int xlb_mark_gen_get(const struct xlb *x, __u32 *gen)
+{
+	struct xlb_addr_filter *f = filter_read(x);
+
+	if (!f)
+		return -EIO;
+	*gen = f->mark_gen;
+	free(f);
+	return 0;
+}
+
+int xlb_mark_gen_set(const struct xlb *x, __u32 gen)
+{
+	struct xlb_addr_filter *f = filter_read(x);
+	int err;
+
+	if (!f)
+		return -EIO;
+	f->mark_gen = gen;
+	err = filter_write(x, f);
+	free(f);
+	return err;
+}
+
 /* Replies of nat flows arrive from the backend's address. */
 static void filter_fill_vip(struct xlb_addr_filter *f, const struct xlb_vip_info *v)
 {
@@ -104,7 +128,7 @@ static int nat_ends_sync(const struct xlb *x);
 int xlb_filter_sync(const struct xlb *x)
 {
 	struct xlb_addr_filter *f = filter_read(x);
-	__u32 gen, clock;
+	__u32 gen, clock, mark_gen;
 	size_t i;
 	int err;
 
@@ -112,9 +136,11 @@ int xlb_filter_sync(const struct xlb *x)
 		return -EIO;
 	gen = f->nexthop_gen + 1;
 	clock = f->clock;
+	mark_gen = f->mark_gen;
 	memset(f, 0, sizeof(*f));
 	f->nexthop_gen = gen;
 	f->clock = clock;
+	f->mark_gen = mark_gen;
 	for (i = 0; i < x->n_vips; i++)
 		filter_fill_vip(f, &x->vips[i].info);
 	err = filter_write(x, f);

@@ -280,7 +280,13 @@ int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u)
 	u->unconfirmed_bytes = xlb_map_memlock(x->fd.flows_new);
 	u->tcp_idle_s = x->tcp_idle_s;
 	u->udp_idle_s = (uint32_t)(x->udp_idle_ns / 1000000000ull);
-	err = walk_or_fail(x, false, count_entry, &u->confirmed);
+	u->mark_cells = x->mark_cells;
+	u->mark_bytes = xlb_map_memlock(x->fd.marks);
+	err = xlb_mark_gen_get(x, &u->mark_gen);
+	if (!err)
+		u->marks_live = xlb_marks_live(x, u->mark_gen);
+	if (!err)
+		err = walk_or_fail(x, false, count_entry, &u->confirmed);
 	if (!err)
 		err = walk_or_fail(x, true, count_pending, &u->unconfirmed);
 	return err;
@@ -307,18 +313,31 @@ static bool flow_idle(const struct xlb *x, const struct xlb_flow_key *k, const s
 	return (int32_t)(now - f->tick) > (int32_t)limit;
 }
 
+/* A pass over the whole table has marked every flow it kept: the marks
+ * move on a generation (and are on from now, if they were not yet). */
+static int marks_pass_done(const struct xlb *x, __u32 gen)
+{
+	return xlb_mark_gen_set(x, xlb_flow_mark_next(gen));
+}
+
 /* Up to `budget` confirmed flows from where the last call stopped; deletes
- * those idle past their timeout. A pass over the whole table ends with the
- * cursor back at the start (returns 1 then). */
+ * those idle past their timeout and marks the others (xlb_flow_marks). A
+ * pass over the whole table ends with the cursor back at the start
+ * (returns 1 then). */
 int xlb_flows_sweep(struct xlb *x, uint32_t budget, uint32_t *removed)
 {
 	struct xlb_flow_key *keys, *idle;
 	struct xlb_flow *vals;
-	__u32 count = budget, out, n_idle = 0, i;
+	__u32 count = budget, out, n_idle = 0, i, gen = 0;
 	uint32_t now = xlb_clock_now();
 	int err, done = 0;
 
 	*removed = 0;
+	/* A pass marks with the generation it started in: the one it moves
+	 * on from at its end. */
+	if (!x->sweep_started && xlb_mark_gen_get(x, &x->sweep_gen))
+		return -EIO;
+	gen = x->sweep_gen;
 	keys = calloc(budget, sizeof(*keys));
 	idle = calloc(budget, sizeof(*idle));
 	vals = calloc(budget, sizeof(*vals));
@@ -341,11 +360,15 @@ int xlb_flows_sweep(struct xlb *x, uint32_t budget, uint32_t *removed)
 	for (i = 0; i < count; i++)
 		if (flow_idle(x, &keys[i], &vals[i], now))
 			idle[n_idle++] = keys[i];
+		else
+			xlb_mark_put(x, &keys[i], gen);
 	for (i = 0; i < n_idle; i++)
 		if (!bpf_map_delete_elem(x->fd.flows, &idle[i]))
 			(*removed)++;
 	x->sweep_cursor = out;
 	x->sweep_started = !done;
+	if (done)
+		err = marks_pass_done(x, gen);
 out:
 	free(keys);
 	free(idle);

@@ -305,6 +305,11 @@ int xlb_flow_counts(const struct xlb *x, uint32_t *per_backend, size_t n);
 struct xlb_flow_usage {
 	uint64_t confirmed, confirmed_capacity, confirmed_bytes;
 	uint64_t unconfirmed, unconfirmed_capacity, unconfirmed_bytes;
+	/* xlb_flow_marks: cells, those holding a live mark (the share of SYNs
+	 * that look the confirmed table up), bytes; generation 0: not kept yet,
+	 * every SYN looks up */
+	uint64_t mark_cells, marks_live, mark_bytes;
+	uint32_t mark_gen;
 	uint32_t tcp_idle_s, udp_idle_s;
 };
 int xlb_flow_usage(const struct xlb *x, struct xlb_flow_usage *u);
@@ -322,6 +327,17 @@ void xlb_limits_get(const struct xlb *x, struct xlb_limits *l);
  * call stopped and removes those idle past their timeout. Returns 1 when a
  * pass over the table ended, 0 when more is left, or -errno. */
 int xlb_flows_sweep(struct xlb *x, uint32_t budget, uint32_t *removed);
+/* Write a confirmed flow from user space (restores, resizes, benchmarks),
+ * marked as the datapath marks the flows it confirms (xlb_flow_marks).
+ * 0, -EEXIST, or -errno. */
+int xlb_flow_confirmed_put(const struct xlb *x, const struct xlb_flow_key *k,
+			   const struct xlb_flow *f);
+/* Only the mark, for entries written some other way (batch writes). */
+void xlb_flow_mark(const struct xlb *x, const struct xlb_flow_key *k);
+/* k's cell of xlb_flow_marks as mapped (for tests and tools), and the
+ * current mark generation (0: marks not kept yet, or unreadable). */
+volatile uint8_t *xlb_flow_mark_cell(const struct xlb *x, const struct xlb_flow_key *k);
+uint32_t xlb_flow_mark_gen(const struct xlb *x);
 /* The clock the datapath stamps flows with (CLOCK_MONOTONIC seconds). */
 uint32_t xlb_clock_now(void);
 

@@ -221,6 +221,35 @@ static int flow_size_resolve(struct xlb *x, const char *name, uint32_t *size, ui
 	return pin_set_aside(x->pin_root, name);
 }
 
+/* The marks follow the confirmed table's size. Pinned marks of another
+ * size are dropped (they hold nothing but hints); new ones beside a pinned
+ * table start blind: marks_start. */
+static int marks_resolve(struct xlb *x)
+{
+	uint32_t flows_pinned = 0, marks_pinned = 0;
+	char path[PATH_MAX];
+	int err;
+
+	x->mark_cells = xlb_flow_marks_cells(x->flow_entries);
+	if (x->no_pin)
+		return 0;
+	err = pinned_entries(x->pin_root, XLB_MAP_FLOWS, &flows_pinned);
+	if (!err)
+		err = pinned_entries(x->pin_root, XLB_MAP_FLOW_MARKS, &marks_pinned);
+	if (!err)
+		err = xlb_path_join(path, x->pin_root, XLB_MAP_FLOW_MARKS);
+	if (err)
+		return err;
+	if (marks_pinned && marks_pinned != x->mark_cells / XLB_FLOW_MARKS_PER_WORD) {
+		if (unlink(path))
+			return xlb_fail(errno, "removing %s (sized for another table) failed: %s",
+					path, strerror(errno));
+		marks_pinned = 0;
+	}
+	x->marks_blind = flows_pinned && !marks_pinned;
+	return 0;
+}
+
 static int flow_sizes_resolve(struct xlb *x)
 {
 	int err = flow_size_resolve(x, XLB_MAP_FLOWS, &x->flow_entries, XLB_FLOWS_DEFAULT,
@@ -229,7 +258,27 @@ static int flow_sizes_resolve(struct xlb *x)
 	if (!err)
 		err = flow_size_resolve(x, XLB_MAP_FLOWS_NEW, &x->new_flow_entries,
 					XLB_FLOWS_NEW_DEFAULT, "--new-flow-entries", true);
-	return err;
+	return err ? err : marks_resolve(x);
+}
+
+/*
+ * After load. Marks made beside an empty table start at the first
+ * generation. New marks beside a pinned table know none of its flows, and
+ * the datapath still attached confirms more into the old marks until the
+ * new program takes over: they stay off (generation 0, every SYN looks up)
+ * until xlbd's sweep has walked the table once after the takeover
+ * (xlb_flows_sweep turns them on). Adopted marks go on as they were.
+ */
+static int marks_start(struct xlb *x)
+{
+	__u32 gen;
+	int err = xlb_mark_gen_get(x, &gen);
+
+	if (err)
+		return err;
+	if (x->marks_blind)
+		return gen ? xlb_mark_gen_set(x, 0) : 0;
+	return gen ? 0 : xlb_mark_gen_set(x, 1);
 }
 
 /* ---- VIP and backend limits ---------------------------------------------- */
@@ -292,6 +341,7 @@ static int limits_apply(struct xlb *x)
 	const struct map_size sizes[] = {
 		{ s->maps.xlb_flows, x->flow_entries },
 		{ s->maps.xlb_flows_new, x->new_flow_entries },
+		{ s->maps.xlb_flow_marks, x->mark_cells / XLB_FLOW_MARKS_PER_WORD },
 		{ s->maps.xlb_vips, x->max_vips },
 		{ s->maps.xlb_vip_addrs, x->max_vips },
 		{ s->maps.xlb_vip_state, x->max_vips },
@@ -313,6 +363,7 @@ static int limits_apply(struct xlb *x)
 					strerror(-err));
 	}
 	s->rodata->client_nh_mask = x->nexthop_cache - 1;
+	s->rodata->flow_marks_mask = x->mark_cells - 1;
 	return 0;
 }
 
@@ -355,6 +406,7 @@ void xlb_limits_get(const struct xlb *x, struct xlb_limits *l)
 }
 
 struct flow_copy {
+	const struct xlb *x;
 	int to;
 	uint32_t to_entries; /* the unconfirmed table's slots */
 	uint64_t copied, lost;
@@ -364,9 +416,11 @@ static void copy_confirmed(void *ctx, const struct xlb_flow_key *k, const struct
 {
 	struct flow_copy *c = ctx;
 
-	if (!bpf_map_update_elem(c->to, k, f, BPF_NOEXIST))
+	int err = xlb_flow_confirmed_put(c->x, k, f);
+
+	if (!err)
 		c->copied++;
-	else if (errno != EEXIST)
+	else if (err != -EEXIST)
 		c->lost++;
 }
 
@@ -388,7 +442,7 @@ static void copy_pending(void *ctx, const struct xlb_flow_key *k, const struct x
 static int flows_copy_resized(struct xlb *x, const char *name, int to)
 {
 	bool pending = !strcmp(name, XLB_MAP_FLOWS_NEW);
-	struct flow_copy c = { .to = to, .to_entries = x->new_flow_entries };
+	struct flow_copy c = { .x = x, .to = to, .to_entries = x->new_flow_entries };
 	char path[PATH_MAX];
 	int fd, err;
 
@@ -485,6 +539,7 @@ static void map_fds_get(struct xlb *x)
 	x->fd.backends = bpf_map__fd(s->maps.xlb_backends);
 	x->fd.flows = bpf_map__fd(s->maps.xlb_flows);
 	x->fd.flows_new = bpf_map__fd(s->maps.xlb_flows_new);
+	x->fd.marks = bpf_map__fd(s->maps.xlb_flow_marks);
 	x->fd.nat_ends = bpf_map__fd(s->maps.xlb_nat_ends);
 	x->fd.tables = bpf_map__fd(s->maps.xlb_tables);
 	x->fd.vip_state = bpf_map__fd(s->maps.xlb_vip_state);
@@ -506,7 +561,8 @@ static int skel_load(struct xlb *x)
 				"xlb build, run 'xlbd --detach' (drops established flows)",
 				strerror(-err), x->pin_root);
 	map_fds_get(x);
-	return xlb_stats_map(x);
+	err = xlb_stats_map(x);
+	return err ? err : xlb_marks_map(x);
 }
 
 #define CPU_POSSIBLE "/sys/devices/system/cpu/possible"
@@ -586,6 +642,8 @@ int xlb_open(struct xlb **out, const struct xlb_open_opts *opts)
 	if (!err)
 		err = skel_load(x);
 	if (!err)
+		err = marks_start(x);
+	if (!err)
 		err = flows_finish_resize(x);
 	if (!err)
 		err = meta_stamp(x);
@@ -618,6 +676,7 @@ void xlb_close(struct xlb *x)
 		return;
 	links_close(x);
 	xlb_stats_unmap(x);
+	xlb_marks_unmap(x);
 	xlb_bpf__destroy(x->skel);
 	xlb_model_free(x);
 	free(x);

@@ -52,6 +52,7 @@ struct xlb_map_fds {
 	int backends;
 	int flows;
 	int flows_new;
+	int marks;
 	int nat_ends;
 	int tables;
 	int vip_state;
@@ -70,6 +71,11 @@ struct xlb {
 	uint32_t flow_entries;
 	uint32_t new_flow_entries;
 	bool resize_flows;
+	volatile __u8 *marks; /* xlb_flow_marks, mapped: mark_cells bytes */
+	uint32_t mark_cells;
+	/* Before load: the marks will be made anew beside a pinned confirmed
+	 * table, whose flows they cannot know yet (marks_start). */
+	bool marks_blind;
 	uint32_t max_vips, max_backends; /* the maps' sizes (xlbd --max-vips, --max-backends) */
 	uint32_t nexthop_cache; /* xlb_client_nh slots per CPU, a power of two */
 	uint32_t stats_entries; /* xlb_stats' size: every CPU's block, then the VIP slots */
@@ -79,6 +85,7 @@ struct xlb {
 	uint32_t icmp_burst;
 	__u32 sweep_cursor; /* where the idle sweep goes on (a batch token) */
 	bool sweep_started;
+	__u32 sweep_gen; /* the mark generation the sweep's pass started in */
 
 	struct xlb_vip_entry *vips; /* sorted by VIP id */
 	size_t n_vips;
@@ -107,6 +114,15 @@ int xlb_filter_sync(const struct xlb *x);
  * (xlb_filter_sync recomputes the whole map). */
 int xlb_nat_end_add(const struct xlb *x, const struct xlb_vip_entry *v,
 		    const struct xlb_endpoint *ep);
+/* filter.c: the mark generation (xlb_addr_filter.mark_gen). */
+int xlb_mark_gen_get(const struct xlb *x, __u32 *gen);
+int xlb_mark_gen_set(const struct xlb *x, __u32 gen);
+/* marks.c: xlb_flow_marks, mapped after load; a mark as the datapath sets
+ * it, and how many cells hold a live one. */
+int xlb_marks_map(struct xlb *x);
+void xlb_marks_unmap(struct xlb *x);
+void xlb_mark_put(const struct xlb *x, const struct xlb_flow_key *k, __u32 gen);
+uint64_t xlb_marks_live(const struct xlb *x, __u32 gen);
 /* counters.c: xlb_stats, mapped into memory after load. */
 int xlb_stats_map(struct xlb *x);
 void xlb_stats_unmap(struct xlb *x);

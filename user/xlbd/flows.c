@@ -118,12 +118,16 @@ void flows_stats(const struct flow_keeper *k, struct xlb *x, struct xp *p)
 	xp_obj_open(p, "flows");
 	table_row(p, "confirmed", u.confirmed, u.confirmed_capacity, u.confirmed_bytes);
 	table_row(p, "unconfirmed", u.unconfirmed, u.unconfirmed_capacity, u.unconfirmed_bytes);
+	/* Live marks against cells: about the share of new connections that
+	 * look the confirmed table up (all of them while the generation is 0). */
+	table_row(p, "syn_marks", u.marks_live, u.mark_cells, u.mark_bytes);
 	xp_text(p, "  ");
 	xp_float(p, "new_per_s", "new %.0f/s", k->new_rate);
 	xp_float(p, "confirmed_per_s", ", confirmed %.0f/s", k->confirmed_rate);
 	xp_u64(p, "swept", ", swept %llu", k->swept);
 	xp_bool(p, "flood", ", flood %s", k->flooding);
 	xp_uint(p, "tcp_idle_s", "; idle timeouts: tcp %us", u.tcp_idle_s);
-	xp_uint(p, "udp_idle_s", ", udp %us\n", u.udp_idle_s);
+	xp_uint(p, "udp_idle_s", ", udp %us", u.udp_idle_s);
+	xp_uint(p, "mark_generation", "; mark generation %u\n", u.mark_gen);
 	xp_obj_close(p);
 }
