@@ -93,7 +93,7 @@ test_scrape() {
 		"xlb_probe_duration_seconds_count{vip=\"$vip_tcp\"}" \
 		xlb_config_generation 'xlb_flow_table_entries{table="confirmed"}' \
 		'xlb_flow_table_entries_limit{table="unconfirmed"}' \
-		'xlb_flow_table_memory_bytes{table="confirmed"}'; do
+		'xlb_flow_table_memory_bytes{table="confirmed"}' 'xlb_syn_marks{state="cells"}'; do
 		[[ $(series "$scrape" "$s") != missing ]] || missing+=("$s")
 	done
 	check metrics_families_and_labels "${missing[*]:-all present}" [ ${#missing[@]} -eq 0 ]
