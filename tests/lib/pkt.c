@@ -173,22 +173,33 @@ static size_t put_eth(uint8_t *b, const struct pkt_spec *s)
 	return off + 2;
 }
 
-static size_t put_ipv4(uint8_t *b, const struct pkt_spec *s, size_t l4len)
+size_t pkt_put_ipv4(uint8_t *b, const struct pkt_ipv4_fields *f, size_t payload_len)
 {
-	size_t hl = 20 + s->ip_opts_len;
+	size_t hl = 20 + f->opts_len;
 
 	b[0] = 0x40 | (uint8_t)(hl / 4);
-	b[1] = s->tos;
-	pkt_put16(b + 2, (uint16_t)(hl + l4len));
-	pkt_put16(b + 4, s->ip_id);
-	pkt_put16(b + 6, s->frag_off);
-	b[8] = s->ttl;
-	b[9] = s->proto;
-	memcpy(b + 12, s->src, 4);
-	memcpy(b + 16, s->dst, 4);
-	memcpy(b + 20, s->ip_opts, s->ip_opts_len);
+	b[1] = f->tos;
+	pkt_put16(b + 2, (uint16_t)(hl + payload_len));
+	pkt_put16(b + 4, f->id);
+	pkt_put16(b + 6, f->frag_off);
+	b[8] = f->ttl;
+	b[9] = f->proto;
+	pkt_put16(b + 10, 0);
+	memcpy(b + 12, f->src, 4);
+	memcpy(b + 16, f->dst, 4);
+	memcpy(b + 20, f->opts, f->opts_len);
 	pkt_put16(b + 10, pkt_ipv4_csum(b, hl));
 	return hl;
+}
+
+static size_t put_ipv4(uint8_t *b, const struct pkt_spec *s, size_t l4len)
+{
+	const struct pkt_ipv4_fields f = { .tos = s->tos, .ttl = s->ttl, .proto = s->proto,
+					   .id = s->ip_id, .frag_off = s->frag_off,
+					   .src = s->src, .dst = s->dst, .opts = s->ip_opts,
+					   .opts_len = s->ip_opts_len };
+
+	return pkt_put_ipv4(b, &f, l4len);
 }
 
 /* Options area of hop-by-hop/destination options: one experimental

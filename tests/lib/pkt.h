@@ -123,6 +123,19 @@ uint64_t pkt_csum_add(uint64_t sum, const void *data, size_t len);
 uint16_t pkt_csum_fold(uint64_t sum);
 /* IPv4 header checksum over hlen bytes (the checksum field counted as 0). */
 uint16_t pkt_ipv4_csum(const uint8_t *iph, size_t hlen);
+
+/* The fields of an IPv4 header that differ between test packets. */
+struct pkt_ipv4_fields {
+	uint8_t tos, ttl, proto;
+	uint16_t id, frag_off; /* host order; frag_off: flags + offset */
+	const uint8_t *src, *dst; /* 4 bytes each */
+	const uint8_t *opts; /* opts_len bytes, a multiple of 4 */
+	uint8_t opts_len;
+};
+
+/* Writes an IPv4 header (options and checksum included) for payload_len
+ * bytes after it at b; returns its length. */
+size_t pkt_put_ipv4(uint8_t *b, const struct pkt_ipv4_fields *f, size_t payload_len);
 /* TCP/UDP/ICMPv6 checksum over pseudo-header + segment (checksum field
  * counted as 0). family 4 or 6. */
 uint16_t pkt_l4_csum(int family, const uint8_t *src, const uint8_t *dst,

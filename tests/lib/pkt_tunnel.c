@@ -28,21 +28,12 @@ static size_t put_l2(uint8_t *b, const struct pkt_outer *o)
 
 static size_t put_outer4(uint8_t *b, const struct pkt_outer *o, size_t payload_len)
 {
-	size_t hl = 20 + o->ip_opts_len;
+	const struct pkt_ipv4_fields f = { .tos = o->tos, .ttl = o->ttl, .proto = o->proto,
+					   .id = o->ip_id, .frag_off = o->frag_off,
+					   .src = o->src, .dst = o->dst, .opts = o->ip_opts,
+					   .opts_len = o->ip_opts_len };
 
-	b[0] = 0x40 | (uint8_t)(hl / 4);
-	b[1] = o->tos;
-	pkt_put16(b + 2, (uint16_t)(hl + payload_len));
-	pkt_put16(b + 4, o->ip_id);
-	pkt_put16(b + 6, o->frag_off);
-	b[8] = o->ttl;
-	b[9] = o->proto;
-	pkt_put16(b + 10, 0);
-	memcpy(b + 12, o->src, 4);
-	memcpy(b + 16, o->dst, 4);
-	memcpy(b + 20, o->ip_opts, o->ip_opts_len);
-	pkt_put16(b + 10, pkt_ipv4_csum(b, hl));
-	return hl;
+	return pkt_put_ipv4(b, &f, payload_len);
 }
 
 static size_t put_outer6(uint8_t *b, const struct pkt_outer *o, size_t payload_len)

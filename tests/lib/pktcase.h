@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <linux/bpf.h>
+#include <xlb/xlb.h>
 
 struct pkt_case {
 	const char *layer; /* "prog", "tunnel": the case names' prefix */
@@ -27,5 +29,16 @@ bool tc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tc_end(void);
 /* "PASS", "TX", ... for an XDP action. */
 const char *action_name(uint32_t action);
+
+/* What a case expects of a frame that is passed or dropped: the action and
+ * the reason counted (a passed frame also leaves unchanged). Written
+ * PASS(NOT_VIP), DROP(MALFORMED) in the case tables. */
+struct verdict {
+	uint32_t action;
+	enum xlb_reason reason;
+};
+
+#define PASS(r) { XDP_PASS, XLB_R_PASS_##r }
+#define DROP(r) { XDP_DROP, XLB_R_DROP_##r }
 
 #endif

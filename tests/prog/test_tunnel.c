@@ -624,34 +624,13 @@ static void t_spread(int vi)
 			gue_port_of(v) ? "GUE source port" : "flow label");
 }
 
-static void t_no_neigh(int vi)
+/* A client's SYN to VIP vi, for the verdict rows. */
+static void frame_syn_to_vip(struct pkt *p, int vi)
 {
 	struct pkt_spec s;
-	struct pkt p;
 
 	client_spec(&s, &vips[vi], next_sport(), PKT_TCP_SYN);
-	build(&p, &s);
-	expect_verdict("", &p, DEV_C, XDP_PASS, XLB_R_PASS_NO_NEIGH);
-}
-
-static void t_fib_other(int vi)
-{
-	struct pkt_spec s;
-	struct pkt p;
-
-	client_spec(&s, &vips[vi], next_sport(), PKT_TCP_SYN);
-	build(&p, &s);
-	expect_verdict("", &p, DEV_C, XDP_PASS, XLB_R_PASS_FIB_OTHER);
-}
-
-static void t_no_backend(int vi)
-{
-	struct pkt_spec s;
-	struct pkt p;
-
-	client_spec(&s, &vips[vi], next_sport(), PKT_TCP_SYN);
-	build(&p, &s);
-	expect_verdict("", &p, DEV_C, XDP_DROP, XLB_R_DROP_NO_BACKEND);
+	build(p, &s);
 }
 
 /* ---- cases: too big ---------------------------------------------------------------- */
@@ -1630,10 +1609,6 @@ static const struct tcase cases[] = {
 	{ "v4_gue_source_port_spreads_flows", t_spread, G4 },
 	{ "v6_gue_source_port_spreads_flows", t_spread, G6 },
 	{ "v6_outer_flow_label_spreads_flows", t_spread, T6 },
-	{ "v4_tunnel_no_neigh_pass", t_no_neigh, NN4 },
-	{ "v6_tunnel_no_neigh_pass", t_no_neigh, NN6 },
-	{ "v4_tunnel_backend_unreachable_fib_other", t_fib_other, UR4 },
-	{ "v4_tunnel_without_backend_drop", t_no_backend, EMPTY4 },
 	/* too big for the path once encapsulated */
 	{ "v4_ipip_too_big_frag_needed_mtu_1380", t_too_big, M4 },
 	{ "v4_ipip_fits_path_mtu_exactly", t_fits, M4 },
@@ -1734,6 +1709,31 @@ static const struct tcase cases[] = {
 	{ "roundtrip_v6_in_v4_gue", t_roundtrip, G64 },
 };
 
+/* Frames a tunnel VIP cannot deliver, and the verdict each gets (the rows
+ * of test_packets.c's verdicts[], for the tunnel's own VIPs). */
+struct verdict_row {
+	const char *name;
+	void (*frame)(struct pkt *p, int arg);
+	int arg;
+	struct verdict verdict;
+};
+
+static const struct verdict_row verdicts[] = {
+	{ "v4_tunnel_no_neigh_pass", frame_syn_to_vip, NN4, PASS(NO_NEIGH) },
+	{ "v6_tunnel_no_neigh_pass", frame_syn_to_vip, NN6, PASS(NO_NEIGH) },
+	{ "v4_tunnel_backend_unreachable_fib_other", frame_syn_to_vip, UR4, PASS(FIB_OTHER) },
+	{ "v4_tunnel_without_backend_drop", frame_syn_to_vip, EMPTY4, DROP(NO_BACKEND) },
+};
+
+static void t_verdict(int row)
+{
+	const struct verdict_row *v = &verdicts[row];
+	struct pkt p;
+
+	v->frame(&p, v->arg);
+	expect_verdict("", &p, DEV_C, v->verdict.action, v->verdict.reason);
+}
+
 static void run_case(const struct tcase *c)
 {
 	tc_begin(c->name);
@@ -1788,6 +1788,8 @@ int main(void)
 		print_verified_insns("xlb_decap", bpf_program__fd(D->progs.xlb_decap));
 		for (i = 0; i < ARRAY_SIZE(cases); i++)
 			run_case(&cases[i]);
+		for (i = 0; i < ARRAY_SIZE(verdicts); i++)
+			run_case(&(struct tcase){ verdicts[i].name, t_verdict, (int)i });
 	}
 	decap_bpf__destroy(D);
 	xlb_close(X);
