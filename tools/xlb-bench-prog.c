@@ -793,34 +793,79 @@ static uint64_t flows_per_case(const struct config *cf)
 	return k ? k : 1;
 }
 
-/* Every case for the first backend count; the others (where only the
- * backend count differs) get the cases it could change, to bound the time. */
-static void xlb_cases(const struct config *cf, bool first, bool full)
-{
-	established_case(cf, "v4_tcp_est_nat", "IPv4 TCP established, nat", "tcp4-nat", 0);
+/* The xlb cases as rows. `when` says which configurations get a case: the
+ * first backend count gets every case; the others (where only the backend
+ * count differs) the cases it could change, to bound the time. */
+enum case_kind { K_ESTABLISHED, K_SYN, K_PASS };
+enum case_when {
+	W_ALWAYS,
+	W_FULL, /* the first configuration of a table size */
+	W_FIRST, /* the very first configuration */
+	W_BIG, /* a table whose busy set exceeds HOT_FLOWS */
+};
+
+struct case_row {
+	const char *name, *what;
+	enum case_kind kind;
+	const char *vip; /* a vip_defs name; pass cases: NULL */
+	uint64_t k; /* established: rotate over the first k flows (0: own flows) */
+	enum rotation rot; /* pass cases */
+	enum case_when when;
+};
+
+static const struct case_row case_rows[] = {
+	{ "v4_tcp_est_nat", "IPv4 TCP established, nat", K_ESTABLISHED, "tcp4-nat", 0, 0, W_ALWAYS },
 	/* A big table with a small busy set: table size alone, without the
 	 * cache misses of a big working set. */
-	if (flows_per_case(cf) > HOT_FLOWS)
-		established_case(cf, "v4_tcp_est_nat_hot", "IPv4 TCP established, nat, 100 busy flows",
-				 "tcp4-nat", HOT_FLOWS);
-	established_case(cf, "v4_tcp_est_dsr", "IPv4 TCP established, dsr", "tcp4-dsr", 0);
-	if (full) {
-		established_case(cf, "v4_tcp_est_tunnel", "IPv4 TCP established, tunnel (ipip)",
-				 "tcp4-tunnel", 0);
-		established_case(cf, "v4_udp_est_nat", "IPv4 UDP established, nat", "udp4-nat", 0);
-		established_case(cf, "v6_tcp_est_nat", "IPv6 TCP established, nat", "tcp6-nat", 0);
-	}
-	syn_case(cf, "v4_tcp_syn_nat", "IPv4 TCP SYN, new flow (schedule + insert), nat", "tcp4-nat");
-	if (full) {
-		syn_case(cf, "v4_tcp_syn_dsr", "IPv4 TCP SYN, new flow, dsr", "tcp4-dsr");
-		syn_case(cf, "v4_tcp_syn_tunnel", "IPv4 TCP SYN, new flow, tunnel (ipip)",
-			 "tcp4-tunnel");
-	}
-	pass_case(cf, "v4_pass_not_vip", "IPv4 TCP to no VIP, a new 5-tuple each packet", ROT_NEW);
+	{ "v4_tcp_est_nat_hot", "IPv4 TCP established, nat, 100 busy flows", K_ESTABLISHED,
+	  "tcp4-nat", HOT_FLOWS, 0, W_BIG },
+	{ "v4_tcp_est_dsr", "IPv4 TCP established, dsr", K_ESTABLISHED, "tcp4-dsr", 0, 0, W_ALWAYS },
+	{ "v4_tcp_est_tunnel", "IPv4 TCP established, tunnel (ipip)", K_ESTABLISHED, "tcp4-tunnel",
+	  0, 0, W_FULL },
+	{ "v4_udp_est_nat", "IPv4 UDP established, nat", K_ESTABLISHED, "udp4-nat", 0, 0, W_FULL },
+	{ "v6_tcp_est_nat", "IPv6 TCP established, nat", K_ESTABLISHED, "tcp6-nat", 0, 0, W_FULL },
+	{ "v4_tcp_syn_nat", "IPv4 TCP SYN, new flow (schedule + insert), nat", K_SYN, "tcp4-nat", 0,
+	  0, W_ALWAYS },
+	{ "v4_tcp_syn_dsr", "IPv4 TCP SYN, new flow, dsr", K_SYN, "tcp4-dsr", 0, 0, W_FULL },
+	{ "v4_tcp_syn_tunnel", "IPv4 TCP SYN, new flow, tunnel (ipip)", K_SYN, "tcp4-tunnel", 0, 0,
+	  W_FULL },
+	{ "v4_pass_not_vip", "IPv4 TCP to no VIP, a new 5-tuple each packet", K_PASS, NULL, 0,
+	  ROT_NEW, W_ALWAYS },
 	/* The same with one tuple, always cached: the instructions alone. */
-	if (first)
-		pass_case(cf, "v4_pass_hot", "IPv4 TCP to no VIP, one 5-tuple (cache-hot)",
-			  ROT_FIXED);
+	{ "v4_pass_hot", "IPv4 TCP to no VIP, one 5-tuple (cache-hot)", K_PASS, NULL, 0, ROT_FIXED,
+	  W_FIRST },
+};
+
+static bool case_wanted(const struct config *cf, const struct case_row *r, bool first, bool full)
+{
+	switch (r->when) {
+	case W_FULL:
+		return full;
+	case W_FIRST:
+		return first;
+	case W_BIG:
+		return flows_per_case(cf) > HOT_FLOWS;
+	default:
+		return true;
+	}
+}
+
+static void xlb_cases(const struct config *cf, bool first, bool full)
+{
+	const struct case_row *r;
+	size_t i;
+
+	for (i = 0; i < sizeof(case_rows) / sizeof(case_rows[0]); i++) {
+		r = &case_rows[i];
+		if (!case_wanted(cf, r, first, full))
+			continue;
+		if (r->kind == K_ESTABLISHED)
+			established_case(cf, r->name, r->what, r->vip, r->k);
+		else if (r->kind == K_SYN)
+			syn_case(cf, r->name, r->what, r->vip);
+		else
+			pass_case(cf, r->name, r->what, r->rot);
+	}
 }
 
 /* As Katran's harness does: fillers first, then the busy flows through
