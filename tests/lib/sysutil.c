@@ -95,3 +95,14 @@ int test_neigh_add(const char *v4, const char *v6, const uint8_t *mac, const cha
 	return (v4 && test_sh("ip neigh add %s lladdr %s nud permanent dev %s", v4, m, dev)) ||
 	       (v6 && test_sh("ip -6 neigh add %s lladdr %s nud permanent dev %s", v6, m, dev));
 }
+
+const uint8_t test_link_mac[2][6] = {
+	{ 0x02, 0x00, 0x00, 0x00, 0xc0, 0x01 },
+	{ 0x02, 0x00, 0x00, 0x00, 0xb0, 0x01 },
+};
+const uint8_t test_link_peer_mac[2][6] = {
+	{ 0x02, 0x00, 0x00, 0x00, 0xc0, 0x02 },
+	{ 0x02, 0x00, 0x00, 0x00, 0xb0, 0x02 },
+};
+const char *const test_link_v4[2] = { "198.18.0.1", "198.18.2.1" };
+const char *const test_link_v6[2] = { "fd00::1", "fd00:2::1" };

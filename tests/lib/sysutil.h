@@ -29,6 +29,11 @@ struct test_veth {
 	int mtu; /* 0: the default */
 };
 
+/* The packet tests' two links, as test_veth_add makes them: [0] the
+ * client side, [1] the backend side. Each test names its own devices. */
+extern const uint8_t test_link_mac[2][6], test_link_peer_mac[2][6];
+extern const char *const test_link_v4[2], *const test_link_v6[2];
+
 /* Make the veth pair; its ifindex, or -1. */
 int test_veth_add(const struct test_veth *v);
 /* Permanent neighbour entries for a host's IPv4 and IPv6 address (either

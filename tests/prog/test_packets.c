@@ -50,16 +50,6 @@ enum { DEV_XC0, DEV_XB0, NDEV };
 
 static const char *const dev_name[NDEV] = { "xc0", "xb0" };
 static const char *const peer_name[NDEV] = { "xc0p", "xb0p" };
-static const uint8_t dev_mac[NDEV][6] = {
-	{ 0x02, 0x00, 0x00, 0x00, 0xc0, 0x01 },
-	{ 0x02, 0x00, 0x00, 0x00, 0xb0, 0x01 },
-};
-static const uint8_t peer_mac[NDEV][6] = {
-	{ 0x02, 0x00, 0x00, 0x00, 0xc0, 0x02 },
-	{ 0x02, 0x00, 0x00, 0x00, 0xb0, 0x02 },
-};
-static const char *const dev_v4[NDEV] = { "198.18.0.1", "198.18.2.1" };
-static const char *const dev_v6[NDEV] = { "fd00::1", "fd00:2::1" };
 /* Below the 1500 of the client side: tunnel mode's "too big" rule. */
 #define XB0_MTU 1400
 static int dev_ifindex[NDEV];
@@ -469,7 +459,7 @@ static void client_spec(struct pkt_spec *s, const struct tvip *v,
 
 	host_addr(src, H_CLIENT, v->family);
 	pkt_spec_l4(s, v->family, v->proto, src, sport, v->a, v->port);
-	set_macs(s, dev_mac[DEV_XC0], hosts[H_CLIENT].mac);
+	set_macs(s, test_link_mac[DEV_XC0], hosts[H_CLIENT].mac);
 	s->tcp_flags = flags;
 	if (flags & PKT_TCP_ACK)
 		s->ack_seq = 0x0a0b0c0d;
@@ -484,7 +474,7 @@ static void client_spec_to(struct pkt_spec *s, int family, uint8_t proto,
 	host_addr(src, H_CLIENT, family);
 	parse_addr(d, family, dst);
 	pkt_spec_l4(s, family, proto, src, next_sport(), d, dport);
-	set_macs(s, dev_mac[DEV_XC0], hosts[H_CLIENT].mac);
+	set_macs(s, test_link_mac[DEV_XC0], hosts[H_CLIENT].mac);
 	s->tcp_flags = flags;
 }
 
@@ -496,7 +486,7 @@ static void echo_spec(struct pkt_spec *s, int family, const uint8_t *dst)
 	host_addr(src, H_CLIENT, family);
 	pkt_spec_l4(s, family, family == 4 ? PKT_NH_ICMP : PKT_NH_ICMPV6, src,
 		    0, dst, 0);
-	set_macs(s, dev_mac[DEV_XC0], hosts[H_CLIENT].mac);
+	set_macs(s, test_link_mac[DEV_XC0], hosts[H_CLIENT].mac);
 	s->icmp_type = family == 4 ? 8 : 128;
 	s->icmp_id = 0x4242;
 	s->icmp_seq = 7;
@@ -559,7 +549,7 @@ static void expect_fwd(struct pkt_spec *e, const struct pkt_spec *s,
 		e->dport = be->port;
 		e->ttl = s->ttl - 1;
 	}
-	set_macs(e, h->mac, dev_mac[h->dev]);
+	set_macs(e, h->mac, test_link_mac[h->dev]);
 }
 
 /*
@@ -765,8 +755,8 @@ static int predict_src(const struct tvip *v, const struct pkt_spec *s)
 
 static int setup_dev(int d)
 {
-	const struct test_veth v = { .dev = dev_name[d], .peer = peer_name[d], .mac = dev_mac[d],
-				     .peer_mac = peer_mac[d], .v4 = dev_v4[d], .v6 = dev_v6[d] };
+	const struct test_veth v = { .dev = dev_name[d], .peer = peer_name[d], .mac = test_link_mac[d],
+				     .peer_mac = test_link_peer_mac[d], .v4 = test_link_v4[d], .v6 = test_link_v6[d] };
 
 	dev_ifindex[d] = test_veth_add(&v);
 	return dev_ifindex[d] > 0 ? 0 : -1;
@@ -1045,7 +1035,7 @@ static void reply_spec(struct pkt_spec *rs, const struct pkt_spec *s,
 
 	host_addr(src, be->host, s->family);
 	pkt_spec_l4(rs, s->family, s->proto, src, be->port, s->src, s->sport);
-	set_macs(rs, dev_mac[hosts[be->host].dev], hosts[be->host].mac);
+	set_macs(rs, test_link_mac[hosts[be->host].dev], hosts[be->host].mac);
 	rs->tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK;
 	rs->seq = 0x77665544;
 	rs->ack_seq = s->seq + 1;
@@ -1084,7 +1074,7 @@ static void t_nat_reply(int vi)
 	memcpy(es.src, v->a, 16);
 	es.sport = v->port;
 	es.ttl = rs.ttl - 1;
-	set_macs(&es, hosts[H_CLIENT].mac, dev_mac[DEV_XC0]);
+	set_macs(&es, hosts[H_CLIENT].mac, test_link_mac[DEV_XC0]);
 	build(&in, &rs);
 	build(&exp, &es);
 	run_pkt(&r, &in, DEV_XB0);
@@ -1156,7 +1146,7 @@ static void t_backend_no_entry(int vi)
 /* The gateway's address on the client's side: the source of its ICMP errors. */
 static void gateway_addr(uint8_t out[16], int family)
 {
-	parse_addr(out, family, family == 4 ? dev_v4[DEV_XC0] : dev_v6[DEV_XC0]);
+	parse_addr(out, family, family == 4 ? test_link_v4[DEV_XC0] : test_link_v6[DEV_XC0]);
 }
 
 /*
@@ -1828,7 +1818,7 @@ static void t_udp4_csum0_reply(int vi)
 	memcpy(es.src, v->a, 16);
 	es.sport = v->port;
 	es.ttl = rs.ttl - 1;
-	set_macs(&es, hosts[H_CLIENT].mac, dev_mac[DEV_XC0]);
+	set_macs(&es, hosts[H_CLIENT].mac, test_link_mac[DEV_XC0]);
 	build(&in, &rs);
 	build(&exp, &es);
 	run_pkt(&r, &in, DEV_XB0);
@@ -1860,10 +1850,10 @@ static void expect_tunnel(struct pkt *exp, const struct pkt_spec *s,
 	build(&inner, s);
 	flow_key_of(&k, s);
 	hash = xlb_hash_flow(&k);
-	parse_addr(src, fam, fam == 4 ? dev_v4[DEV_XB0] : dev_v6[DEV_XB0]);
+	parse_addr(src, fam, fam == 4 ? test_link_v4[DEV_XB0] : test_link_v6[DEV_XB0]);
 	host_addr(dst, h, fam);
 	pkt_spec_l4(&o, fam, s->family == 4 ? 4 : 41, src, 0, dst, 0);
-	set_macs(&o, hosts[h].mac, dev_mac[DEV_XB0]);
+	set_macs(&o, hosts[h].mac, test_link_mac[DEV_XB0]);
 	o.ttl = 64;
 	o.tos = s->tos;
 	o.ip_id = 0;
@@ -2022,7 +2012,7 @@ static void t_tunnel_too_big(int vi)
 	}
 	echo_spec(&e, v->family, s.src);
 	memcpy(e.src, v->a, 16);
-	set_macs(&e, hosts[H_CLIENT].mac, dev_mac[DEV_XC0]);
+	set_macs(&e, hosts[H_CLIENT].mac, test_link_mac[DEV_XC0]);
 	e.ttl = 64;
 	e.icmp_type = v4 ? 3 : 2;
 	e.icmp_code = v4 ? 4 : 0;
@@ -2846,7 +2836,7 @@ static void icmp_error_spec(struct pkt_spec *e, struct pkt *quoted,
 						       "fd00::fe");
 	pkt_spec_l4(e, v->family, v->family == 4 ? PKT_NH_ICMP : PKT_NH_ICMPV6,
 		    router, 0, v->a, 0);
-	set_macs(e, dev_mac[DEV_XC0], hosts[H_CLIENT].mac);
+	set_macs(e, test_link_mac[DEV_XC0], hosts[H_CLIENT].mac);
 	e->icmp_type = type;
 	e->icmp_code = type == 3 ? 4 : 0;
 	e->icmp_id = 0;
@@ -2897,7 +2887,7 @@ static void t_icmp_error_steered(int arg)
 		host_addr(es.dst, be->host, v->family);
 		es.ttl = e.ttl - 1;
 	}
-	set_macs(&es, hosts[be->host].mac, dev_mac[hosts[be->host].dev]);
+	set_macs(&es, hosts[be->host].mac, test_link_mac[hosts[be->host].dev]);
 	build(&in, &e);
 	build(&exp, &es);
 	if (arg & ICMP_TRAILER) {
@@ -3735,7 +3725,7 @@ static void local_spec(struct pkt_spec *s, int family, uint8_t proto,
 	host_addr(src, H_CLIENT, family);
 	parse_addr(dst, family, family == 4 ? "198.18.0.1" : "fd00::1");
 	pkt_spec_l4(s, family, proto, src, next_sport(), dst, dport);
-	set_macs(s, dev_mac[DEV_XC0], hosts[H_CLIENT].mac);
+	set_macs(s, test_link_mac[DEV_XC0], hosts[H_CLIENT].mac);
 	with_payload(s);
 }
 

@@ -53,16 +53,6 @@ enum { DEV_C, DEV_B, NDEV };
 
 static const char *const dev_name[NDEV] = { "tc0", "tb0" };
 static const char *const peer_name[NDEV] = { "tc0p", "tb0p" };
-static const uint8_t dev_mac[NDEV][6] = {
-	{ 0x02, 0x00, 0x00, 0x00, 0xc0, 0x01 },
-	{ 0x02, 0x00, 0x00, 0x00, 0xb0, 0x01 },
-};
-static const uint8_t peer_mac[NDEV][6] = {
-	{ 0x02, 0x00, 0x00, 0x00, 0xc0, 0x02 },
-	{ 0x02, 0x00, 0x00, 0x00, 0xb0, 0x02 },
-};
-static const char *const dev_v4[NDEV] = { "198.18.0.1", "198.18.2.1" };
-static const char *const dev_v6[NDEV] = { "fd00::1", "fd00:2::1" };
 static int dev_ifindex[NDEV];
 
 enum { H_CLIENT, H_CROUTER, H_ROUTER, H_BE, NHOST };
@@ -125,7 +115,7 @@ static void host_addr(uint8_t out[16], int h, int family)
 
 static void dev_addr(uint8_t out[16], int d, int family)
 {
-	parse_addr(out, family, family == 4 ? dev_v4[d] : dev_v6[d]);
+	parse_addr(out, family, family == 4 ? test_link_v4[d] : test_link_v6[d]);
 }
 
 /* ---- VIPs ------------------------------------------------------------------ */
@@ -400,7 +390,7 @@ static void client_spec(struct pkt_spec *s, const struct tvip *v, uint16_t sport
 
 	host_addr(src, H_CLIENT, v->family);
 	pkt_spec_l4(s, v->family, v->proto, src, sport, v->a, v->port);
-	set_macs(s, dev_mac[DEV_C], hosts[H_CLIENT].mac);
+	set_macs(s, test_link_mac[DEV_C], hosts[H_CLIENT].mac);
 	s->tos = TOS_IN;
 	s->tcp_flags = flags;
 	if (flags & PKT_TCP_ACK)
@@ -448,7 +438,7 @@ static void expect_encap(struct pkt *exp, const struct tvip *v, const uint8_t *l
 
 	memset(&o, 0, sizeof(o));
 	memcpy(o.eth_dst, nh->mac, 6);
-	memcpy(o.eth_src, dev_mac[nh->dev], 6);
+	memcpy(o.eth_src, test_link_mac[nh->dev], 6);
 	o.family = v->be_family;
 	dev_addr(o.src, nh->dev, o.family);
 	memcpy(o.dst, v->b, 16);
@@ -676,17 +666,15 @@ static void t_fits(int vi)
 }
 
 /* XDP cannot fragment: IPv4 that allows fragmentation and does not fit. */
-static void t_too_big_no_df(int vi)
+static void frame_too_big_no_df(struct pkt *p, int vi)
 {
 	const struct tvip *v = &vips[vi];
 	struct pkt_spec s;
-	struct pkt p;
 
 	client_spec(&s, v, next_sport(), PKT_TCP_ACK);
 	s.frag_off = 0;
 	size_to(&s, v->route_mtu);
-	build(&p, &s);
-	expect_verdict("", &p, DEV_C, XDP_DROP, XLB_R_DROP_TOO_BIG);
+	build(p, &s);
 }
 
 /* The flow's cached next hop knows only small packets: a large one is
@@ -792,7 +780,7 @@ static void icmp_error_spec(struct pkt_spec *e, int family, const uint8_t *to,
 			    const struct icmp_case *c, const uint8_t *quote, size_t len)
 {
 	memset(e, 0, sizeof(*e));
-	set_macs(e, dev_mac[DEV_C], hosts[H_CROUTER].mac);
+	set_macs(e, test_link_mac[DEV_C], hosts[H_CROUTER].mac);
 	e->family = family;
 	host_addr(e->src, H_CROUTER, family);
 	memcpy(e->dst, to, 16);
@@ -825,7 +813,7 @@ static void expect_nat_icmp(struct pkt *exp, const struct pkt_spec *e, const str
 	x.payload = quote;
 	memcpy(x.dst, v->b, 16);
 	x.ttl = e->ttl - 1;
-	set_macs(&x, hosts[H_BE].mac, dev_mac[DEV_B]);
+	set_macs(&x, hosts[H_BE].mac, test_link_mac[DEV_B]);
 	build(exp, &x);
 }
 
@@ -845,7 +833,7 @@ static void expect_icmp_fwd(struct pkt *exp, const struct pkt_spec *e, const str
 		expect_encap(exp, v, l3, len, &k, e->tos);
 	} else if (v->mode == XLB_MODE_DSR) {
 		x = *e;
-		set_macs(&x, hosts[H_BE].mac, dev_mac[DEV_B]);
+		set_macs(&x, hosts[H_BE].mac, test_link_mac[DEV_B]);
 		build(exp, &x);
 	} else {
 		expect_nat_icmp(exp, e, v);
@@ -900,12 +888,12 @@ static struct icmp_case too_big_case(int vi)
 }
 
 /* An error quoting a flow xlb never saw: the kernel's. */
-static void t_icmp_error_no_flow(int vi)
+static void frame_icmp_error_no_flow(struct pkt *p, int vi)
 {
 	const struct icmp_case c = too_big_case(vi);
 	const struct tvip *v = &vips[vi];
 	struct pkt_spec s, q, e;
-	struct pkt quote, err;
+	struct pkt quote;
 	const uint8_t *qb;
 	size_t qlen;
 
@@ -914,8 +902,7 @@ static void t_icmp_error_no_flow(int vi)
 	build(&quote, &q);
 	qb = pkt_l3(&quote, &qlen);
 	icmp_error_spec(&e, v->family, v->a, &c, qb, qlen);
-	build(&err, &e);
-	expect_verdict("", &err, DEV_C, XDP_PASS, XLB_R_PASS_ICMP);
+	build(p, &e);
 }
 
 /* An error quoting a real flow, but addressed to an address with no VIP. */
@@ -966,7 +953,7 @@ static void t_icmp_error_short_quote(int vi)
 static void echo_spec(struct pkt_spec *s, int family, const uint8_t *to, uint8_t type)
 {
 	memset(s, 0, sizeof(*s));
-	set_macs(s, dev_mac[DEV_C], hosts[H_CLIENT].mac);
+	set_macs(s, test_link_mac[DEV_C], hosts[H_CLIENT].mac);
 	s->family = family;
 	host_addr(s->src, H_CLIENT, family);
 	memcpy(s->dst, to, 16);
@@ -1023,88 +1010,64 @@ static void t_echo_vlan(int vi)
 	echo_check(vi, true);
 }
 
-static void t_echo_non_vip(int family)
+static void frame_echo_non_vip(struct pkt *p, int family)
 {
 	struct pkt_spec s;
 	uint8_t to[16];
-	struct pkt p;
 
 	parse_addr(to, family, family == 4 ? "198.18.3.99" : "fd00:3::99");
 	echo_spec(&s, family, to, family == 4 ? 8 : 128);
-	build(&p, &s);
-	expect_verdict("", &p, DEV_C, XDP_PASS, XLB_R_PASS_ICMP);
+	build(p, &s);
 }
 
 /* An echo reply (or any other informational type) to a VIP is the kernel's. */
-static void t_icmp_other_type(int vi)
+static void frame_icmp_other_type(struct pkt *p, int vi)
 {
 	const struct tvip *v = &vips[vi];
 	struct pkt_spec s;
-	struct pkt p;
 
 	echo_spec(&s, v->family, v->a, v->family == 4 ? 0 : 129);
-	build(&p, &s);
-	expect_verdict("", &p, DEV_C, XDP_PASS, XLB_R_PASS_ICMP);
+	build(p, &s);
 }
 
 /* ---- cases: fragments ---------------------------------------------------------------- */
 
-enum { F_MF, F_OFFSET, F_ICMP };
+/* kind | F_V6 | F_NONVIP: to the family's tunnel VIP (T4, T6), or to a
+ * non-VIP address */
+enum { F_MF, F_OFFSET, F_ICMP, F_V6 = 0x10, F_NONVIP = 0x20 };
 
-struct frag_case {
-	int vi; /* -1: to a non-VIP address of family */
-	int family;
-	int kind;
-};
-
-static const struct frag_case frag_cases[] = {
-	{ T4, 4, F_MF },
-	{ T4, 4, F_OFFSET },
-	{ T4, 4, F_ICMP },
-	{ -1, 4, F_MF },
-	{ -1, 4, F_OFFSET },
-	{ T6, 6, F_MF },
-	{ T6, 6, F_OFFSET },
-	{ -1, 6, F_MF },
-};
-
-static void t_fragment(int idx)
+static void frame_fragment(struct pkt *p, int arg)
 {
-	const struct frag_case *c = &frag_cases[idx];
+	int kind = arg & 0xf, family = arg & F_V6 ? 6 : 4;
 	uint8_t to[16];
 	struct pkt_spec s;
-	struct pkt p;
 
-	if (c->vi >= 0)
-		memcpy(to, vips[c->vi].a, 16);
+	if (!(arg & F_NONVIP))
+		memcpy(to, vips[family == 4 ? T4 : T6].a, 16);
 	else
-		parse_addr(to, c->family, c->family == 4 ? "198.18.3.99" : "fd00:3::99");
-	if (c->kind == F_ICMP) {
-		echo_spec(&s, c->family, to, 8);
+		parse_addr(to, family, family == 4 ? "198.18.3.99" : "fd00:3::99");
+	if (kind == F_ICMP) {
+		echo_spec(&s, family, to, 8);
 	} else {
 		uint8_t src[16];
 
-		host_addr(src, H_CLIENT, c->family);
-		pkt_spec_l4(&s, c->family, UDP, src, next_sport(), to, 80);
-		set_macs(&s, dev_mac[DEV_C], hosts[H_CLIENT].mac);
+		host_addr(src, H_CLIENT, family);
+		pkt_spec_l4(&s, family, UDP, src, next_sport(), to, 80);
+		set_macs(&s, test_link_mac[DEV_C], hosts[H_CLIENT].mac);
 		s.payload = dns17;
 		s.payload_len = sizeof(dns17);
 	}
 	/* every fragment but the last carries a multiple of 8 bytes */
-	if (c->kind != F_OFFSET)
+	if (kind != F_OFFSET)
 		s.payload_len -= (8 + s.payload_len) % 8;
-	if (c->family == 4) {
-		s.frag_off = c->kind == F_OFFSET ? 185 : PKT_IP_MF;
+	if (family == 4) {
+		s.frag_off = kind == F_OFFSET ? 185 : PKT_IP_MF;
 	} else {
 		s.ext[0].type = PKT_NH_FRAGMENT;
-		s.ext[0].frag = c->kind == F_OFFSET ? 185 << 3 : 1;
+		s.ext[0].frag = kind == F_OFFSET ? 185 << 3 : 1;
 		s.n_ext = 1;
 	}
-	build(&p, &s);
-	if (c->vi >= 0)
-		expect_verdict("", &p, DEV_C, XDP_DROP, XLB_R_DROP_FRAGMENT);
-	else
-		expect_verdict("", &p, DEV_C, XDP_PASS, XLB_R_PASS_FRAGMENT);
+	build(p, &s);
 }
 
 /* ---- the decap program ------------------------------------------------------------ */
@@ -1477,7 +1440,7 @@ static void t_roundtrip(int vi)
 	memcpy(tunnelled.data, r.out, r.out_len);
 	tunnelled.len = r.out_len;
 	back = s;
-	set_macs(&back, hosts[v->nh].mac, dev_mac[hosts[v->nh].dev]);
+	set_macs(&back, hosts[v->nh].mac, test_link_mac[hosts[v->nh].dev]);
 	build(&exp, &back);
 	decap_expect("decap: ", &tunnelled, gue_port_of(v) ? XLB_DECAP_GUE : XLB_DECAP_IPIP, &exp);
 }
@@ -1486,8 +1449,8 @@ static void t_roundtrip(int vi)
 
 static int setup_dev(int d)
 {
-	const struct test_veth v = { .dev = dev_name[d], .peer = peer_name[d], .mac = dev_mac[d],
-				     .peer_mac = peer_mac[d], .v4 = dev_v4[d], .v6 = dev_v6[d] };
+	const struct test_veth v = { .dev = dev_name[d], .peer = peer_name[d], .mac = test_link_mac[d],
+				     .peer_mac = test_link_peer_mac[d], .v4 = test_link_v4[d], .v6 = test_link_v6[d] };
 
 	dev_ifindex[d] = test_veth_add(&v);
 	return dev_ifindex[d] > 0 ? 0 : -1;
@@ -1622,7 +1585,6 @@ static const struct tcase cases[] = {
 	{ "v6_in_v4_too_big_ptb_mtu_1380", t_too_big, M64 },
 	{ "v6_too_big_ptb_mtu_at_least_1280", t_too_big, MCLAMP },
 	{ "v6_clamped_path_fits_exactly", t_fits, MCLAMP },
-	{ "v4_too_big_without_df_drop", t_too_big_no_df, M4 },
 	{ "v4_too_big_on_established_flow", t_too_big_established, M4 },
 	{ "v6_too_big_on_established_flow", t_too_big_established, MG6 },
 	{ "v4_too_big_vlan_tag_kept", t_too_big_vlan, M4 },
@@ -1644,8 +1606,6 @@ static const struct tcase cases[] = {
 	{ "icmp6_packet_too_big_to_nat_backend", t_icmp_error, 12 },
 	{ "icmp4_param_problem_to_nat_backend", t_icmp_error, 13 },
 	{ "icmp6_param_problem_to_nat_backend", t_icmp_error, 14 },
-	{ "icmp4_error_without_flow_pass", t_icmp_error_no_flow, T4 },
-	{ "icmp6_error_without_flow_pass", t_icmp_error_no_flow, T6 },
 	{ "icmp4_error_to_non_vip_pass", t_icmp_error_other_addr, T4 },
 	{ "icmp6_error_to_non_vip_pass", t_icmp_error_other_addr, T6 },
 	{ "icmp4_error_quote_without_ports_drop", t_icmp_error_short_quote, T4 },
@@ -1657,19 +1617,6 @@ static const struct tcase cases[] = {
 	{ "icmp6_echo_to_vip_without_backend_answered", t_echo, EMPTY6 },
 	{ "icmp4_echo_to_vip_vlan_answered", t_echo_vlan, NAT4 },
 	{ "icmp6_echo_to_vip_vlan_answered", t_echo_vlan, DSR6 },
-	{ "icmp4_echo_to_non_vip_pass", t_echo_non_vip, 4 },
-	{ "icmp6_echo_to_non_vip_pass", t_echo_non_vip, 6 },
-	{ "icmp4_echo_reply_to_vip_pass", t_icmp_other_type, T4 },
-	{ "icmp6_echo_reply_to_vip_pass", t_icmp_other_type, T6 },
-	/* fragments */
-	{ "v4_fragment_mf_to_vip_drop", t_fragment, 0 },
-	{ "v4_fragment_offset_to_vip_drop", t_fragment, 1 },
-	{ "v4_icmp_fragment_to_vip_drop", t_fragment, 2 },
-	{ "v4_fragment_mf_non_vip_pass", t_fragment, 3 },
-	{ "v4_fragment_offset_non_vip_pass", t_fragment, 4 },
-	{ "v6_fragment_first_to_vip_drop", t_fragment, 5 },
-	{ "v6_fragment_offset_to_vip_drop", t_fragment, 6 },
-	{ "v6_fragment_non_vip_pass", t_fragment, 7 },
 	/* the backend's decap program */
 	{ "decap_ipip_v4_in_v4", t_decap, 0 },
 	{ "decap_ipip_v6_in_v6", t_decap, 1 },
@@ -1709,8 +1656,8 @@ static const struct tcase cases[] = {
 	{ "roundtrip_v6_in_v4_gue", t_roundtrip, G64 },
 };
 
-/* Frames a tunnel VIP cannot deliver, and the verdict each gets (the rows
- * of test_packets.c's verdicts[], for the tunnel's own VIPs). */
+/* The cases whose whole check is one verdict on one frame, as rows (the
+ * form of test_packets.c's verdicts[], for the tunnel's own VIPs). */
 struct verdict_row {
 	const char *name;
 	void (*frame)(struct pkt *p, int arg);
@@ -1723,6 +1670,23 @@ static const struct verdict_row verdicts[] = {
 	{ "v6_tunnel_no_neigh_pass", frame_syn_to_vip, NN6, PASS(NO_NEIGH) },
 	{ "v4_tunnel_backend_unreachable_fib_other", frame_syn_to_vip, UR4, PASS(FIB_OTHER) },
 	{ "v4_tunnel_without_backend_drop", frame_syn_to_vip, EMPTY4, DROP(NO_BACKEND) },
+	{ "v4_too_big_without_df_drop", frame_too_big_no_df, M4, DROP(TOO_BIG) },
+	/* ICMP errors that quote no flow of xlb's, echo not for a VIP */
+	{ "icmp4_error_without_flow_pass", frame_icmp_error_no_flow, T4, PASS(ICMP) },
+	{ "icmp6_error_without_flow_pass", frame_icmp_error_no_flow, T6, PASS(ICMP) },
+	{ "icmp4_echo_to_non_vip_pass", frame_echo_non_vip, 4, PASS(ICMP) },
+	{ "icmp6_echo_to_non_vip_pass", frame_echo_non_vip, 6, PASS(ICMP) },
+	{ "icmp4_echo_reply_to_vip_pass", frame_icmp_other_type, T4, PASS(ICMP) },
+	{ "icmp6_echo_reply_to_vip_pass", frame_icmp_other_type, T6, PASS(ICMP) },
+	/* fragments */
+	{ "v4_fragment_mf_to_vip_drop", frame_fragment, F_MF, DROP(FRAGMENT) },
+	{ "v4_fragment_offset_to_vip_drop", frame_fragment, F_OFFSET, DROP(FRAGMENT) },
+	{ "v4_icmp_fragment_to_vip_drop", frame_fragment, F_ICMP, DROP(FRAGMENT) },
+	{ "v4_fragment_mf_non_vip_pass", frame_fragment, F_MF | F_NONVIP, PASS(FRAGMENT) },
+	{ "v4_fragment_offset_non_vip_pass", frame_fragment, F_OFFSET | F_NONVIP, PASS(FRAGMENT) },
+	{ "v6_fragment_first_to_vip_drop", frame_fragment, F_V6 | F_MF, DROP(FRAGMENT) },
+	{ "v6_fragment_offset_to_vip_drop", frame_fragment, F_V6 | F_OFFSET, DROP(FRAGMENT) },
+	{ "v6_fragment_non_vip_pass", frame_fragment, F_V6 | F_MF | F_NONVIP, PASS(FRAGMENT) },
 };
 
 static void t_verdict(int row)

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -373,7 +374,27 @@ struct option {
 	unsigned int only; /* check types (CHECK_BIT) it applies to; 0: always */
 	const char *refusal; /* known word that is refused with this message */
 	const struct xlb_keywords *words; /* a keyword option's table */
+	/* A keyword or number option's value and its "given" flag: where they
+	 * go in struct xlb_stmt (set_keyword, set_number), and a number's
+	 * bounds and width. */
+	size_t value_at, given_at, value_size;
+	long long min, max;
 };
+
+_Static_assert(sizeof(enum xlb_sched) == sizeof(int) && sizeof(enum xlb_mode) == sizeof(int) &&
+		       sizeof(enum xlb_encap) == sizeof(int),
+	       "set_keyword stores keyword enums as int");
+
+#define KEYWORD_OPTION(name, table, field)                                                \
+	{ name, .words = &(table), .set = set_keyword,                                     \
+	  .value_at = offsetof(struct xlb_stmt, field),                                    \
+	  .given_at = offsetof(struct xlb_stmt, has_##field) }
+
+#define NUMBER_OPTION(name, hint, lo, hi, setter, field)                                  \
+	{ name, hint, .set = setter, .min = (lo), .max = (hi),                            \
+	  .value_at = offsetof(struct xlb_stmt, field),                                    \
+	  .value_size = sizeof(((struct xlb_stmt *)0)->field),                             \
+	  .given_at = offsetof(struct xlb_stmt, has_##field) }
 
 #define CHECK_BIT(t) (1u << (t))
 #define ANY_KIND (~0u)
@@ -397,87 +418,43 @@ static int keyword_value(struct parser *p, const struct option *o, const char *v
 	return v;
 }
 
-static int set_sched(struct parser *p, const struct option *o, const char *value)
+/* A keyword option: its enum value and "given" flag, where its row says. */
+static int set_keyword(struct parser *p, const struct option *o, const char *value)
 {
-	int s = keyword_value(p, o, value);
+	int v = keyword_value(p, o, value);
 
-	if (s < 0)
-		return s;
-	p->st->sched = s;
-	p->st->has_sched = true;
+	if (v < 0)
+		return v;
+	*(int *)((char *)p->st + o->value_at) = v;
+	*(bool *)((char *)p->st + o->given_at) = true;
 	return 0;
 }
 
-static int set_mode(struct parser *p, const struct option *o, const char *value)
+/* A number option: parsed within its row's bounds, stored where it says. */
+static int set_number(struct parser *p, const struct option *o, const char *value)
 {
-	int m = keyword_value(p, o, value);
+	char *at = (char *)p->st + o->value_at;
+	long long v;
+	int rc = parse_number(p, o->name, o->hint, value, o->min, o->max, &v);
 
-	if (m < 0)
-		return m;
-	p->st->mode = m;
-	p->st->has_mode = true;
+	if (rc)
+		return rc;
+	if (o->value_size == sizeof(uint16_t))
+		*(uint16_t *)at = (uint16_t)v;
+	else
+		*(uint32_t *)at = (uint32_t)v;
+	*(bool *)((char *)p->st + o->given_at) = true;
 	return 0;
 }
 
+/* A ring size is also a prime. */
 static int set_ring(struct parser *p, const struct option *o, const char *value)
 {
-	long long v;
-	int rc = parse_number(p, o->name, o->hint, value, XLB_RING_MIN, XLB_RING_MAX, &v);
+	int rc = set_number(p, o, value);
 
-	if (rc)
-		return rc;
-	if (xlb_ring_check(v))
+	if (!rc && xlb_ring_check(p->st->ring))
 		return perr(p, "%s", xlb_errmsg());
-	p->st->ring = v;
-	p->st->has_ring = true;
-	return 0;
-}
-
-static int set_announce_min(struct parser *p, const struct option *o, const char *value)
-{
-	long long v;
-	int rc = parse_number(p, o->name, o->hint, value, 1, XLB_MAX_BACKENDS, &v);
-
-	if (rc)
-		return rc;
-	p->st->announce_min = v;
-	p->st->has_announce_min = true;
-	return 0;
-}
-
-static int set_encap(struct parser *p, const struct option *o, const char *value)
-{
-	int e = keyword_value(p, o, value);
-
-	if (e < 0)
-		return e;
-	p->st->encap = e;
-	p->st->has_encap = true;
-	return 0;
-}
-
-static int set_gue_port(struct parser *p, const struct option *o, const char *value)
-{
-	long long v;
-	int rc = parse_number(p, o->name, o->hint, value, 1, 65535, &v);
-
-	if (rc)
-		return rc;
-	p->st->gue_port = v;
-	p->st->has_gue_port = true;
-	return 0;
-}
-
-static int set_weight(struct parser *p, const struct option *o, const char *value)
-{
-	long long v;
-	int rc = parse_number(p, o->name, o->hint, value, 0, XLB_MAX_WEIGHT, &v);
-
-	if (rc)
-		return rc;
-	p->st->weight = v;
-	p->st->has_weight = true;
-	return 0;
+	return rc;
 }
 
 static int set_check_port(struct parser *p, const struct option *o, const char *value)
@@ -575,23 +552,24 @@ static int set_fall(struct parser *p, const struct option *o, const char *value)
 #define DURATION_HINT "a duration like 500ms, 2s, 1m"
 
 static const struct option vip_add_opts[] = {
-	{ "sched", .words = &xlb_sched_words, .set = set_sched },
-	{ "mode", .words = &xlb_mode_words, .set = set_mode },
-	{ "ring", RING_HINT, .set = set_ring },
-	{ "encap", .words = &xlb_encap_words, .set = set_encap },
-	{ "gue-port", "a port 1-65535", set_gue_port },
+	KEYWORD_OPTION("sched", xlb_sched_words, sched),
+	KEYWORD_OPTION("mode", xlb_mode_words, mode),
+	NUMBER_OPTION("ring", RING_HINT, XLB_RING_MIN, XLB_RING_MAX, set_ring, ring),
+	KEYWORD_OPTION("encap", xlb_encap_words, encap),
+	NUMBER_OPTION("gue-port", "a port 1-65535", 1, 65535, set_number, gue_port),
 };
 
 static const struct option vip_set_opts[] = {
-	{ "sched", .words = &xlb_sched_words, .set = set_sched },
-	{ "ring", RING_HINT, .set = set_ring },
-	{ "announce-min", "a number 1-" STR(XLB_MAX_BACKENDS), set_announce_min },
+	KEYWORD_OPTION("sched", xlb_sched_words, sched),
+	NUMBER_OPTION("ring", RING_HINT, XLB_RING_MIN, XLB_RING_MAX, set_ring, ring),
+	NUMBER_OPTION("announce-min", "a number 1-" STR(XLB_MAX_BACKENDS), 1, XLB_MAX_BACKENDS,
+		      set_number, announce_min),
 	{ "mode", .refusal = "mode cannot change on vip set "
 			     "(delete the VIP and add it again with the new mode)" },
 };
 
 static const struct option backend_add_opts[] = {
-	{ "weight", WEIGHT_HINT, set_weight },
+	NUMBER_OPTION("weight", WEIGHT_HINT, 0, XLB_MAX_WEIGHT, set_number, weight),
 };
 
 #define PROBED (CHECK_BIT(XLB_CHECK_TCP) | CHECK_BIT(XLB_CHECK_HTTP) | CHECK_BIT(XLB_CHECK_UDP))
@@ -758,7 +736,8 @@ static const struct {
 /* Exactly one of: weight N | drain | enable. */
 static int parse_backend_op(struct parser *p)
 {
-	static const struct option weight = { "weight", WEIGHT_HINT, set_weight };
+	static const struct option weight =
+		NUMBER_OPTION("weight", WEIGHT_HINT, 0, XLB_MAX_WEIGHT, set_number, weight);
 	const char *word = next_word(p);
 	size_t i;
 
