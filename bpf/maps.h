@@ -9,33 +9,33 @@
 #include <bpf/bpf_helpers.h>
 #include <xlb/xlb.h>
 
+/* One map's kind, size, key and value in one line; pinned by name unless
+ * the map is per-process state (XLB_MAP). Sizes marked "set by libxlb"
+ * follow xlbd's options (user/lib/loader.c, limits_apply). */
+#define XLB_MAP(kind, entries, k, v)                                                      \
+	__uint(type, kind);                                                               \
+	__uint(max_entries, entries);                                                     \
+	__type(key, k);                                                                   \
+	__type(value, v)
+#define XLB_PINNED_MAP(kind, entries, k, v)                                               \
+	XLB_MAP(kind, entries, k, v);                                                     \
+	__uint(pinning, LIBBPF_PIN_BY_NAME)
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XLB_VIPS_DEFAULT); /* set by libxlb before load */
-	__type(key, struct xlb_vip_key);
-	__type(value, struct xlb_vip);
+	XLB_PINNED_MAP(BPF_MAP_TYPE_HASH, XLB_VIPS_DEFAULT, struct xlb_vip_key, struct xlb_vip);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_vips SEC(".maps");
 
 /* Addresses that carry at least one VIP (value: number of VIPs), keyed like
  * a VIP with port and protocol 0. Consulted only off the fast path:
  * fragments, malformed packets and ICMP to a VIP address. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XLB_VIPS_DEFAULT); /* set by libxlb before load */
-	__type(key, struct xlb_vip_key);
-	__type(value, __u32);
+	XLB_PINNED_MAP(BPF_MAP_TYPE_HASH, XLB_VIPS_DEFAULT, struct xlb_vip_key, __u32);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_vip_addrs SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_BACKENDS_DEFAULT); /* set by libxlb before load */
-	__type(key, __u32);
-	__type(value, struct xlb_backend);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XLB_PINNED_MAP(BPF_MAP_TYPE_ARRAY, XLB_BACKENDS_DEFAULT, __u32, struct xlb_backend);
 } xlb_backends SEC(".maps");
 
 /* Confirmed flows, one per connection. Shared (not per-CPU): a flow's
@@ -44,23 +44,17 @@ struct {
  * Entries leave when the connection closes (RST, FIN) or by xlbd's idle
  * sweep; when the table is full new flows stay unconfirmed (and counted). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XLB_FLOWS_DEFAULT); /* set by libxlb before load */
-	__type(key, struct xlb_flow_key);
-	__type(value, struct xlb_flow);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XLB_PINNED_MAP(BPF_MAP_TYPE_HASH, XLB_FLOWS_DEFAULT, struct xlb_flow_key, struct xlb_flow);
 } xlb_flows SEC(".maps");
 
 /* Marks of confirmed flows by hash (see XLB_FLOW_MARKS_PER_FLOW in xlb.h):
  * one byte a cell, eight cells a word. Memory-mappable, so libxlb and
  * xlbd's sweep set single bytes without overwriting the datapath's. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_FLOWS_DEFAULT * XLB_FLOW_MARKS_PER_FLOW / XLB_FLOW_MARKS_PER_WORD);
-	__type(key, __u32);
-	__type(value, __u64);
+	XLB_PINNED_MAP(BPF_MAP_TYPE_ARRAY,
+		       XLB_FLOWS_DEFAULT * XLB_FLOW_MARKS_PER_FLOW / XLB_FLOW_MARKS_PER_WORD, __u32,
+		       __u64);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_flow_marks SEC(".maps");
 
 /* Unconfirmed flows: handshakes in flight, single-packet UDP, floods, in
@@ -69,11 +63,7 @@ struct {
  * takes no lock (an LRU insert takes three, each toggling interrupts), and
  * a lookup reads one set wherever the flow's packets arrive. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_FLOWS_NEW_DEFAULT); /* set by libxlb before load */
-	__type(key, __u32);
-	__type(value, struct xlb_flow_slot);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XLB_PINNED_MAP(BPF_MAP_TYPE_ARRAY, XLB_FLOWS_NEW_DEFAULT, __u32, struct xlb_flow_slot);
 } xlb_flows_new SEC(".maps");
 
 /* This CPU's copy of the unconfirmed flow the packet at hand belongs to
@@ -81,20 +71,13 @@ struct {
  * stack: the verifier then follows the established path's writes to the
  * flow without tracking each field, as for a table entry. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xlb_flow);
+	XLB_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, 1, __u32, struct xlb_flow);
 } xlb_flow_scratch SEC(".maps");
 
 /* nat backends' address:port -> the VIPs their replies go back to. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XLB_BACKENDS_DEFAULT); /* set by libxlb before load */
-	__type(key, struct xlb_vip_key);
-	__type(value, struct xlb_nat_end);
+	XLB_PINNED_MAP(BPF_MAP_TYPE_HASH, XLB_BACKENDS_DEFAULT, struct xlb_vip_key, struct xlb_nat_end);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xlb_nat_ends SEC(".maps");
 
 /* Where replies to a client go, as this CPU last looked it up: a cache by
@@ -107,10 +90,7 @@ struct xlb_client_nh {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_CLIENT_NH_DEFAULT); /* set by libxlb before load */
-	__type(key, __u32);
-	__type(value, struct xlb_client_nh);
+	XLB_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, XLB_CLIENT_NH_DEFAULT, __u32, struct xlb_client_nh);
 } xlb_client_nh SEC(".maps");
 
 /* One inner array per table slot; its size is the table's (prime for
@@ -132,11 +112,7 @@ struct {
 } xlb_tables SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_VIPS_DEFAULT); /* set by libxlb before load */
-	__type(key, __u32);
-	__type(value, struct xlb_vip_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XLB_PINNED_MAP(BPF_MAP_TYPE_ARRAY, XLB_VIPS_DEFAULT, __u32, struct xlb_vip_state);
 } xlb_vip_state SEC(".maps");
 
 /* The next-hop cache's size as the loader sets it: a constant to the
@@ -157,11 +133,7 @@ struct {
 } xlb_stats SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xlb_backend_epochs);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XLB_PINNED_MAP(BPF_MAP_TYPE_ARRAY, 1, __u32, struct xlb_backend_epochs);
 } xlb_backend_epochs SEC(".maps");
 
 /* A backend's next hop as this CPU last looked it up, so a new flow to a
@@ -177,35 +149,21 @@ struct xlb_backend_nh {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_BACKENDS_DEFAULT); /* set by libxlb before load */
-	__type(key, __u32);
-	__type(value, struct xlb_backend_nh);
+	XLB_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, XLB_BACKENDS_DEFAULT, __u32, struct xlb_backend_nh);
 } xlb_backend_nh SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xlb_addr_filter);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XLB_PINNED_MAP(BPF_MAP_TYPE_ARRAY, 1, __u32, struct xlb_addr_filter);
 } xlb_addr_filter SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xlb_meta);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XLB_PINNED_MAP(BPF_MAP_TYPE_ARRAY, 1, __u32, struct xlb_meta);
 } xlb_meta SEC(".maps");
 
 /* This CPU's ICMP error budget (icmp.h): per CPU, so no atomics; not
  * pinned, so a new datapath starts with a full bucket. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xlb_icmp_bucket);
+	XLB_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, 1, __u32, struct xlb_icmp_bucket);
 } xlb_icmp_bucket SEC(".maps");
 
 /* Packet bounds, loaded so the compiler cannot keep &ctx->data_end in a
