@@ -105,16 +105,25 @@ static __always_inline __u32 pending_way(const struct xlb_flow_slot *w0,
 	return w0->set_mru ? 0 : 1;
 }
 
-static __always_inline void slot_write(struct xlb_flow_slot *s, const struct xlb_flow_key *k,
+/* Rewrite slot s, alone: one compare-and-swap takes its seq from even to
+ * odd, so two CPUs never write one slot at once (two increments would
+ * let them, and a reader could take their mix for a flow); the writer
+ * that loses leaves the slot to the other (false). The release is a plain
+ * store: x86 keeps stores in order, and barrier() keeps the compiler's. */
+static __always_inline bool slot_write(struct xlb_flow_slot *s, const struct xlb_flow_key *k,
 				       __u32 hash, const struct xlb_flow *f)
 {
-	__sync_fetch_and_add(&s->seq, 1);
+	__u32 seq = *(volatile __u32 *)&s->seq;
+
+	if ((seq & 1) || __sync_val_compare_and_swap(&s->seq, seq, seq + 1) != seq)
+		return false;
 	barrier();
 	s->hash = hash;
 	s->key = *k;
 	s->flow = *f;
 	barrier();
-	__sync_fetch_and_add(&s->seq, 1);
+	*(volatile __u32 *)&s->seq = seq + 2;
+	return true;
 }
 
 __noinline int pending_put(const struct xlb_flow_key *k, __u32 hash, const struct xlb_flow *f)
@@ -130,9 +139,12 @@ __noinline int pending_put(const struct xlb_flow_key *k, __u32 hash, const struc
 		return 0;
 	}
 	way = pending_way(w0, w1, k, hash, &evicts);
+	if (!slot_write(way ? w1 : w0, k, hash, f)) {
+		count_reason(XLB_R_FLOW_INSERT_FAILED);
+		return 0;
+	}
 	if (evicts)
 		count_reason(XLB_R_FLOW_EVICTED);
-	slot_write(way ? w1 : w0, k, hash, f);
 	if (w0->set_mru != way)
 		w0->set_mru = way;
 	return 0;

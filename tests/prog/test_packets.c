@@ -1317,6 +1317,63 @@ static bool expect_absent(const char *what, const char *table, const struct pkt_
 				     : true;
 }
 
+/* The set of xlb_flows_new that s's flow lives in: its two slots' indexes. */
+static bool pending_set_of(const struct pkt_spec *s, __u32 idx[2])
+{
+	int fd = xlb_map_fd(cur, XLB_MAP_FLOWS_NEW);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct xlb_flow_key k;
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return tc_fail("reading %s's size: %s", XLB_MAP_FLOWS_NEW, strerror(errno));
+	flow_key_of(&k, s);
+	idx[0] = xlb_flow_slot_index(xlb_hash_flow(&k), info.max_entries / XLB_FLOWS_NEW_WAYS - 1, 0);
+	idx[1] = idx[0] + 1;
+	return true;
+}
+
+/* Add delta to the seq of both slots of the set (odd: being written). */
+static bool pending_set_seq_add(const __u32 idx[2], __u32 delta)
+{
+	int fd = xlb_map_fd(cur, XLB_MAP_FLOWS_NEW), i;
+	struct xlb_flow_slot slot;
+
+	for (i = 0; i < 2; i++) {
+		if (bpf_map_lookup_elem(fd, &idx[i], &slot))
+			return tc_fail("reading slot %u: %s", idx[i], strerror(errno));
+		slot.seq += delta;
+		if (bpf_map_update_elem(fd, &idx[i], &slot, BPF_ANY))
+			return tc_fail("writing slot %u: %s", idx[i], strerror(errno));
+	}
+	return true;
+}
+
+/* A slot another CPU is rewriting (odd seq) is left to it: the SYN is
+ * forwarded as a new flow, but not remembered (flow_insert_failed), and
+ * nothing of it is written into the busy set. */
+static void t_busy_slot_insert_skipped(int vi)
+{
+	const struct tvip *v = &vips[vi];
+	struct pkt_spec s;
+	struct run r;
+	__u32 idx[2];
+	int h;
+
+	client_spec(&s, v, next_sport(), PKT_TCP_SYN);
+	if (!pending_set_of(&s, idx) || !pending_set_seq_add(idx, 1))
+		return;
+	h = fwd_check("SYN into a busy set: ", v, &s, &r);
+	if (h >= 0 && check_info("SYN into a busy set: ", &r, XLB_R_NEW_FLOW, 1) &&
+	    check_info("SYN into a busy set: ", &r, XLB_R_FLOW_INSERT_FAILED, 1))
+		expect_absent("SYN into a busy set: ", XLB_MAP_FLOWS_NEW, &s);
+	if (!pending_set_seq_add(idx, 1))
+		return;
+	h = fwd_check("SYN again, set free: ", v, &s, &r);
+	if (h >= 0 && check_info("SYN again, set free: ", &r, XLB_R_FLOW_INSERT_FAILED, 0))
+		expect_flags("SYN again, set free: ", XLB_MAP_FLOWS_NEW, &s, XLB_FLOW_F_SYN);
+}
+
 /* nat: a flow is confirmed when its handshake completes: the client's ACK
  * after the backend's SYN-ACK. An ACK before it (or a blind one) is
  * forwarded but confirms nothing. */
@@ -4088,6 +4145,7 @@ static const struct tcase cases[] = {
 	{ "v4_dsr_flood_evicts_unconfirmed_only", t_flood_evicts_unconfirmed_only, V4_DSR },
 	{ "v4_nat_flood_evicts_unconfirmed_only", t_flood_evicts_unconfirmed_only, V4_NAT },
 	{ "v4_dsr_confirmed_table_full", t_confirmed_table_full, V4_DSR },
+	{ "v4_nat_syn_into_busy_slot_not_remembered", t_busy_slot_insert_skipped, V4_NAT },
 	{ "v6_tcp_nat_reply", t_nat_reply, V6_NAT },
 	{ "v6_tcp_nat_reply_hoplimit1", t_nat_reply_ttl1, V6_NAT },
 	{ "v6_tcp_hoplimit1_nat_time_exceeded", t_ttl1, V6_NAT },
