@@ -31,26 +31,50 @@ static __always_inline struct xlb_flow_slot *pending_slot(__u32 idx)
 	return bpf_map_lookup_elem(&xlb_flows_new, &idx);
 }
 
-static __always_inline bool slot_holds(const struct xlb_flow_slot *s, const struct xlb_flow_key *k,
-				       __u32 hash)
+static __always_inline bool slot_holds(const struct xlb_flow_slot *s, const struct xlb_flow_key *k)
 {
-	return s->hash == hash && flow_key_eq(&s->key, k);
+	return flow_key_eq(&s->key, k);
 }
 
 /* Copy slot s's flow into out if s holds k, untorn. */
 static __always_inline bool slot_read(const struct xlb_flow_slot *s, const struct xlb_flow_key *k,
-				      __u32 hash, struct xlb_flow *out)
+				      struct xlb_flow *out)
 {
 	__u32 seq = *(volatile const __u32 *)&s->seq;
 
 	if (seq & 1)
 		return false;
 	barrier();
-	if (!slot_holds(s, k, hash))
+	if (!slot_holds(s, k))
 		return false;
-	*out = s->flow;
+	xlb_flow_slot_unpack(s, out);
 	barrier();
 	return *(volatile const __u32 *)&s->seq == seq;
+}
+
+/* What the slot leaves to the backend's entry: its address and port (nat,
+ * dsr) and this CPU's cached next hop towards it (and outer source, for
+ * tunnels). A backend slot written since the flow was made reads as a moved
+ * epoch, so the flow's next packet checks the backend before using them. */
+static __always_inline void slot_fill_backend(struct xlb_flow *f)
+{
+	__u32 id = f->backend_id;
+	const struct xlb_backend *b = bpf_map_lookup_elem(&xlb_backends, &id);
+	const struct xlb_backend_nh *c = bpf_map_lookup_elem(&xlb_backend_nh, &id);
+
+	if (!b || b->gen != f->backend_gen) {
+		f->backend_epoch = b ? b->epoch + 1 : f->backend_epoch + 1;
+		return;
+	}
+	if (f->mode != XLB_MODE_TUNNEL) {
+		f->backend_addr = b->addr;
+		f->backend_port = b->port;
+	}
+	if (c && c->backend_gen == f->backend_gen) {
+		f->nh = c->nh;
+		if (f->mode == XLB_MODE_TUNNEL)
+			f->tunnel_src = c->tunnel_src;
+	}
 }
 
 /* Whether k's set holds its unconfirmed flow: then the flow is copied into
@@ -65,24 +89,26 @@ __noinline int pending_find(const struct xlb_flow_key *k, __u32 hash, struct xlb
 
 	if (!k || !out || !idx)
 		return 0;
+	__builtin_memset(out, 0, sizeof(*out));
 	s = pending_slot(i);
-	if (!s || !slot_read(s, k, hash, out)) {
+	if (!s || !slot_read(s, k, out)) {
 		i++;
 		s = pending_slot(i);
-		if (!s || !slot_read(s, k, hash, out))
+		if (!s || !slot_read(s, k, out))
 			return 0;
 	}
+	slot_fill_backend(out);
 	*idx = i;
 	return 1;
 }
 
 /* Set flags on the flow in slot idx if the slot still holds k. */
-__noinline int pending_mark(const struct xlb_flow_key *k, __u32 hash, __u32 idx, __u32 flags)
+__noinline int pending_mark(const struct xlb_flow_key *k, __u32 idx, __u32 flags)
 {
 	struct xlb_flow_slot *s = pending_slot(idx);
 
-	if (k && s && slot_holds(s, k, hash) && (s->flow.flags & flags) != flags)
-		__sync_fetch_and_or(&s->flow.flags, flags);
+	if (k && s && slot_holds(s, k) && (s->flags & flags) != flags)
+		__sync_fetch_and_or(&s->flags_word, flags);
 	return 0;
 }
 
@@ -90,12 +116,12 @@ __noinline int pending_mark(const struct xlb_flow_key *k, __u32 hash, __u32 idx,
  * one written less recently (the set's other way than set_mru). */
 static __always_inline __u32 pending_way(const struct xlb_flow_slot *w0,
 					 const struct xlb_flow_slot *w1,
-					 const struct xlb_flow_key *k, __u32 hash, bool *evicts)
+					 const struct xlb_flow_key *k, bool *evicts)
 {
 	*evicts = false;
-	if (slot_holds(w0, k, hash))
+	if (slot_holds(w0, k))
 		return 0;
-	if (slot_holds(w1, k, hash))
+	if (slot_holds(w1, k))
 		return 1;
 	if (!xlb_flow_slot_live(w0))
 		return 0;
@@ -111,16 +137,14 @@ static __always_inline __u32 pending_way(const struct xlb_flow_slot *w0,
  * that loses leaves the slot to the other (false). The release is a plain
  * store: x86 keeps stores in order, and barrier() keeps the compiler's. */
 static __always_inline bool slot_write(struct xlb_flow_slot *s, const struct xlb_flow_key *k,
-				       __u32 hash, const struct xlb_flow *f)
+				       const struct xlb_flow *f)
 {
 	__u32 seq = *(volatile __u32 *)&s->seq;
 
 	if ((seq & 1) || __sync_val_compare_and_swap(&s->seq, seq, seq + 1) != seq)
 		return false;
 	barrier();
-	s->hash = hash;
-	s->key = *k;
-	s->flow = *f;
+	xlb_flow_slot_pack(s, k, f);
 	barrier();
 	*(volatile __u32 *)&s->seq = seq + 2;
 	return true;
@@ -138,8 +162,8 @@ __noinline int pending_put(const struct xlb_flow_key *k, __u32 hash, const struc
 		count_reason(XLB_R_FLOW_INSERT_FAILED);
 		return 0;
 	}
-	way = pending_way(w0, w1, k, hash, &evicts);
-	if (!slot_write(way ? w1 : w0, k, hash, f)) {
+	way = pending_way(w0, w1, k, &evicts);
+	if (!slot_write(way ? w1 : w0, k, f)) {
 		count_reason(XLB_R_FLOW_INSERT_FAILED);
 		return 0;
 	}

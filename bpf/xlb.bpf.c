@@ -293,7 +293,7 @@ static __always_inline void flow_flag(const struct xlb_pkt *p, const struct flow
 {
 	if (r->pending) {
 		r->f->flags |= flag;
-		pending_mark(&p->key, r->hash, r->idx, flag);
+		pending_mark(&p->key, r->idx, flag);
 	} else if (!(r->f->flags & flag)) {
 		__sync_fetch_and_or(&r->f->flags, flag);
 	}
@@ -471,8 +471,8 @@ static __always_inline void note_synack(const struct xlb_pkt *p, const struct xl
 	forward_key_of(p, v, &k);
 	hash = xlb_hash_flow(&k);
 	idx = xlb_flow_slot_index(hash, flows_new_set_mask, 0);
-	pending_mark(&k, hash, idx, XLB_FLOW_F_REPLY_SEEN);
-	pending_mark(&k, hash, idx + 1, XLB_FLOW_F_REPLY_SEEN);
+	pending_mark(&k, idx, XLB_FLOW_F_REPLY_SEEN);
+	pending_mark(&k, idx + 1, XLB_FLOW_F_REPLY_SEEN);
 }
 
 /* This CPU's cached next hop towards the client, looked up when stale. */

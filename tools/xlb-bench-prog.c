@@ -547,7 +547,7 @@ static int pending_fill(int fd)
 		flow_source(XLB_FAMILY_V4, SET_FILL, i, &s.key.src, &s.key.sport);
 		s.key.family = XLB_FAMILY_V4;
 		s.key.proto = IPPROTO_TCP;
-		s.flow.flags = XLB_FLOW_F_SYN;
+		s.flags = XLB_FLOW_F_SYN;
 		err = bpf_map_update_elem(fd, &i, &s, BPF_ANY) ? -errno : 0;
 	}
 	return err;

@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key, value or size changes; xlbd refuses
  * to adopt pins of another version instead of failing inside libbpf. */
-#define XLB_LAYOUT_VERSION 6
+#define XLB_LAYOUT_VERSION 7
 #define XLB_LAYOUT_MAGIC 0x786c6201u /* "xlb\1" */
 
 /* VIPs and backend slots the datapath holds: xlbd --max-vips and
@@ -224,17 +224,67 @@ struct xlb_flow {
  * a flow lives in set xlb_hash_flow(key) & (sets - 1), in whichever way the
  * insert found free, already its own, or least recently written. Unlike an
  * LRU hash, an insert takes no lock and toggles no interrupts, and a lookup
- * touches one set. Writers make seq odd while they rewrite a slot, so a
- * reader on another CPU that copies a slot can tell a torn copy.
+ * touches one set. A writer takes seq from even to odd (one compare-and-
+ * swap) while it rewrites a slot, so a reader on another CPU that copies a
+ * slot can tell a torn copy.
+ *
+ * One cache line, a set two: the slot keeps what a flow's next packets
+ * need that its backend's entry does not hold; the backend's address and
+ * port (and, per CPU, its next hop) are read from its entry when the slot
+ * is (xlb_flow_slot_unpack has the rest).
  */
 struct xlb_flow_slot {
-	__u32 hash; /* xlb_hash_flow(&key); an empty slot has key.family 0 */
 	__u32 seq; /* odd while being rewritten */
-	struct xlb_flow_key key;
-	struct xlb_flow flow;
-	__u8 set_mru; /* way 0 only: the way the set last wrote */
-	__u8 pad[15];
+	__u16 backend_id;
+	__u16 vip_id;
+	struct xlb_flow_key key; /* an empty slot has key.family 0 */
+	__u32 backend_gen;
+	__u32 udp_seen;
+	union {
+		__u32 flags_word; /* flags (its low byte) are set with atomic OR */
+		struct {
+			__u8 flags; /* XLB_FLOW_F_* */
+			__u8 mode;
+			__u8 backend_epoch;
+			__u8 set_mru; /* way 0 only: the way the set last wrote */
+		};
+	};
+	__be16 gue_port; /* tunnel mode */
+	__u16 reserved;
 };
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "xlb_flow_slot.flags_word: flags must be its low byte"
+#endif
+
+/* A flow into a slot's fields (the caller owns the slot: seq odd, or a
+ * copy), and back: an unpacked flow lacks what the backend's entry holds
+ * (address, port, next hop, tunnel source); the reader fills that in. */
+static inline void xlb_flow_slot_pack(struct xlb_flow_slot *s, const struct xlb_flow_key *k,
+				      const struct xlb_flow *f)
+{
+	s->key = *k;
+	s->backend_id = f->backend_id;
+	s->vip_id = f->vip_id;
+	s->backend_gen = f->backend_gen;
+	s->udp_seen = f->udp_seen;
+	s->flags = (__u8)f->flags;
+	s->mode = f->mode;
+	s->backend_epoch = f->backend_epoch;
+	s->gue_port = f->mode == XLB_MODE_TUNNEL ? f->gue_port : 0;
+}
+
+static inline void xlb_flow_slot_unpack(const struct xlb_flow_slot *s, struct xlb_flow *f)
+{
+	f->backend_id = s->backend_id;
+	f->vip_id = s->vip_id;
+	f->backend_gen = s->backend_gen;
+	f->udp_seen = s->udp_seen;
+	f->flags = s->flags;
+	f->mode = s->mode;
+	f->backend_epoch = s->backend_epoch;
+	f->gue_port = s->gue_port;
+}
 
 /* xlb_nat_ends: a nat backend's address:port (keyed like a VIP) -> the
  * VIPs it serves, so its replies are rewritten without a flow lookup. With
@@ -575,7 +625,7 @@ static inline __u32 xlb_flow_slot_index(__u32 hash, __u32 set_mask, __u32 way)
  * insert may take. */
 static inline int xlb_flow_slot_live(const struct xlb_flow_slot *s)
 {
-	return s->key.family && !(s->flow.flags & (XLB_FLOW_F_CONFIRMED | XLB_FLOW_F_CLOSING));
+	return s->key.family && !(s->flags & (XLB_FLOW_F_CONFIRMED | XLB_FLOW_F_CLOSING));
 }
 
 _Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr layout");
@@ -585,7 +635,8 @@ _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop layout");
 _Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow layout");
-_Static_assert(sizeof(struct xlb_flow_slot) == 128, "xlb_flow_slot layout: two cache lines");
+_Static_assert(sizeof(struct xlb_flow_slot) == 64, "xlb_flow_slot layout: one cache line");
+_Static_assert(XLB_FLOW_F_CLOSING < 256, "flow flags fit xlb_flow_slot.flags");
 _Static_assert(XLB_VIPS_DEFAULT <= XLB_MAX_VIPS && XLB_BACKENDS_DEFAULT <= XLB_MAX_BACKENDS,
 	       "defaults within the ceilings");
 _Static_assert(XLB_MAX_VIPS <= 65536, "VIP ids fit xlb_flow.vip_id");

@@ -73,13 +73,18 @@ static void confirmed_one(void *ctx, const void *key, const void *val)
 	w->fn(w->ctx, key, val);
 }
 
+/* A slot's flow without what its backend's entry holds (address, port,
+ * next hop): the walks count and copy, and need none of it. */
 static void slot_one(void *ctx, const void *key, const void *val)
 {
 	const struct xlb_flow_slot *s = val;
 	struct flow_walk *w = ctx;
+	struct xlb_flow f = {};
 
-	if (s->key.family)
-		w->fn(w->ctx, &s->key, &s->flow);
+	if (!s->key.family)
+		return;
+	xlb_flow_slot_unpack(s, &f);
+	w->fn(w->ctx, &s->key, &f);
 }
 
 int xlb_flows_walk_fd(int fd, xlb_flow_fn fn, void *ctx)
@@ -111,6 +116,22 @@ static int slot_read(int fd, __u32 idx, struct xlb_flow_slot *s)
 	return err ? xlb_fail(-err, "reading %s failed: %s", XLB_MAP_FLOWS_NEW, strerror(-err)) : 0;
 }
 
+/* The slot's flow as the datapath reads it: with the backend's address and
+ * port from its entry (nat, dsr), while that entry is the flow's. */
+static void slot_flow(const struct xlb *x, const struct xlb_flow_slot *s, struct xlb_flow *f)
+{
+	__u32 id = s->backend_id;
+	struct xlb_backend b;
+
+	memset(f, 0, sizeof(*f));
+	xlb_flow_slot_unpack(s, f);
+	if (s->mode == XLB_MODE_TUNNEL || bpf_map_lookup_elem(x->fd.backends, &id, &b) ||
+	    b.gen != s->backend_gen)
+		return;
+	f->backend_addr = b.addr;
+	f->backend_port = b.port;
+}
+
 int xlb_flow_pending_get(const struct xlb *x, const struct xlb_flow_key *k, struct xlb_flow *f)
 {
 	__u32 hash = xlb_hash_flow(k), way;
@@ -123,8 +144,8 @@ int xlb_flow_pending_get(const struct xlb *x, const struct xlb_flow_key *k, stru
 				&s);
 		if (err)
 			return err;
-		if (s.hash == hash && !memcmp(&s.key, k, sizeof(*k))) {
-			*f = s.flow;
+		if (!memcmp(&s.key, k, sizeof(*k))) {
+			slot_flow(x, &s, f);
 			return 0;
 		}
 	}
@@ -136,12 +157,13 @@ int xlb_flow_pending_get(const struct xlb *x, const struct xlb_flow_key *k, stru
 int xlb_pending_put_fd(int fd, uint32_t entries, const struct xlb_flow_key *k,
 		       const struct xlb_flow *f)
 {
-	struct xlb_flow_slot s = { .hash = xlb_hash_flow(k), .key = *k, .flow = *f }, cur;
-	__u32 way, idx;
+	__u32 way, idx, hash = xlb_hash_flow(k);
+	struct xlb_flow_slot s = {}, cur;
 	int err;
 
+	xlb_flow_slot_pack(&s, k, f);
 	for (way = 0; way < XLB_FLOWS_NEW_WAYS; way++) {
-		idx = xlb_flow_slot_index(s.hash, pending_set_mask(entries), way);
+		idx = xlb_flow_slot_index(hash, pending_set_mask(entries), way);
 		err = slot_read(fd, idx, &cur);
 		if (err)
 			return err;
