@@ -46,10 +46,10 @@ static __always_inline void plan_tunnel(const struct xlb_pkt *p, const struct xl
 /* The next hop towards the backend. The cache remembers the largest outer
  * packet the path took, so only a larger one needs the FIB's MTU check. */
 static __always_inline int tunnel_next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
-					   const struct xlb_backend *b, struct xlb_backend_nh *c,
+					   const struct xlb_backend *b, struct xlb_flow *f,
 					   struct tunnel_plan *t)
 {
-	struct xlb_nexthop *nh = &c->nh;
+	struct xlb_nexthop *nh = &f->nh;
 	bool fresh = nh->ifindex && nh->gen == p->nh_gen;
 	struct bpf_fib_lookup fib;
 	int rc;
@@ -79,39 +79,40 @@ static __always_inline int tunnel_next_hop(struct xdp_md *ctx, const struct xlb_
 	nh->mtu = fresh && nh->mtu > t->outer_len ? nh->mtu : t->outer_len;
 	nh->gen = p->nh_gen;
 	if (b->family == XLB_FAMILY_V4) {
-		c->tunnel_src.v4 = fib.ipv4_src;
+		f->tunnel_src.v4 = fib.ipv4_src;
 	} else {
-		__builtin_memcpy(c->tunnel_src.bytes, fib.ipv6_src, 16);
+		__builtin_memcpy(f->tunnel_src.bytes, fib.ipv6_src, 16);
 	}
 	return rc;
 }
 
-/* This CPU's next hop and outer source towards tunnel backend b, cached
- * per backend (xlb_backend_nh, as backend_next_hop does for nat and dsr):
- * a lookup only when the backend slot or the next-hop generation moved, or
- * the outer packet is larger than any the path already took. NULL (a
- * backend id beyond the map) leaves *rc at NOT_FWDED. */
-static __always_inline struct xlb_backend_nh *tunnel_backend_next_hop(struct xdp_md *ctx,
-								      const struct xlb_pkt *p,
-								      __u32 backend_id,
-								      const struct xlb_backend *b,
-								      struct tunnel_plan *t, int *rc)
+/* A new tunnel flow to a known backend: this CPU's last lookup for the
+ * backend serves (as backend_next_hop does for nat and dsr), outer source
+ * included, while the outer packet fits what the path already took. */
+static __always_inline int tunnel_backend_next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
+						   __u32 backend_id, const struct xlb_backend *b,
+						   struct xlb_flow *f, struct tunnel_plan *t)
 {
 	struct xlb_backend_nh *c = bpf_map_lookup_elem(&xlb_backend_nh, &backend_id);
+	int rc;
 
-	*rc = BPF_FIB_LKUP_RET_NOT_FWDED;
-	if (!c)
-		return NULL;
-	if (c->backend_gen != b->gen) {
-		c->nh.ifindex = 0;
+	if (c && c->backend_gen == b->gen && c->nh.ifindex && c->nh.gen == p->nh_gen &&
+	    t->outer_len <= c->nh.mtu) {
+		f->nh = c->nh;
+		f->tunnel_src = c->tunnel_src;
+		return BPF_FIB_LKUP_RET_SUCCESS;
+	}
+	rc = tunnel_next_hop(ctx, p, b, f, t);
+	if (c && rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		c->nh = f->nh;
+		c->tunnel_src = f->tunnel_src;
 		c->backend_gen = b->gen;
 	}
-	*rc = tunnel_next_hop(ctx, p, b, c, t);
-	return c;
+	return rc;
 }
 
 static __always_inline int write_outer_v4(struct iphdr *ip, void *end, const struct xlb_pkt *p,
-					  const struct xlb_backend *b, const struct xlb_addr *src,
+					  const struct xlb_backend *b, const struct xlb_flow *f,
 					  const struct tunnel_plan *t)
 {
 	if ((void *)(ip + 1) > end)
@@ -124,7 +125,7 @@ static __always_inline int write_outer_v4(struct iphdr *ip, void *end, const str
 	ip->ttl = XLB_TUNNEL_TTL;
 	ip->protocol = t->gue_port ? IPPROTO_UDP
 				   : p->key.family == XLB_FAMILY_V4 ? IPPROTO_IPIP : IPPROTO_IPV6;
-	ip->saddr = src->v4;
+	ip->saddr = f->tunnel_src.v4;
 	ip->daddr = b->addr.v4;
 	ip->check = 0;
 	ip->check = ipv4_hdr_csum(ip);
@@ -132,7 +133,7 @@ static __always_inline int write_outer_v4(struct iphdr *ip, void *end, const str
 }
 
 static __always_inline int write_outer_v6(struct ipv6hdr *ip6, void *end, const struct xlb_pkt *p,
-					  const struct xlb_backend *b, const struct xlb_addr *src,
+					  const struct xlb_backend *b, const struct xlb_flow *f,
 					  const struct tunnel_plan *t, __u32 hash)
 {
 	__u8 inner = p->key.family == XLB_FAMILY_V4 ? IPPROTO_IPIP : IPPROTO_IPV6;
@@ -143,7 +144,7 @@ static __always_inline int write_outer_v6(struct ipv6hdr *ip6, void *end, const 
 	ip6->payload_len = bpf_htons(t->outer_len - sizeof(*ip6));
 	ip6->nexthdr = t->gue_port ? IPPROTO_UDP : inner;
 	ip6->hop_limit = XLB_TUNNEL_TTL;
-	__builtin_memcpy(&ip6->saddr, src->bytes, 16);
+	__builtin_memcpy(&ip6->saddr, f->tunnel_src.bytes, 16);
 	__builtin_memcpy(&ip6->daddr, b->addr.bytes, 16);
 	return 0;
 }
@@ -165,7 +166,7 @@ static __always_inline int write_gue(struct udphdr *uh, void *end, const struct 
 /* Insert the outer headers in front of the inner L3 header (an inner VLAN
  * tag, if any, is dropped: the outer frame is routed, not bridged). */
 static __always_inline int encapsulate(struct xdp_md *ctx, const struct xlb_pkt *p,
-				       const struct xlb_backend *b, const struct xlb_addr *src,
+				       const struct xlb_backend *b, const struct xlb_flow *f,
 				       const struct tunnel_plan *t)
 {
 	__u32 hash = t->hash;
@@ -182,12 +183,12 @@ static __always_inline int encapsulate(struct xdp_md *ctx, const struct xlb_pkt 
 	l3 = eth + 1;
 	if (t->outer_family == XLB_FAMILY_V4) {
 		eth->h_proto = bpf_htons(ETH_P_IP);
-		if (write_outer_v4(l3, end, p, b, src, t))
+		if (write_outer_v4(l3, end, p, b, f, t))
 			return -1;
 		l3 += sizeof(struct iphdr);
 	} else {
 		eth->h_proto = bpf_htons(ETH_P_IPV6);
-		if (write_outer_v6(l3, end, p, b, src, t, hash))
+		if (write_outer_v6(l3, end, p, b, f, t, hash))
 			return -1;
 		l3 += sizeof(struct ipv6hdr);
 	}
@@ -198,7 +199,7 @@ static __always_inline int encapsulate(struct xdp_md *ctx, const struct xlb_pkt 
 
 /* Act on the next-hop result: encapsulate and send, or say why not. */
 static __always_inline int tunnel_deliver(struct xdp_md *ctx, const struct xlb_pkt *p,
-					  const struct xlb_backend *b, const struct xlb_backend_nh *c,
+					  const struct xlb_backend *b, const struct xlb_flow *f,
 					  const struct tunnel_plan *t, int fib_rc)
 {
 	if (fib_rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
@@ -207,11 +208,11 @@ static __always_inline int tunnel_deliver(struct xdp_md *ctx, const struct xlb_p
 	 * from the gateway resolve the backend's neighbour. */
 	if (fib_rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return pass(XLB_R_PASS_NO_NEIGH);
-	if (fib_rc != BPF_FIB_LKUP_RET_SUCCESS || !c)
+	if (fib_rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return pass(XLB_R_PASS_FIB_OTHER);
-	if (encapsulate(ctx, p, b, &c->tunnel_src, t))
+	if (encapsulate(ctx, p, b, f, t))
 		return drop(XLB_R_DROP_ENCAP_FAILED);
-	return send_to_next_hop(ctx, &c->nh);
+	return send_to_next_hop(ctx, &f->nh);
 }
 
 #endif

@@ -65,28 +65,27 @@ static __always_inline int next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
 	return rc;
 }
 
-/* This CPU's next hop towards a backend (xlb_backend_nh): the next hop
- * depends on the backend's address, not on the flow, so this CPU's last
- * lookup for the backend serves every flow to it, looked up again when the
- * backend slot or the next-hop generation moved on. NULL (a backend id
- * beyond the map) leaves *rc at NOT_FWDED. Source-based policy routing
- * would need a per-flow lookup; xlb routes by destination, as IPVS does. */
-static __always_inline struct xlb_nexthop *backend_next_hop(struct xdp_md *ctx,
-							    const struct xlb_pkt *p,
-							    __u32 backend_id, __u32 backend_gen,
-							    const struct xlb_addr *addr, int *rc)
+/* The next hop towards a backend for a new flow: the next hop depends on
+ * the backend's address, not on the flow, so this CPU's last lookup for the
+ * backend serves (see xlb_backend_nh). Source-based policy routing would
+ * need the per-flow lookup; xlb routes by destination, as IPVS does. */
+static __always_inline int backend_next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
+					    __u32 backend_id, const struct xlb_backend *b,
+					    struct xlb_nexthop *out)
 {
 	struct xlb_backend_nh *c = bpf_map_lookup_elem(&xlb_backend_nh, &backend_id);
+	int rc;
 
-	*rc = BPF_FIB_LKUP_RET_NOT_FWDED;
-	if (!c)
-		return NULL;
-	if (c->backend_gen != backend_gen) {
-		c->nh.ifindex = 0;
-		c->backend_gen = backend_gen;
+	if (c && c->backend_gen == b->gen && c->nh.ifindex && c->nh.gen == p->nh_gen) {
+		*out = c->nh;
+		return BPF_FIB_LKUP_RET_SUCCESS;
 	}
-	*rc = next_hop(ctx, p, &p->key.src, addr, &c->nh);
-	return &c->nh;
+	rc = next_hop(ctx, p, &p->key.src, &b->addr, out);
+	if (c && rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		c->nh = *out;
+		c->backend_gen = b->gen;
+	}
+	return rc;
 }
 
 /* Set the next hop's MACs and send: XDP_TX back out of the ingress

@@ -128,15 +128,14 @@ static __always_inline int nat_icmp_to_backend(struct xdp_md *ctx, const struct 
 					       const struct xlb_backend *b, struct xlb_flow *f)
 {
 	void *end = pkt_end(ctx);
-	struct xlb_nexthop *nh;
 	int rc, err;
 
 	if (pkt_ttl(p, end) <= 1)
 		return pass(XLB_R_PASS_TTL);
-	nh = backend_next_hop(ctx, p, f->backend_id, b->gen, &b->addr, &rc);
+	rc = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return pass(XLB_R_PASS_NO_NEIGH);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS || !nh)
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return pass(XLB_R_PASS_FIB_OTHER);
 	if (p->key.family == XLB_FAMILY_V4)
 		err = nat_icmp4_rewrite(p, end, b);
@@ -145,15 +144,13 @@ static __always_inline int nat_icmp_to_backend(struct xdp_md *ctx, const struct 
 	if (err)
 		return drop(XLB_R_DROP_MALFORMED);
 	dec_ttl(p, end);
-	return send_to_next_hop(ctx, nh);
+	return send_to_next_hop(ctx, &f->nh);
 }
 
 static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, struct xlb_pkt *p)
 {
 	void *end = pkt_end(ctx);
 	struct xlb_flow_key qkey = {};
-	const struct xlb_backend_nh *c;
-	struct xlb_nexthop *nh;
 	struct tunnel_plan t;
 	__u32 zero = 0, idx;
 	struct xlb_backend *b;
@@ -181,12 +178,12 @@ static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, struct xlb_
 	count_reason(XLB_R_ICMP_TO_BACKEND);
 	if (f->mode == XLB_MODE_TUNNEL) {
 		plan_tunnel(p, b, f->gue_port, xlb_hash_flow(&p->key), &t);
-		c = tunnel_backend_next_hop(ctx, p, backend_id, b, &t, &rc);
-		return tunnel_deliver(ctx, p, b, c, &t, rc);
+		rc = tunnel_next_hop(ctx, p, b, f, &t);
+		return tunnel_deliver(ctx, p, b, f, &t, rc);
 	}
 	if (f->mode == XLB_MODE_DSR) {
-		nh = backend_next_hop(ctx, p, backend_id, b->gen, &b->addr, &rc);
-		return nh ? dsr_deliver(ctx, nh, rc) : pass(XLB_R_PASS_FIB_OTHER);
+		rc = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh);
+		return dsr_deliver(ctx, &f->nh, rc);
 	}
 	return nat_icmp_to_backend(ctx, p, b, f);
 }

@@ -53,12 +53,14 @@ static __always_inline bool slot_read(const struct xlb_flow_slot *s, const struc
 }
 
 /* What the slot leaves to the backend's entry: its address and port (nat,
- * dsr). A backend slot written since the flow was made reads as a moved
+ * dsr) and this CPU's cached next hop towards it (and outer source, for
+ * tunnels). A backend slot written since the flow was made reads as a moved
  * epoch, so the flow's next packet checks the backend before using them. */
 static __always_inline void slot_fill_backend(struct xlb_flow *f)
 {
 	__u32 id = f->backend_id;
 	const struct xlb_backend *b = bpf_map_lookup_elem(&xlb_backends, &id);
+	const struct xlb_backend_nh *c = bpf_map_lookup_elem(&xlb_backend_nh, &id);
 
 	if (!b || b->gen != f->backend_gen) {
 		f->backend_epoch = b ? b->epoch + 1 : f->backend_epoch + 1;
@@ -67,6 +69,11 @@ static __always_inline void slot_fill_backend(struct xlb_flow *f)
 	if (f->mode != XLB_MODE_TUNNEL) {
 		f->backend_addr = b->addr;
 		f->backend_port = b->port;
+	}
+	if (c && c->backend_gen == f->backend_gen) {
+		f->nh = c->nh;
+		if (f->mode == XLB_MODE_TUNNEL)
+			f->tunnel_src = c->tunnel_src;
 	}
 }
 

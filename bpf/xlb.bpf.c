@@ -54,24 +54,20 @@ static __always_inline int backend_epoch(__u32 backend_id)
 	return *(volatile const __u8 *)&e->epoch[backend_id];
 }
 
-/* Send to f's backend b through this CPU's next hop towards it. */
+/* Resolve the next hop for f's backend (caching it in f) and send. */
 static __always_inline int to_backend(struct xdp_md *ctx, const struct xlb_pkt *p,
 				      const struct xlb_backend *b, struct xlb_flow *f)
 {
-	const struct xlb_backend_nh *c;
-	struct xlb_nexthop *nh;
 	struct tunnel_plan t;
 	int rc;
 
 	if (f->mode == XLB_MODE_TUNNEL) {
 		plan_tunnel(p, b, f->gue_port, xlb_hash_flow(&p->key), &t);
-		c = tunnel_backend_next_hop(ctx, p, f->backend_id, b, &t, &rc);
-		return tunnel_deliver(ctx, p, b, c, &t, rc);
+		rc = tunnel_next_hop(ctx, p, b, f, &t);
+		return tunnel_deliver(ctx, p, b, f, &t, rc);
 	}
-	nh = backend_next_hop(ctx, p, f->backend_id, b->gen, &b->addr, &rc);
-	if (!nh)
-		return pass(XLB_R_PASS_FIB_OTHER);
-	return deliver_to_backend(ctx, p, b, f->mode, nh, rc);
+	rc = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh);
+	return deliver_to_backend(ctx, p, b, f->mode, &f->nh, rc);
 }
 
 /* This CPU's flow scratch (see xlb_flow_scratch): a new flow is built in
@@ -129,8 +125,6 @@ static __always_inline struct xlb_vip *find_vip(const struct xlb_pkt *p)
 static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 				    const struct xlb_vip *vip, __u32 hash, bool rescheduled)
 {
-	const struct xlb_backend_nh *c = NULL;
-	struct xlb_nexthop *nh = NULL;
 	struct tunnel_plan t;
 	struct xlb_flow *f;
 	struct xlb_backend *b;
@@ -167,20 +161,18 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 	if (vip->mode == XLB_MODE_TUNNEL) {
 		f->gue_port = vip->encap == XLB_ENCAP_GUE ? vip->gue_port : 0;
 		plan_tunnel(p, b, f->gue_port, hash, &t);
-		c = tunnel_backend_next_hop(ctx, p, backend_id, b, &t, &r);
+		r = tunnel_backend_next_hop(ctx, p, backend_id, b, f, &t);
 	} else {
 		f->backend_addr = b->addr;
 		f->backend_port = b->port;
-		nh = backend_next_hop(ctx, p, backend_id, b->gen, &b->addr, &r);
+		r = backend_next_hop(ctx, p, backend_id, b, &f->nh);
 	}
 	count_reason(rescheduled ? XLB_R_RESCHEDULED : XLB_R_NEW_FLOW);
 	remember_flow(p, hash, f);
 	count_flow_traffic(p, backend_id);
 	if (vip->mode == XLB_MODE_TUNNEL)
-		return tunnel_deliver(ctx, p, b, c, &t, r);
-	if (!nh)
-		return pass(XLB_R_PASS_FIB_OTHER);
-	return deliver_to_backend(ctx, p, b, f->mode, nh, r);
+		return tunnel_deliver(ctx, p, b, f, &t, r);
+	return deliver_to_backend(ctx, p, b, f->mode, &f->nh, r);
 }
 
 /* UDP has no end of connection: an entry idle past the timeout is a new
@@ -246,15 +238,11 @@ static __always_inline bool backend_unchanged(const struct xlb_pkt *p, struct xl
 static __always_inline int to_cached_backend(struct xdp_md *ctx, const struct xlb_pkt *p,
 					     struct xlb_flow *f)
 {
-	int rc;
-	struct xlb_nexthop *nh = backend_next_hop(ctx, p, f->backend_id, f->backend_gen,
-						  &f->backend_addr, &rc);
+	int rc = next_hop(ctx, p, &p->key.src, &f->backend_addr, &f->nh);
 
-	if (!nh)
-		return pass(XLB_R_PASS_FIB_OTHER);
 	if (f->mode == XLB_MODE_DSR)
-		return dsr_deliver(ctx, nh, rc);
-	return nat_deliver(ctx, p, REWRITE_DST, &f->backend_addr, f->backend_port, nh, rc);
+		return dsr_deliver(ctx, &f->nh, rc);
+	return nat_deliver(ctx, p, REWRITE_DST, &f->backend_addr, f->backend_port, &f->nh, rc);
 }
 
 /* b is NULL when the flow's cached backend serves (backend_unchanged). */

@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key, value or size changes; xlbd refuses
  * to adopt pins of another version instead of failing inside libbpf. */
-#define XLB_LAYOUT_VERSION 8
+#define XLB_LAYOUT_VERSION 7
 #define XLB_LAYOUT_MAGIC 0x786c6201u /* "xlb\1" */
 
 /* VIPs and backend slots the datapath holds: xlbd --max-vips and
@@ -182,9 +182,8 @@ struct xlb_flow_key {
 #define XLB_FLOW_F_CONFIRMED (1u << 2) /* copied into xlb_flows; this copy ages out */
 #define XLB_FLOW_F_CLOSING (1u << 3) /* the client sent FIN: moved back out of xlb_flows */
 
-/* A next hop as bpf_fib_lookup() found it, cached per CPU per backend
- * (xlb_backend_nh) and per client address (xlb_client_nh) so a packet
- * needs no FIB lookup. ifindex 0: not resolved yet. The
+/* A next hop as bpf_fib_lookup() found it, cached in the flow entry so an
+ * established packet needs no FIB lookup. ifindex 0: not resolved yet. The
  * control plane invalidates every cached next hop at once by bumping
  * xlb_addr_filter.nexthop_gen (xlbd does so every second and on route or
  * neighbour changes), which costs the datapath no extra memory access. */
@@ -199,16 +198,17 @@ struct xlb_nexthop {
 
 /* One connection, keyed by its client->VIP tuple. nat replies need no
  * entry of their own: xlb_nat_ends names the VIP a backend's replies go
- * back to. The next hop towards the backend is not kept here: it depends
- * on the backend alone, and each CPU caches it per backend
- * (xlb_backend_nh), so an entry stays small (40 bytes). */
+ * back to. */
 struct xlb_flow {
 	__u16 backend_id;
 	__u16 vip_id;
 	__u32 backend_gen;
 	__u32 udp_seen; /* UDP idle expiry: bpf_ktime_get_coarse_ns() >> 20 (~ms) */
 	__u32 tick; /* xlb_addr_filter.clock when last seen: xlbd's idle sweep */
-	struct xlb_addr backend_addr; /* nat and dsr: the backend's */
+	union {
+		struct xlb_addr backend_addr; /* nat and dsr: the backend's */
+		struct xlb_addr tunnel_src; /* tunnel mode: outer source */
+	};
 	union {
 		__be16 backend_port; /* nat and dsr: the backend's */
 		__be16 gue_port; /* tunnel mode: GUE port, 0 for IP-in-IP */
@@ -216,6 +216,7 @@ struct xlb_flow {
 	__u8 mode; /* enum xlb_mode, copied from the VIP at schedule time */
 	__u8 backend_epoch; /* the backend's epoch when last checked */
 	__u32 flags; /* XLB_FLOW_F_*, set with atomic OR (reply and forward CPUs) */
+	struct xlb_nexthop nh; /* towards the backend */
 };
 
 /*
@@ -633,7 +634,7 @@ _Static_assert(sizeof(struct xlb_vip) == 24, "xlb_vip layout");
 _Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop layout");
-_Static_assert(sizeof(struct xlb_flow) == 40, "xlb_flow layout");
+_Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow layout");
 _Static_assert(sizeof(struct xlb_flow_slot) == 64, "xlb_flow_slot layout: one cache line");
 _Static_assert(XLB_FLOW_F_CLOSING < 256, "flow flags fit xlb_flow_slot.flags");
 _Static_assert(XLB_VIPS_DEFAULT <= XLB_MAX_VIPS && XLB_BACKENDS_DEFAULT <= XLB_MAX_BACKENDS,
