@@ -18,7 +18,8 @@
 # delivered / sent over all runs.
 #
 # Output: $XB_RESULTS/fwd.tsv (and a table on stdout).
-# Knobs: FWD_GWS, FWD_FLOWS, FWD_SIZES, FWD_COUNT, FWD_SECONDS, FWD_REPEAT.
+# Knobs: FWD_GWS, FWD_FLOWS, FWD_SIZES, FWD_COUNT, FWD_SECONDS, FWD_REPEAT,
+# FWD_FLOW_ENTRIES (xlb's confirmed table size; default: xlb's default).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -77,7 +78,7 @@ gw_bare() {
 # entries per flow, so 1M nat flows overflow it (the LRU then evicts).
 gw_xlb() {
 	# shellcheck disable=SC2086
-	"$XB_TOOLS/xlb-bench-gw" --netns "$(xb_ns gw)" xlb in0 "$1" "udp/$VIP:$VIP_PORT" $BACKENDS
+	"$XB_TOOLS/xlb-bench-gw" --netns "$(xb_ns gw)" ${FWD_FLOW_ENTRIES:+--flow-entries "$FWD_FLOW_ENTRIES"} xlb in0 "$1" "udp/$VIP:$VIP_PORT" $BACKENDS
 }
 
 # kube-proxy's nftables path: DNAT in prerouting to one of the backends
