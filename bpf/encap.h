@@ -86,28 +86,23 @@ static __always_inline int tunnel_next_hop(struct xdp_md *ctx, const struct xlb_
 	return rc;
 }
 
-/* A new tunnel flow to a known backend: this CPU's last lookup for the
- * backend serves (as backend_next_hop does for nat and dsr), outer source
+/* A new tunnel flow to a known backend: the last lookup for the backend
+ * serves (as backend_next_hop does for nat and dsr), outer source
  * included, while the outer packet fits what the path already took. */
 static __always_inline int tunnel_backend_next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
-						   __u32 backend_id, const struct xlb_backend *b,
-						   struct xlb_flow *f, struct tunnel_plan *t)
+						   const struct xlb_backend *b, struct xlb_flow *f,
+						   struct tunnel_plan *t)
 {
-	struct xlb_backend_nh *c = bpf_map_lookup_elem(&xlb_backend_nh, &backend_id);
 	int rc;
 
-	if (c && c->backend_gen == b->gen && c->nh.ifindex && c->nh.gen == p->nh_gen &&
-	    t->outer_len <= c->nh.mtu) {
-		f->nh = c->nh;
-		f->tunnel_src = c->tunnel_src;
+	if (backend_route_fresh(p, b) && t->outer_len <= b->route.nh.mtu) {
+		f->nh = b->route.nh;
+		f->tunnel_src = b->route.tunnel_src;
 		return BPF_FIB_LKUP_RET_SUCCESS;
 	}
 	rc = tunnel_next_hop(ctx, p, b, f, t);
-	if (c && rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		c->nh = f->nh;
-		c->tunnel_src = f->tunnel_src;
-		c->backend_gen = b->gen;
-	}
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+		backend_route_store(b, &f->nh, &f->tunnel_src);
 	return rc;
 }
 

@@ -65,26 +65,63 @@ static __always_inline int next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
 	return rc;
 }
 
-/* The next hop towards a backend for a new flow: the next hop depends on
- * the backend's address, not on the flow, so this CPU's last lookup for the
- * backend serves (see xlb_backend_nh). Source-based policy routing would
- * need the per-flow lookup; xlb routes by destination, as IPVS does. */
-static __always_inline int backend_next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
-					    __u32 backend_id, const struct xlb_backend *b,
-					    struct xlb_nexthop *out)
+#ifndef barrier
+#define barrier() asm volatile("" ::: "memory")
+#endif
+
+/* The backend entry's next-hop cache (struct xlb_backend_nh), which the
+ * datapath alone writes. */
+static __always_inline struct xlb_backend_nh *backend_route(const struct xlb_backend *b)
 {
-	struct xlb_backend_nh *c = bpf_map_lookup_elem(&xlb_backend_nh, &backend_id);
+	return (struct xlb_backend_nh *)&b->route;
+}
+
+/* Whether b's cached next hop may serve this packet. */
+static __always_inline bool backend_route_fresh(const struct xlb_pkt *p, const struct xlb_backend *b)
+{
+	const struct xlb_backend_nh *c = &b->route;
+
+	return *(volatile const __u32 *)&c->nh.gen == p->nh_gen &&
+	       *(volatile const __u32 *)&c->backend_gen == b->gen && c->nh.ifindex;
+}
+
+/* Publish a looked-up next hop: the generations go last, so a CPU that
+ * finds them current reads the data they were written with. */
+static __always_inline void backend_route_store(const struct xlb_backend *b,
+						const struct xlb_nexthop *nh,
+						const struct xlb_addr *tunnel_src)
+{
+	struct xlb_backend_nh *c = backend_route(b);
+
+	c->nh.gen = 0;
+	barrier();
+	c->nh.ifindex = nh->ifindex;
+	__builtin_memcpy(c->nh.dmac, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(c->nh.smac, nh->smac, ETH_ALEN);
+	c->nh.mtu = nh->mtu;
+	if (tunnel_src)
+		c->tunnel_src = *tunnel_src;
+	c->backend_gen = b->gen;
+	barrier();
+	c->nh.gen = nh->gen;
+}
+
+/* The next hop towards a backend for a new flow: the next hop depends on
+ * the backend's address, not on the flow, so the last lookup for the
+ * backend serves (see struct xlb_backend_nh). Source-based policy routing
+ * would need the per-flow lookup; xlb routes by destination, as IPVS does. */
+static __always_inline int backend_next_hop(struct xdp_md *ctx, const struct xlb_pkt *p,
+					    const struct xlb_backend *b, struct xlb_nexthop *out)
+{
 	int rc;
 
-	if (c && c->backend_gen == b->gen && c->nh.ifindex && c->nh.gen == p->nh_gen) {
-		*out = c->nh;
+	if (backend_route_fresh(p, b)) {
+		*out = b->route.nh;
 		return BPF_FIB_LKUP_RET_SUCCESS;
 	}
 	rc = next_hop(ctx, p, &p->key.src, &b->addr, out);
-	if (c && rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		c->nh = *out;
-		c->backend_gen = b->gen;
-	}
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+		backend_route_store(b, out, NULL);
 	return rc;
 }
 

@@ -136,22 +136,6 @@ struct {
 	XLB_PINNED_MAP(BPF_MAP_TYPE_ARRAY, 1, __u32, struct xlb_backend_epochs);
 } xlb_backend_epochs SEC(".maps");
 
-/* A backend's next hop as this CPU last looked it up, so a new flow to a
- * known backend skips the FIB lookup (the most expensive step of a new flow
- * after the flow-table inserts). Valid while both the next-hop generation
- * and the backend slot's generation are the ones it was looked up for. A
- * cache, private to each program: not pinned. */
-struct xlb_backend_nh {
-	struct xlb_nexthop nh;
-	__u32 backend_gen;
-	__u32 pad;
-	struct xlb_addr tunnel_src; /* tunnel mode: the outer source the FIB chose */
-};
-
-struct {
-	XLB_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, XLB_BACKENDS_DEFAULT, __u32, struct xlb_backend_nh);
-} xlb_backend_nh SEC(".maps");
-
 struct {
 	XLB_PINNED_MAP(BPF_MAP_TYPE_ARRAY, 1, __u32, struct xlb_addr_filter);
 } xlb_addr_filter SEC(".maps");

@@ -17,7 +17,9 @@
 /* Sets - 1 (a power of two minus one); set by libxlb before load. */
 const volatile __u32 flows_new_set_mask = XLB_FLOWS_NEW_DEFAULT / XLB_FLOWS_NEW_WAYS - 1;
 
+#ifndef barrier
 #define barrier() asm volatile("" ::: "memory")
+#endif
 
 static __always_inline bool flow_key_eq(const struct xlb_flow_key *a, const struct xlb_flow_key *b)
 {
@@ -53,14 +55,14 @@ static __always_inline bool slot_read(const struct xlb_flow_slot *s, const struc
 }
 
 /* What the slot leaves to the backend's entry: its address and port (nat,
- * dsr) and this CPU's cached next hop towards it (and outer source, for
- * tunnels). A backend slot written since the flow was made reads as a moved
- * epoch, so the flow's next packet checks the backend before using them. */
+ * dsr) and its cached next hop (and outer source, for tunnels). A backend
+ * slot written since the flow was made reads as a moved epoch, so the
+ * flow's next packet checks the backend before using them. */
 static __always_inline void slot_fill_backend(struct xlb_flow *f)
 {
 	__u32 id = f->backend_id;
 	const struct xlb_backend *b = bpf_map_lookup_elem(&xlb_backends, &id);
-	const struct xlb_backend_nh *c = bpf_map_lookup_elem(&xlb_backend_nh, &id);
+	const struct xlb_backend_nh *c;
 
 	if (!b || b->gen != f->backend_gen) {
 		f->backend_epoch = b ? b->epoch + 1 : f->backend_epoch + 1;
@@ -70,7 +72,8 @@ static __always_inline void slot_fill_backend(struct xlb_flow *f)
 		f->backend_addr = b->addr;
 		f->backend_port = b->port;
 	}
-	if (c && c->backend_gen == f->backend_gen) {
+	c = &b->route;
+	if (c->backend_gen == f->backend_gen) {
 		f->nh = c->nh;
 		if (f->mode == XLB_MODE_TUNNEL)
 			f->tunnel_src = c->tunnel_src;

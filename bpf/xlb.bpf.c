@@ -70,8 +70,8 @@ static __always_inline int to_backend(struct xdp_md *ctx, const struct xlb_pkt *
 	return deliver_to_backend(ctx, p, b, f->mode, &f->nh, rc);
 }
 
-/* This CPU's flow scratch (see xlb_flow_scratch): a new flow is built in
- * it, and an unconfirmed one copied into it. */
+/* This CPU's flow scratch (see xlb_flow_scratch): an unconfirmed flow is
+ * copied into it. */
 static __always_inline struct xlb_flow *flow_scratch(void)
 {
 	__u32 zero = 0;
@@ -125,16 +125,17 @@ static __always_inline struct xlb_vip *find_vip(const struct xlb_pkt *p)
 static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 				    const struct xlb_vip *vip, __u32 hash, bool rescheduled)
 {
-	struct tunnel_plan t;
-	struct xlb_flow *f;
+	/* Zeroed: clang may carry its fields across the other modes' paths in
+	 * registers a helper call clobbered, which the verifier refuses. */
+	struct tunnel_plan t = {};
+	/* Built on the stack, which every packet touches anyway: the per-CPU
+	 * scratch would cost a new flow a page of its own. */
+	struct xlb_flow flow, *f = &flow;
 	struct xlb_backend *b;
 	__u32 backend_id;
 	__s64 id;
 	int r;
 
-	f = flow_scratch();
-	if (!f)
-		return drop(XLB_R_DROP_NO_BACKEND);
 	id = schedule(vip, &p->key, hash);
 	if (id < 0)
 		return drop(XLB_R_DROP_NO_BACKEND);
@@ -161,11 +162,11 @@ static __always_inline int new_flow(struct xdp_md *ctx, const struct xlb_pkt *p,
 	if (vip->mode == XLB_MODE_TUNNEL) {
 		f->gue_port = vip->encap == XLB_ENCAP_GUE ? vip->gue_port : 0;
 		plan_tunnel(p, b, f->gue_port, hash, &t);
-		r = tunnel_backend_next_hop(ctx, p, backend_id, b, f, &t);
+		r = tunnel_backend_next_hop(ctx, p, b, f, &t);
 	} else {
 		f->backend_addr = b->addr;
 		f->backend_port = b->port;
-		r = backend_next_hop(ctx, p, backend_id, b, &f->nh);
+		r = backend_next_hop(ctx, p, b, &f->nh);
 	}
 	count_reason(rescheduled ? XLB_R_RESCHEDULED : XLB_R_NEW_FLOW);
 	remember_flow(p, hash, f);

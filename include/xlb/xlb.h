@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key, value or size changes; xlbd refuses
  * to adopt pins of another version instead of failing inside libbpf. */
-#define XLB_LAYOUT_VERSION 7
+#define XLB_LAYOUT_VERSION 8
 #define XLB_LAYOUT_MAGIC 0x786c6201u /* "xlb\1" */
 
 /* VIPs and backend slots the datapath holds: xlbd --max-vips and
@@ -142,6 +142,34 @@ struct xlb_vip {
 #define XLB_BACKEND_F_DRAIN (1u << 1)
 #define XLB_BACKEND_F_DOWN (1u << 2)
 
+/* A next hop as bpf_fib_lookup() found it, cached in the flow entry so an
+ * established packet needs no FIB lookup. ifindex 0: not resolved yet. The
+ * control plane invalidates every cached next hop at once by bumping
+ * xlb_addr_filter.nexthop_gen (xlbd does so every second and on route or
+ * neighbour changes), which costs the datapath no extra memory access. */
+struct xlb_nexthop {
+	__u32 ifindex;
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u16 mtu; /* tunnel mode: largest outer packet the path took */
+	__u16 reserved;
+	__u32 gen; /* xlb_addr_filter.nexthop_gen when looked up; stale once it moves */
+};
+
+/* The datapath's next hop towards a backend (and, in tunnel mode, the outer
+ * source the FIB chose), kept in the backend's own entry: a new flow reads
+ * the entry anyway, so the cache costs it no page of its own. Written by
+ * the datapath only when stale, data first and generations last; libxlb
+ * clears it with every write of the entry. Valid while the next-hop
+ * generation and the slot's generation are the ones it was looked up for.
+ * CPUs refreshing it at once write what the same FIB told them. */
+struct xlb_backend_nh {
+	struct xlb_nexthop nh;
+	__u32 backend_gen;
+	__u32 pad;
+	struct xlb_addr tunnel_src;
+};
+
 struct xlb_backend {
 	struct xlb_addr addr;
 	__be16 port; /* wire order; NAT rewrites to it */
@@ -155,6 +183,7 @@ struct xlb_backend {
 	__u8 reserved;
 	__u32 gen; /* bumped on every reuse of the slot; flows carry it */
 	__u32 weight; /* for the control plane (tables are built from it) */
+	struct xlb_backend_nh route; /* the datapath's; see above */
 };
 
 /* The 5-tuple as it appears in a packet: src/dst exactly as on the wire.
@@ -181,20 +210,6 @@ struct xlb_flow_key {
 #define XLB_FLOW_F_REPLY_SEEN (1u << 1) /* nat: the backend's SYN-ACK went through */
 #define XLB_FLOW_F_CONFIRMED (1u << 2) /* copied into xlb_flows; this copy ages out */
 #define XLB_FLOW_F_CLOSING (1u << 3) /* the client sent FIN: moved back out of xlb_flows */
-
-/* A next hop as bpf_fib_lookup() found it, cached in the flow entry so an
- * established packet needs no FIB lookup. ifindex 0: not resolved yet. The
- * control plane invalidates every cached next hop at once by bumping
- * xlb_addr_filter.nexthop_gen (xlbd does so every second and on route or
- * neighbour changes), which costs the datapath no extra memory access. */
-struct xlb_nexthop {
-	__u32 ifindex;
-	__u8 dmac[6];
-	__u8 smac[6];
-	__u16 mtu; /* tunnel mode: largest outer packet the path took */
-	__u16 reserved;
-	__u32 gen; /* xlb_addr_filter.nexthop_gen when looked up; stale once it moves */
-};
 
 /* One connection, keyed by its client->VIP tuple. nat replies need no
  * entry of their own: xlb_nat_ends names the VIP a backend's replies go
@@ -631,7 +646,8 @@ static inline int xlb_flow_slot_live(const struct xlb_flow_slot *s)
 _Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr layout");
 _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
 _Static_assert(sizeof(struct xlb_vip) == 24, "xlb_vip layout");
-_Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
+_Static_assert(sizeof(struct xlb_backend) == 80, "xlb_backend layout");
+_Static_assert(sizeof(struct xlb_backend_nh) == 48, "xlb_backend_nh layout");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 _Static_assert(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop layout");
 _Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow layout");

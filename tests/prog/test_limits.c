@@ -62,7 +62,6 @@ static void test_limits_map_sizes(void)
 	expect_entries(x, XLB_MAP_TABLES, 2 * VIPS);
 	expect_entries(x, XLB_MAP_BACKENDS, BACKENDS);
 	expect_entries(x, XLB_MAP_NAT_ENDS, BACKENDS);
-	expect_entries(x, "xlb_backend_nh", BACKENDS);
 	expect_entries(x, "xlb_client_nh", NH_CACHE);
 	xlb_limits_get(x, &l);
 	ASSERT_EQ(l.max_vips, VIPS, "limits: max_vips");

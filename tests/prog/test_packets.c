@@ -1703,10 +1703,11 @@ static bool dst_mac_is(const char *what, const struct run *r, const uint8_t mac[
 }
 
 /*
- * New flows to a backend reuse this CPU's last next hop for it (no FIB
- * lookup per new flow) until the control plane moves the next-hop
- * generation: a neighbour's new MAC reaches new flows after
- * xlb_nexthop_flush(), which xlbd calls every second and on changes.
+ * New flows to a backend reuse the last next hop looked up for it, kept in
+ * the backend's entry (no FIB lookup per new flow), until the control
+ * plane moves the next-hop generation: a neighbour's new MAC reaches new
+ * flows after xlb_nexthop_flush(), which xlbd calls every second and on
+ * changes.
  */
 static void t_backend_nh_cache(int vi)
 {
@@ -1739,6 +1740,71 @@ static void t_backend_nh_cache(int vi)
 	if (h >= 0 && (neigh_set(h, v->family, hosts[h].mac) || xlb_nexthop_flush(cur)))
 		tc_fail("restoring the neighbour of %s failed", hosts[h].name);
 	sched_setaffinity(0, sizeof(saved), &saved);
+}
+
+static bool be_call(int err, const char *op)
+{
+	if (err)
+		return tc_fail("%s: %s (%s)", op, strerror(-err), xlb_errmsg());
+	return true;
+}
+
+/* The backend h's index in v->be, or -1. */
+static int be_index(const struct tvip *v, int h)
+{
+	int i;
+
+	for (i = 0; i < v->n_be; i++)
+		if (v->be[i].host == h)
+			return i;
+	return -1;
+}
+
+static bool be_reweight(struct tvip *v, int i, uint32_t weight)
+{
+	struct xlb_endpoint ep;
+
+	endpoint_of(&ep, v, v->be[i].host, v->be[i].port);
+	if (!be_call(xlb_backend_set_weight(cur, &v->key, &ep, weight), "xlb_backend_set_weight"))
+		return false;
+	v->be[i].weight = weight;
+	return true;
+}
+
+/*
+ * libxlb clears the next hop cached in a backend's entry whenever it writes
+ * the entry (a new address may sit behind the same slot), so the next new
+ * flow asks the FIB again without waiting for the generation to move.
+ */
+static void t_backend_nh_cleared_by_write(int vi)
+{
+	static const uint8_t moved[6] = { 0x02, 0xbe, 0, 0, 0, 0x98 };
+	struct tvip *v = &vips[vi];
+	uint32_t weight = 0;
+	struct pkt_spec s;
+	struct pkt in;
+	struct run r;
+	int h, i = -1;
+
+	h = new_flow("first flow: ", v, next_sport());
+	if (h >= 0)
+		i = be_index(v, h);
+	if (i < 0) {
+		tc_fail("no backend took the first flow");
+		return;
+	}
+	weight = v->be[i].weight;
+	if (!neigh_set(h, v->family, moved) && be_reweight(v, i, weight + 1)) {
+		new_flow_to(v, h, &s);
+		build(&in, &s);
+		run_pkt(&r, &in, DEV_XC0);
+		if (check_action("after the entry was written: ", &r, XDP_REDIRECT))
+			dst_mac_is("after the entry was written: ", &r, moved);
+	}
+	if (v->be[i].weight != weight)
+		be_reweight(v, i, weight);
+	if (neigh_set(h, v->family, hosts[h].mac) || xlb_nexthop_flush(cur))
+		tc_fail("restoring the neighbour of %s failed", hosts[h].name);
 }
 
 /* The epoch xlb_backend_epochs holds for slot id, or -1. */
@@ -2353,13 +2419,6 @@ static bool new_flows_avoid(const struct tvip *v, int n, int avoid1,
 		if (!same_host(what, h, predict_flow(v, &s), "the VIP's table"))
 			return false;
 	}
-	return true;
-}
-
-static bool be_call(int err, const char *op)
-{
-	if (err)
-		return tc_fail("%s: %s (%s)", op, strerror(-err), xlb_errmsg());
 	return true;
 }
 
@@ -4154,9 +4213,11 @@ static const struct tcase cases[] = {
 	{ "v6_udp_nat_established", t_udp_established, V6_UDP },
 	{ "v6_udp_nat_reply", t_nat_reply, V6_UDP },
 	{ "v4_new_flow_backend_nexthop_cached", t_backend_nh_cache, V4_NAT },
+	{ "v4_new_flow_backend_nexthop_cleared_by_write", t_backend_nh_cleared_by_write, V4_NAT },
 	{ "v4_nat_established_trusts_backend_epoch", t_backend_epoch, V4_NAT },
 	{ "v6_dsr_established_trusts_backend_epoch", t_backend_epoch, V6_DSR },
 	{ "v6_new_flow_backend_nexthop_cached", t_backend_nh_cache, V6_NAT },
+	{ "v6_new_flow_backend_nexthop_cleared_by_write", t_backend_nh_cleared_by_write, V6_NAT },
 	/* dsr */
 	{ "v4_tcp_ack_dsr_established", t_ack, V4_DSR },
 	{ "v4_tcp_ttl1_dsr_time_exceeded", t_ttl1, V4_DSR },

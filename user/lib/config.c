@@ -58,6 +58,8 @@ int slot_write(const struct xlb *x, uint32_t id, const struct xlb_backend *val)
 
 	if (!e)
 		return -ENOMEM;
+	/* The next hop the datapath cached may be for an old address. */
+	memset(&entry.route, 0, sizeof(entry.route));
 	err = bpf_map_lookup_elem(x->fd.backend_epochs, &zero, e);
 	if (!err) {
 		entry.epoch = e->epoch[id % XLB_MAX_BACKENDS] + 1;

@@ -348,7 +348,6 @@ static int limits_apply(struct xlb *x)
 		{ s->maps.xlb_tables, XLB_TABLE_SLOTS(x->max_vips) },
 		{ s->maps.xlb_backends, x->max_backends },
 		{ s->maps.xlb_nat_ends, x->max_backends },
-		{ s->maps.xlb_backend_nh, x->max_backends },
 		{ s->maps.xlb_client_nh, x->nexthop_cache },
 		{ s->maps.xlb_stats, x->stats_entries },
 	};
@@ -389,8 +388,7 @@ static uint64_t memlock_of(const int *fds, size_t n)
 void xlb_limits_get(const struct xlb *x, struct xlb_limits *l)
 {
 	const int vip_fds[] = { x->fd.vips, x->fd.vip_addrs, x->fd.vip_state, x->fd.tables };
-	const int be_fds[] = { x->fd.backends, x->fd.nat_ends,
-			       bpf_map__fd(x->skel->maps.xlb_backend_nh) };
+	const int be_fds[] = { x->fd.backends, x->fd.nat_ends };
 	const int nh_fd = bpf_map__fd(x->skel->maps.xlb_client_nh);
 
 	memset(l, 0, sizeof(*l));
