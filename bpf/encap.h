@@ -207,7 +207,7 @@ static __always_inline int tunnel_deliver(struct xdp_md *ctx, const struct xlb_p
 		return pass(XLB_R_PASS_FIB_OTHER);
 	if (encapsulate(ctx, p, b, f, t))
 		return drop(XLB_R_DROP_ENCAP_FAILED);
-	return send_to_next_hop(ctx, &f->nh);
+	return send_to_next_hop(ctx, &f->nh, true);
 }
 
 #endif

@@ -126,8 +126,10 @@ static __always_inline int backend_next_hop(struct xdp_md *ctx, const struct xlb
 }
 
 /* Set the next hop's MACs and send: XDP_TX back out of the ingress
- * interface, or redirect to another one. */
-static __always_inline int send_to_next_hop(struct xdp_md *ctx, const struct xlb_nexthop *nh)
+ * interface, or redirect to another one. padded: the frame may carry bytes
+ * past its IP packet (see pkt_padded), which are cut first. */
+static __always_inline int send_to_next_hop(struct xdp_md *ctx, const struct xlb_nexthop *nh,
+					    bool padded)
 {
 	void *end = pkt_end(ctx);
 	struct ethhdr *eth = pkt_data(ctx);
@@ -137,7 +139,7 @@ static __always_inline int send_to_next_hop(struct xdp_md *ctx, const struct xlb
 		return drop(XLB_R_DROP_MALFORMED);
 	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
-	if (trim_frame(ctx))
+	if (padded && trim_frame(ctx))
 		return drop(XLB_R_DROP_MALFORMED);
 	if (ifindex == ctx->ingress_ifindex)
 		return verdict(XLB_R_TX, XDP_TX);
@@ -299,19 +301,20 @@ static __always_inline int nat_deliver(struct xdp_md *ctx, const struct xlb_pkt 
 		return pass(XLB_R_PASS_FIB_OTHER);
 	nat_rewrite(ctx, p, side, addr, port);
 	dec_ttl(p, pkt_end(ctx));
-	return send_to_next_hop(ctx, nh);
+	return send_to_next_hop(ctx, nh, pkt_padded(p));
 }
 
 /* L2 DSR: the frame goes to the backend's MAC untouched above L2. Without a
  * neighbour entry there is nothing useful to rewrite; health probes from the
  * gateway keep backend neighbours resolved. */
-static __always_inline int dsr_deliver(struct xdp_md *ctx, const struct xlb_nexthop *nh, int fib_rc)
+static __always_inline int dsr_deliver(struct xdp_md *ctx, const struct xlb_nexthop *nh, int fib_rc,
+				       bool padded)
 {
 	if (fib_rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return pass(XLB_R_PASS_NO_NEIGH);
 	if (fib_rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return pass(XLB_R_PASS_FIB_OTHER);
-	return send_to_next_hop(ctx, nh);
+	return send_to_next_hop(ctx, nh, padded);
 }
 
 static __always_inline int deliver_to_backend(struct xdp_md *ctx, const struct xlb_pkt *p,
@@ -319,7 +322,7 @@ static __always_inline int deliver_to_backend(struct xdp_md *ctx, const struct x
 					      const struct xlb_nexthop *nh, int fib_rc)
 {
 	if (mode == XLB_MODE_DSR)
-		return dsr_deliver(ctx, nh, fib_rc);
+		return dsr_deliver(ctx, nh, fib_rc, pkt_padded(p));
 	return nat_deliver(ctx, p, REWRITE_DST, &b->addr, b->port, nh, fib_rc);
 }
 

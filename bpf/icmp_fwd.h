@@ -144,7 +144,7 @@ static __always_inline int nat_icmp_to_backend(struct xdp_md *ctx, const struct 
 	if (err)
 		return drop(XLB_R_DROP_MALFORMED);
 	dec_ttl(p, end);
-	return send_to_next_hop(ctx, &f->nh);
+	return send_to_next_hop(ctx, &f->nh, true);
 }
 
 static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, struct xlb_pkt *p)
@@ -183,7 +183,7 @@ static __always_inline int icmp_error_to_backend(struct xdp_md *ctx, struct xlb_
 	}
 	if (f->mode == XLB_MODE_DSR) {
 		rc = next_hop(ctx, p, &p->key.src, &b->addr, &f->nh);
-		return dsr_deliver(ctx, &f->nh, rc);
+		return dsr_deliver(ctx, &f->nh, rc, true);
 	}
 	return nat_icmp_to_backend(ctx, p, b, f);
 }

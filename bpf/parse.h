@@ -333,6 +333,14 @@ static __noinline int trim_frame(struct xdp_md *ctx)
 	return bpf_xdp_adjust_tail(ctx, (int)-excess) ? -1 : 0;
 }
 
+/* Whether bytes follow p's IP packet in the frame (parsing made sure the
+ * frame holds the whole packet): only then has trim_frame work to do, for
+ * a frame rewritten in place. */
+static __always_inline bool pkt_padded(const struct xlb_pkt *p)
+{
+	return p->frame_len > (__u32)p->l3_off + p->l3_len;
+}
+
 /* Fill p from the frame; 0 when it is a TCP/UDP packet worth looking up. */
 static __always_inline int parse_packet(struct xdp_md *ctx, struct xlb_pkt *p)
 {

@@ -242,7 +242,7 @@ static __always_inline int to_cached_backend(struct xdp_md *ctx, const struct xl
 	int rc = next_hop(ctx, p, &p->key.src, &f->backend_addr, &f->nh);
 
 	if (f->mode == XLB_MODE_DSR)
-		return dsr_deliver(ctx, &f->nh, rc);
+		return dsr_deliver(ctx, &f->nh, rc, pkt_padded(p));
 	return nat_deliver(ctx, p, REWRITE_DST, &f->backend_addr, f->backend_port, &f->nh, rc);
 }
 
