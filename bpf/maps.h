@@ -120,6 +120,13 @@ struct {
  * path only). */
 const volatile __u32 client_nh_mask = XLB_CLIENT_NH_DEFAULT - 1;
 
+/* Packets by reason: one block of XLB_STATS_REASONS words per CPU id (see
+ * XLB_REASON_KEY); XLB_REASON_ENTRIES for the CPU ids, set by libxlb. Not
+ * memory-mappable, so the kernel allocates it directly mapped. */
+struct {
+	XLB_PINNED_MAP(BPF_MAP_TYPE_ARRAY, XLB_REASON_ENTRIES(1), __u32, __u64);
+} xlb_reasons SEC(".maps");
+
 /* One block of XLB_STATS_STRIDE per CPU id, then the VIP slots (see
  * XLB_STATS_KEY). */
 struct {

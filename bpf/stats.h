@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Counters in the running CPU's block of xlb_stats: no atomics and no
- * shared cache lines on the fast path. */
+/* Counters in the running CPU's block of xlb_reasons and xlb_stats: no
+ * atomics and no shared cache lines on the fast path. */
 #ifndef XLB_BPF_STATS_H
 #define XLB_BPF_STATS_H
 
@@ -15,10 +15,11 @@ static __always_inline struct xlb_counters *stats_slot(__u32 slot)
 
 static __always_inline void count_reason(enum xlb_reason r)
 {
-	struct xlb_counters *c = stats_slot(XLB_STATS_REASON(r));
+	__u32 key = XLB_REASON_KEY(bpf_get_smp_processor_id(), r);
+	__u64 *c = bpf_map_lookup_elem(&xlb_reasons, &key);
 
 	if (c)
-		c->packets += 1;
+		*c += 1;
 }
 
 static __always_inline void count_backend(__u32 backend_id, __u64 bytes)

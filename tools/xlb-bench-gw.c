@@ -162,43 +162,25 @@ static int cmd_count(char **argv)
 	return 0;
 }
 
-/* max_entries of the attached xlb's map NAME, 0 when unreadable. */
-static __u32 attached_entries(const char *dev, const char *name)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd = attached_map(dev, name);
-
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.max_entries = 0;
-	close(fd);
-	return info.max_entries;
-}
-
 /* Every non-zero reason counter of the xlb attached to DEV, summed over
  * CPUs: tells whether the packets took the path the benchmark meant. */
 static int cmd_reasons(char **argv)
 {
 	struct bpf_map_info info = {};
-	__u32 r, cpu, key, slots, len = sizeof(info);
-	struct xlb_counters c;
-	__u64 sum;
+	__u32 r, cpu, key, len = sizeof(info);
+	__u64 sum, n;
 	int fd;
 
-	fd = attached_map(argv[0], XLB_MAP_STATS);
+	fd = attached_map(argv[0], XLB_MAP_REASONS);
 	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		fprintf(stderr, "xlb-bench-gw: no xlb attached to %s\n", argv[0]);
 		return fd < 0 ? fd : -errno;
 	}
-	/* CPU blocks, then a VIP slot per CPU and VIP. */
-	slots = XLB_STATS_STRIDE + attached_entries(argv[0], XLB_MAP_VIPS);
 	for (r = 0; r < XLB_R_MAX; r++) {
-		for (sum = 0, cpu = 0; cpu < info.max_entries / slots; cpu++) {
-			key = XLB_STATS_KEY(cpu, XLB_STATS_REASON(r));
-			if (!bpf_map_lookup_elem(fd, &key, &c))
-				sum += c.packets;
+		for (sum = 0, cpu = 0; cpu < info.max_entries / XLB_STATS_REASONS; cpu++) {
+			key = XLB_REASON_KEY(cpu, r);
+			if (!bpf_map_lookup_elem(fd, &key, &n))
+				sum += n;
 		}
 		if (sum)
 			printf("%s=%llu ", xlb_reason_name(r), (unsigned long long)sum);

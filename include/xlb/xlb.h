@@ -339,15 +339,20 @@ struct xlb_counters {
 };
 
 /*
- * All counters live in one array (xlb_stats) holding a block of
+ * Counters of packets by reason (enum xlb_reason) live in xlb_reasons, a
+ * block of XLB_STATS_REASONS 64-bit words per CPU id: CPU c's count of
+ * reason r is entry XLB_REASON_KEY(c, r). A small array (a few KiB) is
+ * allocated in the kernel's directly mapped memory, where a packet that
+ * only counts a reason (one xlb passes on) finds it without a TLB miss;
+ * the big xlb_stats, mapped into user space, always sits in vmalloc space.
+ *
+ * Traffic counters live in one array (xlb_stats) holding a block of
  * XLB_STATS_STRIDE slots per CPU: CPU c's slot s is entry XLB_STATS_KEY(c, s),
  * and only CPU c writes it, so no atomics are needed. A plain array rather
  * than a per-CPU map: a per-CPU lookup first reads the value's address from
  * a pointer table, one more page (and cache miss) per counter per packet.
- * Reason r sits at XLB_STATS_REASON(r) (packets only), backend b at
- * XLB_STATS_BACKEND(b): reasons and the first 192 backends share a CPU's
- * first page, so a packet usually touches one page of counters. The
- * datapath never writes the VIP slots: they hold what the VIP's deleted
+ * Backend b sits at XLB_STATS_BACKEND(b): the first 256 backends share a
+ * CPU's first page. The datapath never writes the VIP slots: they hold what the VIP's deleted
  * backends carried, and a VIP's total is that plus its live backends'
  * counters (libxlb adds them up). They sit after every CPU's block, so the
  * block the datapath indexes has a size fixed at build time (the backend
@@ -356,9 +361,10 @@ struct xlb_counters {
  * ids and --max-vips before load and reads it through mmap.
  */
 #define XLB_STATS_REASONS 64
-#define XLB_STATS_REASON(r) (r)
-#define XLB_STATS_BACKEND(b) (XLB_STATS_REASONS + (b))
-#define XLB_STATS_STRIDE (XLB_STATS_REASONS + XLB_MAX_BACKENDS)
+#define XLB_REASON_KEY(cpu, r) ((cpu) * XLB_STATS_REASONS + (r))
+#define XLB_REASON_ENTRIES(cpus) ((cpus) * XLB_STATS_REASONS)
+#define XLB_STATS_BACKEND(b) (b)
+#define XLB_STATS_STRIDE XLB_MAX_BACKENDS
 #define XLB_STATS_KEY(cpu, slot) ((cpu) * XLB_STATS_STRIDE + (slot))
 /* VIP v's slot as libxlb names it; its entry follows the CPU blocks. */
 #define XLB_STATS_VIP(v) (XLB_STATS_STRIDE + (v))
@@ -527,6 +533,7 @@ static inline int xlb_reason_is_info(int r)
 #define XLB_MAP_TABLES "xlb_tables"
 #define XLB_MAP_VIP_STATE "xlb_vip_state"
 #define XLB_MAP_STATS "xlb_stats"
+#define XLB_MAP_REASONS "xlb_reasons"
 #define XLB_MAP_VIP_ADDRS "xlb_vip_addrs"
 #define XLB_MAP_META "xlb_meta"
 #define XLB_MAP_ADDR_FILTER "xlb_addr_filter"

@@ -107,16 +107,33 @@ int xlb_backend_counters(const struct xlb *x, uint32_t backend_id, struct xlb_co
 	return 0;
 }
 
+/* xlb_reasons is not memory-mapped (see XLB_REASON_KEY): one batch read of
+ * every CPU's block. */
 int xlb_reason_counters(const struct xlb *x, uint64_t out[XLB_R_MAX])
 {
-	struct xlb_counters c;
-	__u32 r;
+	__u32 n = XLB_REASON_ENTRIES((__u32)x->stats_cpus), count = n, next, r;
+	__u32 *keys = calloc(n, sizeof(*keys));
+	__u64 *vals = calloc(n, sizeof(*vals));
+	int err = 0, cpu;
 
-	for (r = 0; r < XLB_R_MAX; r++) {
-		counters_sum(x, XLB_STATS_REASON(r), &c);
-		out[r] = c.packets;
+	if (!keys || !vals) {
+		err = xlb_fail(ENOMEM, "reading %s: out of memory", XLB_MAP_REASONS);
+		goto out;
 	}
-	return 0;
+	if (bpf_map_lookup_batch(x->fd.reasons, NULL, &next, keys, vals, &count, NULL) &&
+	    errno != ENOENT) {
+		err = xlb_fail(errno, "reading %s failed: %s", XLB_MAP_REASONS, strerror(errno));
+		goto out;
+	}
+	memset(out, 0, sizeof(uint64_t) * XLB_R_MAX);
+	for (cpu = 0; cpu < x->stats_cpus; cpu++)
+		for (r = 0; r < XLB_R_MAX; r++)
+			if (XLB_REASON_KEY((__u32)cpu, r) < count)
+				out[r] += vals[XLB_REASON_KEY((__u32)cpu, r)];
+out:
+	free(keys);
+	free(vals);
+	return err;
 }
 
 /* Fold a deleted backend's counters into its VIP's, CPU by CPU, so the VIP's

@@ -350,6 +350,7 @@ static int limits_apply(struct xlb *x)
 		{ s->maps.xlb_nat_ends, x->max_backends },
 		{ s->maps.xlb_client_nh, x->nexthop_cache },
 		{ s->maps.xlb_stats, x->stats_entries },
+		{ s->maps.xlb_reasons, XLB_REASON_ENTRIES((uint32_t)x->stats_cpus) },
 	};
 	size_t i;
 	int err;
@@ -400,7 +401,7 @@ void xlb_limits_get(const struct xlb *x, struct xlb_limits *l)
 	l->backend_bytes = memlock_of(be_fds, sizeof(be_fds) / sizeof(be_fds[0]));
 	l->nexthop_cache = x->nexthop_cache;
 	l->nexthop_bytes = memlock_of(&nh_fd, 1);
-	l->stats_bytes = memlock_of(&x->fd.stats, 1);
+	l->stats_bytes = memlock_of(&x->fd.stats, 1) + memlock_of(&x->fd.reasons, 1);
 }
 
 struct flow_copy {
@@ -542,6 +543,7 @@ static void map_fds_get(struct xlb *x)
 	x->fd.tables = bpf_map__fd(s->maps.xlb_tables);
 	x->fd.vip_state = bpf_map__fd(s->maps.xlb_vip_state);
 	x->fd.stats = bpf_map__fd(s->maps.xlb_stats);
+	x->fd.reasons = bpf_map__fd(s->maps.xlb_reasons);
 	x->fd.meta = bpf_map__fd(s->maps.xlb_meta);
 }
 

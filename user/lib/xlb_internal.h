@@ -57,6 +57,7 @@ struct xlb_map_fds {
 	int tables;
 	int vip_state;
 	int stats;
+	int reasons;
 	int meta;
 };
 
