@@ -1660,18 +1660,6 @@ static void frame_udp6_csum0(struct pkt *p, int vi)
 	build(p, &s);
 }
 
-/* Pin to the CPU we run on: the per-backend next-hop cache is per CPU. */
-static int pin_here(cpu_set_t *saved)
-{
-	cpu_set_t one;
-
-	if (sched_getaffinity(0, sizeof(*saved), saved))
-		return -1;
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	return sched_setaffinity(0, sizeof(one), &one);
-}
-
 static int neigh_set(int h, int family, const uint8_t mac[6])
 {
 	char m[18];
@@ -1714,15 +1702,10 @@ static void t_backend_nh_cache(int vi)
 	static const uint8_t moved[6] = { 0x02, 0xbe, 0, 0, 0, 0x99 };
 	const struct tvip *v = &vips[vi];
 	struct pkt_spec s;
-	cpu_set_t saved;
 	struct pkt in;
 	struct run r;
 	int h;
 
-	if (pin_here(&saved)) {
-		tc_fail("pinning to one CPU: %s", strerror(errno));
-		return;
-	}
 	h = new_flow("first flow: ", v, next_sport());
 	if (h >= 0 && !neigh_set(h, v->family, moved)) {
 		new_flow_to(v, h, &s);
@@ -1739,7 +1722,6 @@ static void t_backend_nh_cache(int vi)
 	}
 	if (h >= 0 && (neigh_set(h, v->family, hosts[h].mac) || xlb_nexthop_flush(cur)))
 		tc_fail("restoring the neighbour of %s failed", hosts[h].name);
-	sched_setaffinity(0, sizeof(saved), &saved);
 }
 
 static bool be_call(int err, const char *op)
@@ -1771,35 +1753,73 @@ static bool be_reweight(struct tvip *v, int i, uint32_t weight)
 	return true;
 }
 
+/* Backend slot id's entry, as the datapath and libxlb left it. */
+static bool backend_entry(uint32_t id, struct xlb_backend *out)
+{
+	int fd = xlb_map_fd(cur, XLB_MAP_BACKENDS);
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &id, out))
+		return tc_fail("reading backend slot %u failed", id);
+	return true;
+}
+
+/* The entry's next-hop cache holds a lookup for this slot towards mac. */
+static bool route_cached(const char *what, const struct xlb_backend *b, const uint8_t *mac)
+{
+	const struct xlb_backend_nh *c = &b->route;
+
+	if (!c->nh.ifindex || c->backend_gen != b->gen || memcmp(c->nh.dmac, mac, 6))
+		return tc_fail("%sbackend entry caches ifindex %u, slot gen %u (entry %u), "
+			       "another MAC than expected",
+			       what, c->nh.ifindex, c->backend_gen, b->gen);
+	return true;
+}
+
 /*
- * libxlb clears the next hop cached in a backend's entry whenever it writes
- * the entry (a new address may sit behind the same slot), so the next new
- * flow asks the FIB again without waiting for the generation to move.
+ * The next hop a new flow looked up stays in its backend's entry; libxlb
+ * clears it whenever it writes the entry (a new address may sit behind the
+ * same slot), so the next new flow asks the FIB again without waiting for
+ * the generation to move, and caches the answer there again.
  */
 static void t_backend_nh_cleared_by_write(int vi)
 {
 	static const uint8_t moved[6] = { 0x02, 0xbe, 0, 0, 0, 0x98 };
+	static const struct xlb_backend_nh none;
 	struct tvip *v = &vips[vi];
+	uint16_t sport = next_sport();
+	struct xlb_backend b;
+	struct xlb_flow_key k;
+	struct xlb_flow f;
 	uint32_t weight = 0;
 	struct pkt_spec s;
 	struct pkt in;
 	struct run r;
 	int h, i = -1;
+	__u32 id;
 
-	h = new_flow("first flow: ", v, next_sport());
+	h = new_flow("first flow: ", v, sport);
 	if (h >= 0)
 		i = be_index(v, h);
-	if (i < 0) {
-		tc_fail("no backend took the first flow");
+	client_spec(&s, v, sport, PKT_TCP_ACK);
+	flow_key_of(&k, &s);
+	if (i < 0 || flow_get(&k, &f)) {
+		tc_fail("no flow entry, or no backend took the first flow");
 		return;
 	}
+	id = f.backend_id;
+	if (!backend_entry(id, &b) || !route_cached("after the first flow: ", &b, hosts[h].mac))
+		return;
 	weight = v->be[i].weight;
-	if (!neigh_set(h, v->family, moved) && be_reweight(v, i, weight + 1)) {
+	if (!neigh_set(h, v->family, moved) && be_reweight(v, i, weight + 1) &&
+	    backend_entry(id, &b)) {
+		if (memcmp(&b.route, &none, sizeof(none)))
+			tc_fail("writing the entry left its next-hop cache in place");
 		new_flow_to(v, h, &s);
 		build(&in, &s);
 		run_pkt(&r, &in, DEV_XC0);
-		if (check_action("after the entry was written: ", &r, XDP_REDIRECT))
-			dst_mac_is("after the entry was written: ", &r, moved);
+		if (check_action("after the entry was written: ", &r, XDP_REDIRECT) &&
+		    dst_mac_is("after the entry was written: ", &r, moved) && backend_entry(id, &b))
+			route_cached("after the next new flow: ", &b, moved);
 	}
 	if (v->be[i].weight != weight)
 		be_reweight(v, i, weight);
