@@ -40,10 +40,11 @@ xlb() { # label, flows, cases
 }
 
 # The summary: per round and case, xlb's multiple of its swap_tx over
-# Katran's multiple of its own. When the two swap_tx medians of a pair
-# differ by more than 15 %, one reference was disturbed and would skew the
-# multiple, so that pair divides the medians in nanoseconds instead
-# (marked *): both ran within the same minute.
+# Katran's multiple of its own, and their median over the rounds. When the
+# two swap_tx medians of a pair differ by more than 15 %, a run was
+# disturbed (its reference alone, or the whole run with it): that pair is
+# shown in parentheses, as the ratio of the medians in nanoseconds, and
+# left out of the median.
 summarize() {
 	awk '
 	function med(list,   n, a, i, j, t) {
@@ -74,24 +75,26 @@ summarize() {
 		x[r, $1 "_" $2] = $4; xref[r, $1 "_" $2] = ref
 	}
 	END {
-		print "== summary: xlb / Katran per round (* = swap_tx references 15 % apart: ratio of ns medians)"
+		print "== summary: xlb / Katran per round, as multiples of swap_tx; (x) = swap_tx references 15 % apart:"
+		print "   ratio of the ns medians, left out of the median"
 		for (i = 1; i <= n; i++) {
 			split(rows[i], f, " ")
-			line = ""; list = ""
+			line = ""; list = ""; seen = 0
 			for (r = 1; r <= rounds; r++) {
 				xm = x[r, f[1]]; xs = xref[r, f[1]]; km = k[r, f[2]]; ks = k[r, "swap_tx"]
 				if (!xm || !xs || !km || !ks)
 					continue
+				seen = 1
 				if (xs > ks * 1.15 || ks > xs * 1.15) {
-					v = xm / km; mark = "*"
-				} else {
-					v = (xm / xs) / (km / ks); mark = ""
+					line = line sprintf(" (%4.2f)", xm / km)
+					continue
 				}
-				line = line sprintf(" %5.2f%-1s", v, mark)
+				v = (xm / xs) / (km / ks)
+				line = line sprintf("  %4.2f ", v)
 				list = list " " v
 			}
 			if (list == "") {
-				printf "  %-22s no figures\n", f[4]
+				printf "  %-22s%s\n", f[4], seen ? line "   no undisturbed round" : " no figures"
 				continue
 			}
 			m = med(list)
