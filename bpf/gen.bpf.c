@@ -31,6 +31,7 @@ const volatile __u32 hdr_len = 0; /* 42, 54 (IPv4 UDP, TCP), 62, 74 (IPv6) */
 __u8 tmpl[HDR_MAX];
 const volatile __u32 nflows = 1;
 const volatile __u32 nports = 1; /* source ports per source address */
+const volatile __u32 repeat = 1; /* frames per tuple in a row (>= 1) */
 const volatile __u16 base_port = 10000;
 const volatile __u32 base_addr = 0; /* IPv4 source, or IPv6 source's last word */
 
@@ -71,7 +72,7 @@ static __always_inline struct tuple next_tuple(void)
 	seq = bpf_map_lookup_elem(&gen_seq, &key);
 	if (!seq)
 		return t;
-	i = *seq % nflows;
+	i = (*seq / repeat) % nflows;
 	*seq += 1;
 	t.port = bpf_htons(base_port + i % nports);
 	t.addr = bpf_htonl(base_addr + i / nports);

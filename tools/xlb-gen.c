@@ -33,6 +33,7 @@ struct gen_opts {
 	const char *tcp_flags;
 	uint16_t sport, dport;
 	uint32_t flows;
+	uint32_t repeat;
 	uint32_t size;
 	uint64_t count;
 	uint32_t batch;
@@ -50,6 +51,7 @@ static struct gen_opts opt = {
 	.sport = 10000,
 	.dport = 5353,
 	.flows = 1,
+	.repeat = 1,
 	.size = 64,
 	.count = 1000000,
 	.batch = 64,
@@ -72,6 +74,8 @@ static void usage(FILE *f)
 		"  --sport N        first source port (default 10000)\n"
 		"  --dport N        destination port (default 5353)\n"
 		"  --flows N        distinct 5-tuples: source ports, then addresses (default 1)\n"
+		"  --repeat N       send each tuple N times in a row before the next (default 1;\n"
+		"                   2 confirms every UDP flow in xlb, which needs a second packet)\n"
 		"  --size N         frame bytes without FCS (default 64)\n"
 		"  --count N        packets to send (default 1000000)\n"
 		"  --batch N        frames per batch of the test run (default 64)\n"
@@ -91,6 +95,7 @@ static int parse_args(int argc, char **argv)
 		{ "proto", required_argument, NULL, 'p' },
 		{ "tcp-flags", required_argument, NULL, 'T' },   { "sport", required_argument, NULL, 'S' },
 		{ "dport", required_argument, NULL, 'D' },   { "flows", required_argument, NULL, 'f' },
+		{ "repeat", required_argument, NULL, 'r' },
 		{ "size", required_argument, NULL, 'l' },    { "count", required_argument, NULL, 'n' },
 		{ "batch", required_argument, NULL, 'b' },   { "duration", required_argument, NULL, 't' },
 		{ "cpu", required_argument, NULL, 'c' },     { "quiet", no_argument, NULL, 'q' },
@@ -134,6 +139,9 @@ static int parse_args(int argc, char **argv)
 		case 'f':
 			opt.flows = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
+		case 'r':
+			opt.repeat = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
 		case 'l':
 			opt.size = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
@@ -162,7 +170,7 @@ static int parse_args(int argc, char **argv)
 			return -1;
 		}
 	}
-	if (optind != argc || !opt.dev || !opt.dst_mac || !opt.flows || !opt.count || !opt.batch)
+	if (optind != argc || !opt.dev || !opt.dst_mac || !opt.flows || !opt.repeat || !opt.count || !opt.batch)
 		return -1;
 	if (strcmp(opt.proto, "udp") && strcmp(opt.proto, "tcp"))
 		return -1;
@@ -220,6 +228,7 @@ static int gen_load(struct gen_bpf **skel, const struct xb_pkt *p)
 	}
 	g->rodata->nflows = opt.flows;
 	g->rodata->nports = nports;
+	g->rodata->repeat = opt.repeat;
 	g->rodata->base_port = opt.sport;
 	g->rodata->base_addr = (uint32_t)src[0] << 24 | src[1] << 16 | src[2] << 8 | src[3];
 	g->rodata->hdr_len = p->l4 + (p->proto == IPPROTO_TCP ? 20 : 8);
