@@ -335,8 +335,9 @@ section_fwd() {
 	cat <<-EOF
 		Results of $(when fwd.tsv). \`tools/bench/fwd.sh\`: \`xlb-gen\` (live-frames XDP_TX, one core)
 		-> gateway namespace (native XDP on a veth) -> sink namespace counting with XDP. UDP
-		to 198.19.0.10:5353, 3 backends. Each cell: a warm-up sending every flow once, then
-		3 runs of at most 2M packets or 1.5 s; the run with the highest delivered rate is
+		to 198.19.0.10:5353, 3 backends. Each cell: a warm-up sending every flow twice in a
+		row (xlb confirms a UDP flow at its second packet, so the runs measure established
+		flows), then 3 runs of at most 2M packets or 1.5 s; the run with the highest delivered rate is
 		shown (loss over all three). Delivered = counted at the sink / generator time. With
 		the kernel's paths (nftables) all of it runs on the generator's core in softirq; the
 		user-space proxy runs on the other core. HAProxy has no UDP mode (it is in part 3).
