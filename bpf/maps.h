@@ -48,8 +48,8 @@ struct {
 } xlb_flows SEC(".maps");
 
 /* Marks of confirmed flows by hash (see XLB_FLOW_MARKS_PER_FLOW in xlb.h):
- * one byte a cell, eight cells a word. Memory-mappable, so libxlb and
- * xlbd's sweep set single bytes without overwriting the datapath's. */
+ * words of four 16-bit cells, each written whole with a compare-and-swap.
+ * Memory-mappable, so libxlb and xlbd's sweep do the same from user space. */
 struct {
 	XLB_PINNED_MAP(BPF_MAP_TYPE_ARRAY,
 		       XLB_FLOWS_DEFAULT * XLB_FLOW_MARKS_PER_FLOW / XLB_FLOW_MARKS_PER_WORD, __u32,

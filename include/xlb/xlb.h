@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key, value or size changes; xlbd refuses
  * to adopt pins of another version instead of failing inside libbpf. */
-#define XLB_LAYOUT_VERSION 8
+#define XLB_LAYOUT_VERSION 9
 #define XLB_LAYOUT_MAGIC 0x786c6201u /* "xlb\1" */
 
 /* VIPs and backend slots the datapath holds: xlbd --max-vips and
@@ -391,21 +391,33 @@ struct xlb_addr_filter {
 };
 
 /*
- * xlb_flow_marks: one byte per hashed tuple (cell xlb_hash_flow(key) &
- * mask) saying that a confirmed flow of that hash may exist, so a SYN, a new
- * connection almost always, skips the confirmed table's lookup when its
- * cell says none can. The byte is the mark generation (xlb_addr_filter.
- * mark_gen) it was last set in: the datapath sets it when it confirms a
- * flow, libxlb when it writes one, and xlbd's idle sweep for every flow it
- * walks past; at the end of each full pass the sweep moves the generation
- * on. A cell counts while it is the current generation or the one before,
- * so a mark lives until a whole pass has not seen its flow, and a live flow
- * is never missed: it was marked when made or by the last complete pass.
- * Marks of removed flows are only stale (one lookup too many). Four cells
- * per confirmed entry keep about one SYN in five looking up a full table.
+ * xlb_flow_marks: a filter saying which tuples a confirmed flow may hold, so
+ * a SYN, a new connection almost always, skips the confirmed table's lookup
+ * when no mark matches it. The map is an array of __u64 words of four 16-bit
+ * cells; a flow's cell is in word xlb_hash_flow(key) & mask and holds a
+ * 12-bit fingerprint of that hash and the 4-bit mark generation
+ * (xlb_addr_filter.mark_gen) the cell was last set in. A SYN looks up when a
+ * live cell of its word carries its fingerprint, or XLB_FLOW_MARK_ANY: a
+ * word too full for one more fingerprint gives a cell to every flow of the
+ * word, so no flow is ever left unmarked.
+ *
+ * The datapath sets a cell when it confirms a flow, libxlb when it writes
+ * one, and xlbd's idle sweep for every flow it walks past; at the end of
+ * each full pass the sweep moves the generation on. A cell counts while it
+ * is the current generation or the one before, so a mark lives until a
+ * whole pass has not seen its flow, and a live flow is never missed: it was
+ * marked when made or by the last complete pass. Marks of removed flows are
+ * only stale (one lookup too many), and their cells are taken again.
+ *
+ * A word per confirmed entry (four cells) keeps a full table's words at one
+ * flow each on average: about one SYN in 200 looks up a full table (a word
+ * with more than four live flows, or a fingerprint shared), where one byte
+ * cell per hash and four per flow made it one in five.
  */
-#define XLB_FLOW_MARKS_PER_FLOW 4
-#define XLB_FLOW_MARKS_PER_WORD 8 /* the map's values are __u64 words of cells */
+#define XLB_FLOW_MARKS_PER_FLOW 4 /* cells per confirmed entry */
+#define XLB_FLOW_MARKS_PER_WORD 4 /* the map's values are __u64 words of cells */
+#define XLB_FLOW_MARK_ANY 0 /* a cell's fingerprint standing for every flow of its word */
+#define XLB_FLOW_MARK_GENS 15 /* generations run 1..15 (0: never marked) */
 
 static inline __u32 xlb_flow_marks_cells(__u32 flow_entries)
 {
@@ -416,18 +428,95 @@ static inline __u32 xlb_flow_marks_cells(__u32 flow_entries)
 	return cells;
 }
 
-/* The generation after gen, in 1..255 (a cell of 0 was never marked). */
+/* The generation after gen, in 1..XLB_FLOW_MARK_GENS. */
 static inline __u32 xlb_flow_mark_next(__u32 gen)
 {
-	gen = (gen + 1) & 0xff;
-	return gen ? gen : 1;
+	return gen >= XLB_FLOW_MARK_GENS ? 1 : gen + 1;
 }
 
-/* Whether a cell may stand for a confirmed flow in generation gen: it was
- * marked in gen or in the one before. */
-static inline int xlb_flow_mark_live(__u8 cell, __u32 gen)
+/* Whether a cell generation g may stand for a confirmed flow in generation
+ * gen: it was marked in gen or in the one before. */
+static inline int xlb_flow_mark_live(__u32 g, __u32 gen)
 {
-	return cell && (cell == gen || xlb_flow_mark_next(cell) == gen);
+	return g && (g == gen || xlb_flow_mark_next(g) == gen);
+}
+
+/* A hash's fingerprint, 1..4095: its bits mixed, so flows of one word (the
+ * same low bits) differ here. */
+static inline __u32 xlb_flow_mark_fp(__u32 hash)
+{
+	__u32 fp = (hash * 0x9e3779b1u) >> 20;
+
+	return fp ? fp : 1;
+}
+
+static inline __u32 xlb_flow_mark_cell(__u64 word, __u32 i)
+{
+	return (__u32)(word >> (16 * i)) & 0xffff;
+}
+
+/* Bit 15 of each 16-bit lane of v that is 0, for lanes under 0x8000: a
+ * lane-wise test without branches (no carry crosses a lane). */
+static inline __u64 xlb_flow_mark_zero_lanes(__u64 v)
+{
+	const __u64 low = 0x7fff7fff7fff7fffull;
+
+	return ~(((v & low) + low) | v) & ~low;
+}
+
+/* Whether word holds a live cell for fingerprint fp in generation gen:
+ * four cells at once, without a branch the verifier would walk apart. */
+static inline int xlb_flow_mark_hit(__u64 word, __u32 fp, __u32 gen)
+{
+	const __u64 lanes = 0x0001000100010001ull;
+	__u64 gens = word & (0xf * lanes), fps = (word >> 4) & (0xfff * lanes);
+	__u64 prev = gen == 1 ? XLB_FLOW_MARK_GENS : gen - 1;
+	__u64 live = xlb_flow_mark_zero_lanes(gens ^ (gen * lanes)) |
+		     xlb_flow_mark_zero_lanes(gens ^ (prev * lanes));
+	__u64 match = xlb_flow_mark_zero_lanes(fps ^ (fp * lanes)) |
+		      xlb_flow_mark_zero_lanes(fps ^ (XLB_FLOW_MARK_ANY * lanes));
+
+	return (live & match) != 0;
+}
+
+/* The word with fp marked in generation gen: in fp's own cell, else in one
+ * no longer live, else in the word's XLB_FLOW_MARK_ANY cell; a word of four
+ * live fingerprints turns its first cell into XLB_FLOW_MARK_ANY, which
+ * stands for the flow it held too. */
+static inline __u64 xlb_flow_mark_set(__u64 word, __u32 fp, __u32 gen)
+{
+	__u32 i, c, own = 4, free = 4, any = 4;
+
+	for (i = 0; i < XLB_FLOW_MARKS_PER_WORD; i++) {
+		c = xlb_flow_mark_cell(word, i);
+		if ((c >> 4) == fp && (c & 0xf))
+			own = i;
+		else if (!xlb_flow_mark_live(c & 0xf, gen))
+			free = free < 4 ? free : i;
+		else if ((c >> 4) == XLB_FLOW_MARK_ANY)
+			any = i;
+	}
+	if (own < 4)
+		i = own;
+	else if (free < 4)
+		i = free;
+	else if (any < 4)
+		i = any;
+	else
+		i = 0;
+	if (i == any || (own == 4 && free == 4))
+		fp = XLB_FLOW_MARK_ANY;
+	word &= ~(0xffffull << (16 * i));
+	return word | (__u64)((fp << 4) | (gen & 0xf)) << (16 * i);
+}
+
+/* A word whose every cell stands for every flow: what a writer that lost
+ * two races for a word stores instead (no flow of the word goes unmarked). */
+static inline __u64 xlb_flow_mark_all(__u32 gen)
+{
+	__u64 c = (XLB_FLOW_MARK_ANY << 4) | (gen & 0xf);
+
+	return c | c << 16 | c << 32 | c << 48;
 }
 
 /*

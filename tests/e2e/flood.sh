@@ -104,7 +104,7 @@ check_observed() {
 	check flood_logged "xlbd logged the flood's start and end" \
 		grep -q "flood started" "$E2E_LOG"
 	# The sweep's passes (one a second at this size) move the SYN marks'
-	# generation on; four cells per confirmed entry.
+	# generation on; four cells (one word) per confirmed entry.
 	check flood_syn_marks_kept "syn marks: $(jq -c '.flows.syn_marks' <<<"$j"), generation $(jq -r '.flows.mark_generation' <<<"$j")" \
 		test "$(jq -r '.flows.mark_generation' <<<"$j")" -ge 2 \
 		-a "$(jq -r '.flows.syn_marks.capacity' <<<"$j")" -eq 262144

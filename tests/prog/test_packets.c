@@ -2492,7 +2492,7 @@ static bool flows_marked(const struct tvip *v, const struct flows *fl)
 	struct xlb_flow_key k;
 	struct pkt_spec s;
 	struct xlb_flow f;
-	uint8_t cell;
+	uint32_t cell;
 	int i;
 
 	if (!gen)
@@ -2502,7 +2502,7 @@ static bool flows_marked(const struct tvip *v, const struct flows *fl)
 		flow_key_of(&k, &s);
 		if (flow_get_in(XLB_MAP_FLOWS, &k, &f))
 			return tc_fail("flow %d: not confirmed after its ACK", i);
-		cell = *xlb_flow_mark_cell(cur, &k);
+		cell = xlb_flow_mark_of(cur, &k);
 		if (!xlb_flow_mark_live(cell, gen))
 			return tc_fail("flow %d: its cell holds %u, generation %u: not live", i,
 				       cell, gen);
@@ -2541,7 +2541,7 @@ static void marks_clear(const struct tvip *v, const struct flows *fl)
 	for (i = 0; i < fl->n; i++) {
 		client_spec(&s, v, fl->port[i], PKT_TCP_SYN);
 		flow_key_of(&k, &s);
-		*xlb_flow_mark_cell(cur, &k) = 0;
+		xlb_flow_mark_clear(cur, &k);
 	}
 }
 

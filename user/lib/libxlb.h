@@ -334,9 +334,12 @@ int xlb_flow_confirmed_put(const struct xlb *x, const struct xlb_flow_key *k,
 			   const struct xlb_flow *f);
 /* Only the mark, for entries written some other way (batch writes). */
 void xlb_flow_mark(const struct xlb *x, const struct xlb_flow_key *k);
-/* k's cell of xlb_flow_marks as mapped (for tests and tools), and the
- * current mark generation (0: marks not kept yet, or unreadable). */
-volatile uint8_t *xlb_flow_mark_cell(const struct xlb *x, const struct xlb_flow_key *k);
+/* The generation of k's mark, live or stale (its own cell, else its word's
+ * XLB_FLOW_MARK_ANY cell), 0 when it has none; clearing k's word (for
+ * tests: every flow of the word loses its mark); and the current mark
+ * generation (0: marks not kept yet, or unreadable). */
+uint32_t xlb_flow_mark_of(const struct xlb *x, const struct xlb_flow_key *k);
+void xlb_flow_mark_clear(const struct xlb *x, const struct xlb_flow_key *k);
 uint32_t xlb_flow_mark_gen(const struct xlb *x);
 /* The clock the datapath stamps flows with (CLOCK_MONOTONIC seconds). */
 uint32_t xlb_clock_now(void);

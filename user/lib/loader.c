@@ -363,7 +363,7 @@ static int limits_apply(struct xlb *x)
 					strerror(-err));
 	}
 	s->rodata->client_nh_mask = x->nexthop_cache - 1;
-	s->rodata->flow_marks_mask = x->mark_cells - 1;
+	s->rodata->flow_marks_mask = x->mark_cells / XLB_FLOW_MARKS_PER_WORD - 1;
 	return 0;
 }
 

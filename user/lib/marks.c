@@ -2,8 +2,8 @@
 /*
  * Marks of confirmed flows (xlb_flow_marks) from user space; the rules are
  * in xlb.h above XLB_FLOW_MARKS_PER_FLOW. The map is mapped into this
- * process so a mark is one byte written, like the datapath's, never a
- * read-modify-write of a word another CPU is marking in.
+ * process so a mark is a compare-and-swap of its word, like the
+ * datapath's, never a write that could undo a cell another CPU just set.
  */
 #include <errno.h>
 #include <string.h>
@@ -13,9 +13,14 @@
 
 #include "xlb_internal.h"
 
+static size_t marks_bytes(const struct xlb *x)
+{
+	return (size_t)x->mark_cells / XLB_FLOW_MARKS_PER_WORD * sizeof(__u64);
+}
+
 int xlb_marks_map(struct xlb *x)
 {
-	size_t len = x->mark_cells;
+	size_t len = marks_bytes(x);
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, x->fd.marks, 0);
 
 	if (p == MAP_FAILED)
@@ -28,13 +33,33 @@ int xlb_marks_map(struct xlb *x)
 void xlb_marks_unmap(struct xlb *x)
 {
 	if (x->marks)
-		munmap((void *)x->marks, x->mark_cells);
+		munmap((void *)x->marks, marks_bytes(x));
 	x->marks = NULL;
 }
 
-volatile uint8_t *xlb_flow_mark_cell(const struct xlb *x, const struct xlb_flow_key *k)
+static volatile __u64 *mark_word(const struct xlb *x, __u32 hash)
 {
-	return &x->marks[xlb_hash_flow(k) & (x->mark_cells - 1)];
+	return &x->marks[hash & (x->mark_cells / XLB_FLOW_MARKS_PER_WORD - 1)];
+}
+
+uint32_t xlb_flow_mark_of(const struct xlb *x, const struct xlb_flow_key *k)
+{
+	__u32 hash = xlb_hash_flow(k), fp = xlb_flow_mark_fp(hash), i, c, g = 0;
+	__u64 w = *mark_word(x, hash);
+
+	for (i = 0; i < XLB_FLOW_MARKS_PER_WORD; i++) {
+		c = xlb_flow_mark_cell(w, i);
+		if ((c >> 4) == fp)
+			return c & 0xf;
+		if ((c >> 4) == XLB_FLOW_MARK_ANY && (c & 0xf))
+			g = c & 0xf;
+	}
+	return g;
+}
+
+void xlb_flow_mark_clear(const struct xlb *x, const struct xlb_flow_key *k)
+{
+	*mark_word(x, xlb_hash_flow(k)) = 0;
 }
 
 uint32_t xlb_flow_mark_gen(const struct xlb *x)
@@ -45,14 +70,25 @@ uint32_t xlb_flow_mark_gen(const struct xlb *x)
 	return gen;
 }
 
-/* As the datapath does: before marks are kept, the first generation. */
+static bool mark_try(volatile __u64 *w, __u32 fp, __u32 gen)
+{
+	__u64 old = *w, val = xlb_flow_mark_set(old, fp, gen);
+
+	return val == old || __atomic_compare_exchange_n(w, &old, val, false, __ATOMIC_SEQ_CST,
+							 __ATOMIC_SEQ_CST);
+}
+
+/* As the datapath does: before marks are kept, the first generation; a
+ * writer that loses two races for the word marks all of it. */
 void xlb_mark_put(const struct xlb *x, const struct xlb_flow_key *k, __u32 gen)
 {
-	volatile __u8 *cell = xlb_flow_mark_cell(x, k);
-	__u8 g = gen ? (__u8)gen : 1;
+	__u32 hash = xlb_hash_flow(k), fp = xlb_flow_mark_fp(hash);
+	volatile __u64 *w = mark_word(x, hash);
 
-	if (*cell != g)
-		*cell = g;
+	if (!gen)
+		gen = 1;
+	if (!mark_try(w, fp, gen) && !mark_try(w, fp, gen))
+		*w = xlb_flow_mark_all(gen);
 }
 
 void xlb_flow_mark(const struct xlb *x, const struct xlb_flow_key *k)
@@ -78,6 +114,9 @@ uint64_t xlb_marks_live(const struct xlb *x, __u32 gen)
 	if (!gen)
 		return x->mark_cells;
 	for (i = 0; i < x->mark_cells; i++)
-		live += (uint64_t)xlb_flow_mark_live(x->marks[i], gen);
+		live += (uint64_t)xlb_flow_mark_live(
+			xlb_flow_mark_cell(x->marks[i / XLB_FLOW_MARKS_PER_WORD],
+					   i % XLB_FLOW_MARKS_PER_WORD) & 0xf,
+			gen);
 	return live;
 }

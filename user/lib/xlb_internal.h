@@ -72,7 +72,7 @@ struct xlb {
 	uint32_t flow_entries;
 	uint32_t new_flow_entries;
 	bool resize_flows;
-	volatile __u8 *marks; /* xlb_flow_marks, mapped: mark_cells bytes */
+	volatile __u64 *marks; /* xlb_flow_marks, mapped: mark_cells / 4 words */
 	uint32_t mark_cells;
 	/* Before load: the marks will be made anew beside a pinned confirmed
 	 * table, whose flows they cannot know yet (marks_start). */

@@ -451,8 +451,9 @@ static void write_flow_tables(struct scrape *s)
 	flow_table_row(s, "xlb_flow_table_memory_bytes", "unconfirmed", u.unconfirmed_bytes);
 	flow_table_row(s, "xlb_flow_table_memory_bytes", "syn_marks", u.mark_bytes);
 	family(s, "xlb_syn_marks", "gauge",
-	       "Cells of xlb_flow_marks holding a live mark, of all cells: about the share of "
-	       "new connections (SYNs) that look the confirmed table up.");
+	       "Cells of xlb_flow_marks holding a live mark, of all cells (four per confirmed "
+	       "entry): how full the filter that spares new connections (SYNs) the confirmed "
+	       "table's lookup is.");
 	fprintf(s->f, "xlb_syn_marks{state=\"live\"} %llu\n", (unsigned long long)u.marks_live);
 	fprintf(s->f, "xlb_syn_marks{state=\"cells\"} %llu\n", (unsigned long long)u.mark_cells);
 }
