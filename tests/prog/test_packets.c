@@ -2545,11 +2545,36 @@ static void marks_clear(const struct tvip *v, const struct flows *fl)
 	}
 }
 
+/* Every flow's word made a full word's catch-all (as a word with no room
+ * for another fingerprint, or a writer that lost its races, leaves it). */
+static bool marks_catch_all(const struct tvip *v, const struct flows *fl)
+{
+	int fd = xlb_map_fd(cur, XLB_MAP_FLOW_MARKS);
+	__u64 all = xlb_flow_mark_all(xlb_flow_mark_gen(cur));
+	struct xlb_flow_usage u;
+	struct xlb_flow_key k;
+	struct pkt_spec s;
+	__u32 word;
+	int i;
+
+	if (fd < 0 || xlb_flow_usage(cur, &u))
+		return tc_fail("reading the marks: %s", xlb_errmsg());
+	for (i = 0; i < fl->n; i++) {
+		client_spec(&s, v, fl->port[i], PKT_TCP_SYN);
+		flow_key_of(&k, &s);
+		word = xlb_hash_flow(&k) & (uint32_t)(u.mark_cells / XLB_FLOW_MARKS_PER_WORD - 1);
+		if (bpf_map_update_elem(fd, &word, &all, BPF_ANY))
+			return tc_fail("writing mark word %u: %s", word, strerror(errno));
+	}
+	return true;
+}
+
 /* A SYN looks the confirmed table up only where a mark says a confirmed
  * flow may be: confirmed dsr flows are marked; after a backend add moved
  * their table slots, a SYN on their tuples still reaches their backends;
- * with their cells cleared it is scheduled as the table says, which shows
- * the mark is what sends it to the lookup. */
+ * with their words cleared it is scheduled as the table says, which shows
+ * the mark is what sends it to the lookup; with their words all catch-all
+ * cells (a full word) it reaches its confirmed flow again. */
 static void t_syn_marks(int vi)
 {
 	struct tvip *v = &vips[vi];
@@ -2565,7 +2590,8 @@ static void t_syn_marks(int vi)
 	if (!need_moved(v, &fl) || !syns_go(v, &fl, false))
 		return;
 	marks_clear(v, &fl);
-	syns_go(v, &fl, true);
+	if (syns_go(v, &fl, true) && marks_catch_all(v, &fl))
+		syns_go(v, &fl, false);
 }
 
 static bool need_flows_on(const struct flows *fl, int host)
