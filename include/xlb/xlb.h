@@ -407,7 +407,8 @@ struct xlb_addr_filter {
  * is the current generation or the one before, so a mark lives until a
  * whole pass has not seen its flow, and a live flow is never missed: it was
  * marked when made or by the last complete pass. Marks of removed flows are
- * only stale (one lookup too many), and their cells are taken again.
+ * only stale (one lookup too many) until the pass's end clears them (libxlb
+ * xlb_marks_prune), and stale cells are taken again by new flows.
  *
  * A word per confirmed entry (four cells) keeps a full table's words at one
  * flow each on average: about one SYN in 200 looks up a full table (a word

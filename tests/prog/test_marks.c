@@ -122,6 +122,8 @@ static void test_marks_follow_flows_across_sweeps(void)
 	ASSERT_EQ(mark_of(x, 0), 2, "the sweep re-marks a live flow with its pass's generation");
 	ASSERT_TRUE(live(x, 0) && live(x, 1), "live flows' marks count after two passes");
 	ASSERT_FALSE(live(x, 2), "a removed flow's mark no longer counts after two passes");
+	ASSERT_EQ(mark_of(x, 2), 0, "and its cell is cleared: it cannot come back when the "
+				    "generations wrap round");
 	if (ASSERT_OK(xlb_flow_usage(x, &u), xlb_errmsg())) {
 		ASSERT_EQ(u.mark_cells, 4096, "cells: four per confirmed entry");
 		ASSERT_EQ(u.marks_live, 2, "live cells");

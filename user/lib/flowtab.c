@@ -339,7 +339,10 @@ static bool flow_idle(const struct xlb *x, const struct xlb_flow_key *k, const s
  * move on a generation (and are on from now, if they were not yet). */
 static int marks_pass_done(const struct xlb *x, __u32 gen)
 {
-	return xlb_mark_gen_set(x, xlb_flow_mark_next(gen));
+	__u32 next = xlb_flow_mark_next(gen);
+
+	xlb_marks_prune(x, next);
+	return xlb_mark_gen_set(x, next);
 }
 
 /* Up to `budget` confirmed flows from where the last call stopped; deletes

@@ -106,7 +106,37 @@ int xlb_flow_confirmed_put(const struct xlb *x, const struct xlb_flow_key *k,
 	return 0;
 }
 
-/* Live cells now: what share of SYNs still look the confirmed table up. */
+/* The word without its cells that are not live in generation gen. */
+static __u64 word_pruned(__u64 w, __u32 gen)
+{
+	__u32 i;
+
+	for (i = 0; i < XLB_FLOW_MARKS_PER_WORD; i++)
+		if (!xlb_flow_mark_live(xlb_flow_mark_cell(w, i) & 0xf, gen))
+			w &= ~(0xffffull << (16 * i));
+	return w;
+}
+
+/* Before the generation moves on to gen: cells that would not be live in
+ * it (their flows were not seen by the pass that ends) are cleared, so a
+ * removed flow's cell cannot come back to life when the generations wrap
+ * round to its own. A word another CPU writes meanwhile keeps its cells
+ * (they are cleared by a later pass). */
+void xlb_marks_prune(const struct xlb *x, __u32 gen)
+{
+	uint64_t i, words = x->mark_cells / XLB_FLOW_MARKS_PER_WORD;
+	__u64 old, val;
+
+	for (i = 0; i < words; i++) {
+		old = x->marks[i];
+		val = word_pruned(old, gen);
+		if (val != old)
+			__atomic_compare_exchange_n(&x->marks[i], &old, val, false,
+						    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* Live cells now: how full the marks are. */
 uint64_t xlb_marks_live(const struct xlb *x, __u32 gen)
 {
 	uint64_t live = 0, i;

@@ -119,11 +119,12 @@ int xlb_nat_end_add(const struct xlb *x, const struct xlb_vip_entry *v,
 int xlb_mark_gen_get(const struct xlb *x, __u32 *gen);
 int xlb_mark_gen_set(const struct xlb *x, __u32 gen);
 /* marks.c: xlb_flow_marks, mapped after load; a mark as the datapath sets
- * it, and how many cells hold a live one. */
+ * it, how many cells hold a live one, and the cells a pass's end clears. */
 int xlb_marks_map(struct xlb *x);
 void xlb_marks_unmap(struct xlb *x);
 void xlb_mark_put(const struct xlb *x, const struct xlb_flow_key *k, __u32 gen);
 uint64_t xlb_marks_live(const struct xlb *x, __u32 gen);
+void xlb_marks_prune(const struct xlb *x, __u32 gen);
 /* counters.c: xlb_stats, mapped into memory after load. */
 int xlb_stats_map(struct xlb *x);
 void xlb_stats_unmap(struct xlb *x);
