@@ -456,6 +456,16 @@ static inline __u32 xlb_flow_mark_cell(__u64 word, __u32 i)
 	return (__u32)(word >> (16 * i)) & 0xffff;
 }
 
+static inline __u32 xlb_flow_mark_cell_fp(__u32 cell)
+{
+	return cell >> 4;
+}
+
+static inline __u32 xlb_flow_mark_cell_gen(__u32 cell)
+{
+	return cell & 0xf;
+}
+
 /* Bit 15 of each 16-bit lane of v that is 0, for lanes under 0x8000: a
  * lane-wise test without branches (no carry crosses a lane). */
 static inline __u64 xlb_flow_mark_zero_lanes(__u64 v)
@@ -486,26 +496,27 @@ static inline int xlb_flow_mark_hit(__u64 word, __u32 fp, __u32 gen)
  * stands for the flow it held too. */
 static inline __u64 xlb_flow_mark_set(__u64 word, __u32 fp, __u32 gen)
 {
-	__u32 i, c, own = 4, free = 4, any = 4;
+	const __u32 none = XLB_FLOW_MARKS_PER_WORD;
+	__u32 i, c, own = none, free = none, any = none;
 
 	for (i = 0; i < XLB_FLOW_MARKS_PER_WORD; i++) {
 		c = xlb_flow_mark_cell(word, i);
-		if ((c >> 4) == fp && (c & 0xf))
+		if (xlb_flow_mark_cell_fp(c) == fp && xlb_flow_mark_cell_gen(c))
 			own = i;
-		else if (!xlb_flow_mark_live(c & 0xf, gen))
-			free = free < 4 ? free : i;
-		else if ((c >> 4) == XLB_FLOW_MARK_ANY)
+		else if (!xlb_flow_mark_live(xlb_flow_mark_cell_gen(c), gen))
+			free = free < none ? free : i;
+		else if (xlb_flow_mark_cell_fp(c) == XLB_FLOW_MARK_ANY)
 			any = i;
 	}
-	if (own < 4)
+	if (own < none)
 		i = own;
-	else if (free < 4)
+	else if (free < none)
 		i = free;
-	else if (any < 4)
+	else if (any < none)
 		i = any;
 	else
 		i = 0;
-	if (i == any || (own == 4 && free == 4))
+	if (i == any || (own == none && free == none))
 		fp = XLB_FLOW_MARK_ANY;
 	word &= ~(0xffffull << (16 * i));
 	return word | (__u64)((fp << 4) | (gen & 0xf)) << (16 * i);

@@ -129,8 +129,8 @@ static int hit_cell_by_cell(__u64 w, __u32 fp, __u32 gen)
 
 	for (i = 0; i < XLB_FLOW_MARKS_PER_WORD; i++) {
 		c = xlb_flow_mark_cell(w, i);
-		if (xlb_flow_mark_live(c & 0xf, gen) &&
-		    ((c >> 4) == fp || (c >> 4) == XLB_FLOW_MARK_ANY))
+		if (xlb_flow_mark_live(xlb_flow_mark_cell_gen(c), gen) &&
+		    (xlb_flow_mark_cell_fp(c) == fp || xlb_flow_mark_cell_fp(c) == XLB_FLOW_MARK_ANY))
 			return 1;
 	}
 	return 0;

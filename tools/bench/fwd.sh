@@ -10,8 +10,8 @@
 #
 # For each gateway a fresh set of namespaces; for each flow count and frame
 # size a warm-up (every flow seen twice in a row: confirmed flow entries,
-# conntrack entries and proxy sessions exist), then FWD_REPEAT bounded runs of at most FWD_COUNT
-# packets or FWD_SECONDS seconds each. Delivered pps = packets counted at the
+# conntrack entries and proxy sessions exist), then FWD_REPEAT bounded runs
+# of at most FWD_COUNT packets or FWD_SECONDS seconds each. Delivered pps = packets counted at the
 # sink / the generator's time; the cell reports the run with the highest
 # delivered pps (other load on a shared 2-core machine only ever lowers a
 # rate, and a burst of it can hit two runs of a short cell); loss = 1 -

@@ -49,10 +49,10 @@ uint32_t xlb_flow_mark_of(const struct xlb *x, const struct xlb_flow_key *k)
 
 	for (i = 0; i < XLB_FLOW_MARKS_PER_WORD; i++) {
 		c = xlb_flow_mark_cell(w, i);
-		if ((c >> 4) == fp)
-			return c & 0xf;
-		if ((c >> 4) == XLB_FLOW_MARK_ANY && (c & 0xf))
-			g = c & 0xf;
+		if (xlb_flow_mark_cell_fp(c) == fp)
+			return xlb_flow_mark_cell_gen(c);
+		if (xlb_flow_mark_cell_fp(c) == XLB_FLOW_MARK_ANY && xlb_flow_mark_cell_gen(c))
+			g = xlb_flow_mark_cell_gen(c);
 	}
 	return g;
 }
@@ -112,7 +112,7 @@ static __u64 word_pruned(__u64 w, __u32 gen)
 	__u32 i;
 
 	for (i = 0; i < XLB_FLOW_MARKS_PER_WORD; i++)
-		if (!xlb_flow_mark_live(xlb_flow_mark_cell(w, i) & 0xf, gen))
+		if (!xlb_flow_mark_live(xlb_flow_mark_cell_gen(xlb_flow_mark_cell(w, i)), gen))
 			w &= ~(0xffffull << (16 * i));
 	return w;
 }
@@ -145,8 +145,8 @@ uint64_t xlb_marks_live(const struct xlb *x, __u32 gen)
 		return x->mark_cells;
 	for (i = 0; i < x->mark_cells; i++)
 		live += (uint64_t)xlb_flow_mark_live(
-			xlb_flow_mark_cell(x->marks[i / XLB_FLOW_MARKS_PER_WORD],
-					   i % XLB_FLOW_MARKS_PER_WORD) & 0xf,
+			xlb_flow_mark_cell_gen(xlb_flow_mark_cell(x->marks[i / XLB_FLOW_MARKS_PER_WORD],
+								  i % XLB_FLOW_MARKS_PER_WORD)),
 			gen);
 	return live;
 }
